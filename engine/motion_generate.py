@@ -1,0 +1,69 @@
+"""Audio -> motion for a whole clip, and loading the motion model.
+
+Offline generation is the streaming path fed the whole clip (AudioFeatureStream, then
+MotionStream), so for a fixed seed it equals streaming by construction.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from engine.audio_stream import clip_features
+from engine.errors import EngineError
+from engine.motion_stream import MotionControls, MotionStream
+from engine.profiles import get_profile
+from models.motion_checkpoint import CheckpointError, MotionModel, load_inference_checkpoint
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "models" / "weights" / "motion_S.pt"
+
+
+def load_motion_model(path: Path | str | None = None) -> MotionModel:
+    """Load an inference checkpoint (default: the committed S model). Cached per path."""
+    resolved = Path(path) if path is not None else DEFAULT_WEIGHTS
+    return _load_cached(resolved.resolve())
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(path: Path) -> MotionModel:
+    if not path.exists():
+        raise EngineError(f"motion model weights not found: {path}", reason="missing_weights")
+    try:
+        model, _ = load_inference_checkpoint(path)
+    except CheckpointError as exc:
+        raise EngineError(str(exc), reason="bad_weights") from exc
+    return model
+
+
+def window_frames(profile: str = "low-latency") -> int:
+    """W of a profile: motion frames emitted per sampler call."""
+    return get_profile(profile).window_frames
+
+
+def generate_motion(
+    audio_16k: npt.NDArray[np.float32],
+    *,
+    seed: int = 0,
+    emotion: str = "neutral",
+    emotion_intensity: float = 0.0,
+    gaze: tuple[float, float] | None = (0.0, 0.0),
+    head_distance: float | None = 0.0,
+    profile: str = "low-latency",
+    guidance_scale: float | None = None,
+    model: MotionModel | None = None,
+) -> npt.NDArray[np.float32]:
+    """(S,) float32 16 kHz audio -> (ceil(S / 640), MOTION_DIM) float32 motion at 25 Hz.
+
+    guidance_scale None uses the profile's; gaze / head_distance None leave them to the model.
+    """
+    torch.set_num_threads(1)
+    model = model if model is not None else load_motion_model()
+    audio = np.asarray(audio_16k, dtype=np.float32)
+    features = clip_features(model.log_mel, model.encoder, audio)  # (2T, D)
+    controls = MotionControls(emotion, emotion_intensity, gaze, head_distance)
+    stream = MotionStream(model, get_profile(profile), controls, seed, guidance_scale)
+    return np.concatenate([stream.push_features(features), stream.flush()])

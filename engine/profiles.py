@@ -1,0 +1,56 @@
+"""Streaming motion profiles: window geometry and sampling effort, defined in one place.
+
+All counts are 25 Hz motion frames. Algorithmic latency of a profile is W + L motion frames plus
+the audio encoder's lookahead (2 frames at 50 Hz = 40 ms) plus compute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.errors import EngineError
+
+MOTION_FRAME_MS = 40
+
+
+@dataclass(frozen=True)
+class MotionProfile:
+    name: str
+    window_frames: int  # W: new frames emitted per sampler call
+    context_frames: int  # P: previous frames the window is conditioned on
+    lookahead_frames: int  # L: future frames whose audio the window sees
+    sampling_steps: int
+    guidance_scale: float  # classifier-free guidance on audio (1.0 = off, no extra batch)
+
+    @property
+    def algorithmic_latency_ms(self) -> int:
+        return (self.window_frames + self.lookahead_frames) * MOTION_FRAME_MS + 40
+
+
+PROFILES: dict[str, MotionProfile] = {
+    "low-latency": MotionProfile(
+        "low-latency",
+        window_frames=4,
+        context_frames=8,
+        lookahead_frames=2,
+        sampling_steps=4,
+        guidance_scale=1.5,
+    ),
+    "quality": MotionProfile(
+        "quality",
+        window_frames=12,
+        context_frames=8,
+        lookahead_frames=5,
+        sampling_steps=8,
+        guidance_scale=2.0,
+    ),
+}
+
+
+def get_profile(name: str) -> MotionProfile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise EngineError(
+            f"unknown motion profile {name!r}; known: {', '.join(PROFILES)}", reason="bad_profile"
+        ) from None
