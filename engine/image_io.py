@@ -1,0 +1,198 @@
+"""Portrait files in: checked for format, size and integrity before any pixel is decoded.
+
+Only JPEG, PNG and WebP are accepted. Each refusal is an AvatarError with a stable reason code
+and a message a user can act on.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from engine.errors import AvatarError
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_PIXELS = 40_000_000  # 40 megapixels: a 7300x5500 photo; checked from the header, pre-decode
+RGBImage = NDArray[np.uint8]  # (H, W, 3) RGB
+Float32Array = NDArray[np.float32]
+Affine = NDArray[np.float64]  # (2, 3): source pixels -> output pixels
+
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
+_ALLOWED_TEXT = "JPEG, PNG or WebP"
+
+
+def read_source(source: Path | bytes) -> bytes:
+    """The portrait file's bytes, refused when larger than MAX_FILE_BYTES."""
+    if not isinstance(source, bytes | bytearray):
+        size = Path(source).stat().st_size
+        if size > MAX_FILE_BYTES:  # refuse before reading a huge file into memory
+            raise _too_many_bytes(size)
+        source = Path(source).read_bytes()
+    data = bytes(source)
+    if len(data) > MAX_FILE_BYTES:
+        raise _too_many_bytes(len(data))
+    return data
+
+
+def load_image_checked(data: bytes) -> RGBImage:
+    """Decode a JPEG/PNG/WebP file to (H, W, 3) uint8 RGB, upright (EXIF) and alpha over white."""
+    declared = _sniff_format(data)
+    image = _open(data, declared)
+    _check_format(image)
+    _check_pixels(image.size)
+    try:
+        image.load()
+        image = ImageOps.exif_transpose(image)
+        return _to_rgb(image)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise _corrupt(declared, exc) from exc
+
+
+def _sniff_format(data: bytes) -> str | None:
+    """The allowed format the file's magic bytes claim, if any."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def _open(data: bytes, declared: str | None) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns above ~89 MP; _check_pixels refuses those with a clearer message.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise AvatarError(
+            f"the image is too large to prepare (over {MAX_PIXELS // 1_000_000} megapixels)",
+            "too_many_pixels",
+        ) from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        if declared is not None:
+            raise _corrupt(declared, exc) from exc
+        raise AvatarError(
+            f"this file is not a {_ALLOWED_TEXT} image; save the portrait in one of those formats",
+            "unsupported_format",
+        ) from exc
+
+
+def _check_format(image: Image.Image) -> None:
+    if image.format not in ALLOWED_FORMATS:
+        raise AvatarError(
+            f"{image.format or 'this'} images are not supported; use a {_ALLOWED_TEXT} file",
+            "unsupported_format",
+        )
+
+
+def _check_pixels(size: tuple[int, int]) -> None:
+    width, height = size
+    if width * height > MAX_PIXELS:
+        raise AvatarError(
+            f"the image is {width}x{height} ({width * height / 1e6:.0f} megapixels); the limit is "
+            f"{MAX_PIXELS // 1_000_000} megapixels, so scale the portrait down first",
+            "too_many_pixels",
+        )
+    if width < 1 or height < 1:
+        raise AvatarError(f"the image is {width}x{height}: it has no pixels", "corrupt_file")
+
+
+def _to_rgb(image: Image.Image) -> RGBImage:
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+
+
+def _corrupt(declared: str | None, exc: Exception) -> AvatarError:
+    kind = declared or "image"
+    return AvatarError(
+        f"the {kind} file is damaged or incomplete and cannot be decoded ({exc})", "corrupt_file"
+    )
+
+
+def _too_many_bytes(size: int) -> AvatarError:
+    return AvatarError(
+        f"the file is {size / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB",
+        "too_many_bytes",
+    )
+
+
+def square_transform(
+    centre_px: tuple[float, float], side_px: float, angle_rad: float, out_px: int
+) -> Affine:
+    """(2, 3) affine from source pixels to an out_px square of side side_px, rotated by -angle."""
+    scale = out_px / side_px
+    cos, sin = np.cos(angle_rad) * scale, np.sin(angle_rad) * scale
+    cx, cy = centre_px
+    half = out_px / 2
+    return np.array(
+        [[cos, sin, half - cos * cx - sin * cy], [-sin, cos, half + sin * cx - cos * cy]],
+        np.float64,
+    )
+
+
+def warp_square(rgb: RGBImage, transform: Affine, out_px: int) -> RGBImage:
+    """Resample the square `transform` maps to (out_px, out_px).
+
+    Where the square leaves the image, edge pixels are repeated and then blurred: mirroring would
+    duplicate hair and chins, plain repetition leaves streaks. Shrinking first averages the
+    covered region down (INTER_AREA): warpAffine alone would alias.
+    """
+    scale = float(np.hypot(transform[0, 0], transform[0, 1]))
+    if scale < 0.75:
+        rgb, transform = _shrink_covered_region(rgb, transform, out_px, scale)
+    size = (out_px, out_px)
+    flags, border = cv2.INTER_LANCZOS4, cv2.BORDER_REPLICATE
+    warped = np.asarray(
+        cv2.warpAffine(rgb, transform, size, flags=flags, borderMode=border), np.uint8
+    )
+    ones = np.ones(rgb.shape[:2], np.float32)
+    inside = np.asarray(cv2.warpAffine(ones, transform, size, flags=cv2.INTER_LINEAR), np.float32)
+    if inside.min() > 0.999:
+        return warped
+    return _blur_outside(warped, inside, sigma_px=out_px / 40)
+
+
+def apply_transform(transform: Affine, points_px: Float32Array) -> Float32Array:
+    """Map (N, 2+) points with a (2, 3) affine; extra columns (depth) are scaled by its scale."""
+    out = points_px.astype(np.float32).copy()
+    out[:, :2] = points_px[:, :2] @ transform[:, :2].T + transform[:, 2]
+    out[:, 2:] *= float(np.hypot(transform[0, 0], transform[0, 1]))
+    return out
+
+
+def _shrink_covered_region(
+    rgb: RGBImage, transform: Affine, out_px: int, scale: float
+) -> tuple[RGBImage, Affine]:
+    inverse = cv2.invertAffineTransform(transform)
+    corners = np.array([[0, 0], [out_px, 0], [0, out_px], [out_px, out_px]], np.float64)
+    covered = corners @ inverse[:, :2].T + inverse[:, 2]
+    height, width = rgb.shape[:2]
+    x0, y0 = np.clip(np.floor(covered.min(axis=0)).astype(int) - 8, 0, [width - 1, height - 1])
+    x1, y1 = np.clip(
+        np.ceil(covered.max(axis=0)).astype(int) + 8, [x0 + 1, y0 + 1], [width, height]
+    )
+    region = rgb[y0:y1, x0:x1]
+    small_w, small_h = max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))
+    small = cv2.resize(region, (small_w, small_h), interpolation=cv2.INTER_AREA)
+    # small pixel q is source pixel (q / k + origin): fold that into the transform.
+    to_source = np.array([[(x1 - x0) / small_w, 0, x0], [0, (y1 - y0) / small_h, y0], [0, 0, 1]])
+    return np.asarray(small, np.uint8), np.asarray(transform @ to_source, np.float64)
+
+
+def _blur_outside(warped: RGBImage, inside: Float32Array, sigma_px: float) -> RGBImage:
+    blurred = cv2.GaussianBlur(warped, (0, 0), sigma_px).astype(np.float32)
+    outside = 1.0 - cv2.GaussianBlur(inside, (0, 0), sigma_px / 3)
+    weight = np.clip(outside * 2.0, 0.0, 1.0)[..., None]  # fully blurred a few px past the edge
+    out = blurred * weight + warped.astype(np.float32) * (1.0 - weight)
+    return np.asarray(np.clip(np.round(out), 0, 255), np.uint8)

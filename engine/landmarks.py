@@ -1,0 +1,205 @@
+"""A thin wrapper over MediaPipe "solutions" graphs: face boxes, 478 face landmarks, person mask.
+
+Creating a graph costs time, so one `FaceModels` keeps its graphs and reuses them; `face_models()`
+returns a process-wide instance. MediaPipe graphs are not thread-safe: every call holds a lock.
+All coordinates are in pixels of the image passed in (x right, y down).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Set before mediapipe is imported: its C++ logging reads these once, at load time.
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import functools  # noqa: E402 - the environment above must be set first
+import threading  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
+import mediapipe as mp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from engine.image_io import Float32Array, RGBImage  # noqa: E402
+
+LANDMARK_MODEL = f"mediapipe-{mp.__version__} face_mesh refine"
+DETECTION_MIN_CONFIDENCE = 0.5
+MESH_MIN_CONFIDENCE = 0.5
+MAX_FACES_COUNTED = 4  # enough to say "several"; more graphs cost time
+TILE_MIN_PX = 320  # the full-range detector sees faces down to ~5% of its input: ~16 px here
+MAX_TILES = 120  # ~0.6 s of detection, spent only when the whole image shows no face
+_FULL_RANGE, _SHORT_RANGE = 1, 0  # face_detection model_selection values
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """An axis-aligned face box in pixels, with the detector's confidence."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    score: float
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    def iou(self, other: FaceBox) -> float:
+        ix = max(0.0, min(self.x1, other.x1) - max(self.x0, other.x0))
+        iy = max(0.0, min(self.y1, other.y1) - max(self.y0, other.y0))
+        inter = ix * iy
+        union = self.width * (self.y1 - self.y0) + other.width * (other.y1 - other.y0) - inter
+        return inter / union if union > 0 else 0.0
+
+
+def box_of_points(points_px: Float32Array, score: float = 1.0) -> FaceBox:
+    """The bounding box of an (N, 2+) array of pixel coordinates."""
+    x0, y0 = points_px[:, :2].min(axis=0)
+    x1, y1 = points_px[:, :2].max(axis=0)
+    return FaceBox(float(x0), float(y0), float(x1), float(y1), score)
+
+
+class FaceModels:
+    """MediaPipe face detection, face mesh and selfie segmentation, created lazily and kept."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._meshes: dict[int, Any] = {}
+        self._detectors: dict[int, Any] = {}
+        self._segmenter: Any = None
+
+    def detect_faces(self, rgb: RGBImage, *, short_range: bool = True) -> list[FaceBox]:
+        """Face boxes from the full-range (and short-range) detector, duplicates merged."""
+        boxes: list[FaceBox] = []
+        for selection in (_FULL_RANGE, _SHORT_RANGE) if short_range else (_FULL_RANGE,):
+            for box in self._detect(rgb, selection):
+                if all(box.iou(kept) < 0.3 for kept in boxes):
+                    boxes.append(box)
+        return boxes
+
+    def face_landmarks(self, rgb: RGBImage, max_faces: int = 1) -> list[Float32Array]:
+        """Up to max_faces (478, 3) float32 arrays: x, y in pixels, z = MediaPipe z * width."""
+        height, width = rgb.shape[:2]
+        with self._lock:
+            result = self._mesh(max_faces).process(_contiguous(rgb))
+        scale = np.array([width, height, width], np.float32)
+        return [
+            np.array([(p.x, p.y, p.z) for p in face.landmark], np.float32) * scale
+            for face in result.multi_face_landmarks or []
+        ]
+
+    def person_mask(self, rgb: RGBImage) -> Float32Array:
+        """(H, W) float32 in [0, 1]: the probability that a pixel belongs to a person."""
+        with self._lock:
+            if self._segmenter is None:
+                selfie = mp.solutions.selfie_segmentation
+                self._segmenter = selfie.SelfieSegmentation(model_selection=0)
+            mask = self._segmenter.process(_contiguous(rgb)).segmentation_mask
+        return np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
+
+    def close(self) -> None:
+        """Release the graphs; the next call creates them again. Safe to call twice."""
+        with self._lock:
+            graphs = [*self._meshes.values(), *self._detectors.values(), self._segmenter]
+            for graph in graphs:
+                if graph is not None:
+                    graph.close()
+            self._meshes, self._detectors, self._segmenter = {}, {}, None
+
+    def _detect(self, rgb: RGBImage, selection: int) -> list[FaceBox]:
+        height, width = rgb.shape[:2]
+        with self._lock:
+            if selection not in self._detectors:
+                self._detectors[selection] = mp.solutions.face_detection.FaceDetection(
+                    model_selection=selection, min_detection_confidence=DETECTION_MIN_CONFIDENCE
+                )
+            detections = self._detectors[selection].process(_contiguous(rgb)).detections or []
+        boxes = []
+        for detection in detections:
+            rel = detection.location_data.relative_bounding_box
+            x0, y0 = rel.xmin * width, rel.ymin * height
+            x1, y1 = x0 + rel.width * width, y0 + rel.height * height
+            boxes.append(FaceBox(x0, y0, x1, y1, float(detection.score[0])))
+        return boxes
+
+    def _mesh(self, max_faces: int) -> Any:
+        if max_faces not in self._meshes:
+            self._meshes[max_faces] = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True,
+                refine_landmarks=True,
+                max_num_faces=max_faces,
+                min_detection_confidence=MESH_MIN_CONFIDENCE,
+            )
+        return self._meshes[max_faces]
+
+
+@dataclass(frozen=True)
+class FoundFace:
+    """One face in an image: its box, and its landmarks when the whole-image mesh fitted them."""
+
+    box: FaceBox
+    landmarks_px: Float32Array | None  # (478, 3) float32, or None: found by a detector only
+
+
+def find_faces(models: FaceModels, rgb: RGBImage) -> list[FoundFace]:
+    """Every face the mesh or either detector sees; small faces are searched tile by tile.
+
+    The mesh misses faces under ~11% of the image width and the detectors miss some paintings
+    and cartoons, so the union of both is counted.
+    """
+    found = [FoundFace(box_of_points(m), m) for m in models.face_landmarks(rgb, MAX_FACES_COUNTED)]
+    for box in models.detect_faces(rgb):
+        if not any(_same_face(box, face.box) for face in found):
+            found.append(FoundFace(box, None))
+    if not found:
+        found = [FoundFace(box, None) for box in detect_faces_tiled(models, rgb)]
+    return found
+
+
+def detect_faces_tiled(models: FaceModels, rgb: RGBImage) -> list[FaceBox]:
+    """Full-range detection on half-overlapping tiles: finds faces down to ~5% of a tile."""
+    height, width = rgb.shape[:2]
+    tile = TILE_MIN_PX
+    while _tile_count(width, tile) * _tile_count(height, tile) > MAX_TILES:
+        tile = int(tile * 1.25)
+    boxes: list[FaceBox] = []
+    for y0 in _tile_starts(height, tile):
+        for x0 in _tile_starts(width, tile):
+            for box in models.detect_faces(rgb[y0 : y0 + tile, x0 : x0 + tile], short_range=False):
+                moved = FaceBox(box.x0 + x0, box.y0 + y0, box.x1 + x0, box.y1 + y0, box.score)
+                if not any(_same_face(moved, kept) for kept in boxes):
+                    boxes.append(moved)
+    return boxes
+
+
+@functools.cache
+def face_models() -> FaceModels:
+    """The process-wide FaceModels (graphs are created on first use)."""
+    return FaceModels()
+
+
+def _same_face(a: FaceBox, b: FaceBox) -> bool:
+    """Boxes from different models for one face differ in size, so compare centres."""
+    dx = (a.x0 + a.x1 - b.x0 - b.x1) / 2
+    dy = (a.y0 + a.y1 - b.y0 - b.y1) / 2
+    return bool(np.hypot(dx, dy) < 0.5 * max(a.width, b.width))
+
+
+def _tile_count(length: int, tile: int) -> int:
+    return len(_tile_starts(length, tile))
+
+
+def _tile_starts(length: int, tile: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    stride = tile // 2
+    starts = list(range(0, length - tile, stride))
+    return [*starts, length - tile]
+
+
+def _contiguous(rgb: RGBImage) -> RGBImage:
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
+    return np.ascontiguousarray(rgb)

@@ -1,0 +1,63 @@
+"""Generic fixtures shared by all tests: where the repo and the test media are, prepared avatars.
+
+Test media live in ../shared/data (next to the repository); the portraits that may be committed
+are also in engine/assets, so tests run from a bare checkout. Files marked "local only" in
+../shared/data/SOURCES.md are skipped where absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from engine.avatar import PreparedAvatar
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+ASSETS = REPO_ROOT / "engine" / "assets"
+LOCAL_ONLY_PORTRAITS = frozenset({"caricature.png"})
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data; it may be absent on CI, so look files up with portrait_path."""
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def portrait_path() -> Callable[[str], Path]:
+    """name -> path of a test portrait, from ../shared/data/portraits or else engine/assets."""
+
+    def find(name: str) -> Path:
+        for folder in (SHARED_DATA / "portraits", ASSETS):
+            if (folder / name).is_file():
+                return folder / name
+        if name in LOCAL_ONLY_PORTRAITS:
+            pytest.skip(f"{name} is local-only media and is not present here")
+        raise FileNotFoundError(f"test portrait {name} is in neither {SHARED_DATA} nor {ASSETS}")
+
+    return find
+
+
+@pytest.fixture(scope="session")
+def prepared_avatar(portrait_path: Callable[[str], Path]) -> Callable[[str], PreparedAvatar]:
+    """name -> PreparedAvatar of that portrait, prepared once per test session (~1 s each)."""
+    cache: dict[str, PreparedAvatar] = {}
+
+    def prepare(name: str) -> PreparedAvatar:
+        if name not in cache:
+            from engine.prepare import prepare_avatar  # mediapipe loads only when needed
+
+            cache[name] = prepare_avatar(portrait_path(name))
+        return cache[name]
+
+    return prepare
