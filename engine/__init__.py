@@ -1,0 +1,1 @@
+"""Runtime: avatar preparation, streaming, rendering orchestration. Imports models, never server."""

@@ -1,0 +1,208 @@
+"""The face rig: how motion-space coefficients move a particular portrait, and the inverse.
+
+`estimate_motion` reads a portrait's own pose and expression from its 478 landmarks.
+`build_rig` precomputes, once per avatar, everything the decoder needs: sample points (a coarse
+grid over the crop plus the landmarks) in canonical head coordinates, one displacement field per
+non-rigid coefficient, the head/neck weight, and the mouth-interior palette.
+
+Both sides use the same calibration constants below, so that an estimated coefficient and a
+rendered coefficient mean the same thing: e.g. jawOpen = 1 separates the inner lips by
+JAW_GAP_PER_UNIT mouth widths, whatever the portrait's own opening was.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models import face_topology as ft
+from models import motion_space as ms
+from models.geometry import euler_from_matrix
+from models.rig_calibration import (
+    EYE_OPEN_ASPECT,
+    EYE_WIDE_PER_UNIT,
+    FROWN_DROP_PER_UNIT,
+    GAZE_X_PER_UNIT,
+    GAZE_Y_PER_UNIT,
+    GAZE_Y_REST,
+    PITCH_BIAS_RAD,
+    JAW_GAP_PER_UNIT,
+    SMILE_LIFT_PER_UNIT,
+    SMILE_NEUTRAL_LIFT,
+)
+from models.rig_regions import (
+    FaceMeasures,
+    brow_bases,
+    cheek_bases,
+    eye_bases,
+    head_weight,
+    measure,
+    mouth_bases,
+    seam_points,
+)
+
+CROP_PX = 512
+GRID_SIZE = 128  # rig grid resolution over the crop; the decoder upsamples its field to CROP_PX
+REFERENCE_FACE_WIDTH_FRAC = 0.4  # scale = log(face width / (0.4 * crop))
+
+
+
+def _clip01(value: float) -> float:
+    return float(np.clip(value, 0.0, 1.0))
+
+
+def _pose(m: FaceMeasures) -> dict[str, float]:
+    yaw, pitch, roll = euler_from_matrix(m.rotation)
+    return {
+        "yaw": yaw,
+        "pitch": pitch - PITCH_BIAS_RAD,
+        "roll": roll,
+        "tx": (m.center[0] - CROP_PX / 2) / CROP_PX,
+        "ty": (m.center[1] - CROP_PX / 2) / CROP_PX,
+        "scale": float(np.log(m.face_width / (REFERENCE_FACE_WIDTH_FRAC * CROP_PX))),
+    }
+
+
+def _mouth(m: FaceMeasures) -> dict[str, float]:
+    lc = m.canonical
+    gap = max(lc[ft.INNER_LIP_LOWER_MID, 1] - lc[ft.INNER_LIP_UPPER_MID, 1], 0.0)
+    mid_y = 0.5 * (lc[ft.INNER_LIP_LOWER_MID, 1] + lc[ft.INNER_LIP_UPPER_MID, 1])
+    values = {"jawOpen": _clip01(gap / (JAW_GAP_PER_UNIT * m.mouth_width))}
+    for side, corner in (("Left", ft.MOUTH_CORNER_LEFT), ("Right", ft.MOUTH_CORNER_RIGHT)):
+        lift = (mid_y - lc[corner, 1]) / m.mouth_width
+        values[f"mouthSmile{side}"] = _clip01((lift - SMILE_NEUTRAL_LIFT) / SMILE_LIFT_PER_UNIT)
+        values[f"mouthFrown{side}"] = _clip01(-lift / FROWN_DROP_PER_UNIT)
+    return values
+
+
+def eye_aspect_ratio(landmarks: np.ndarray, pairs: tuple[tuple[int, int], ...],
+                     corners: tuple[int, int]) -> float:
+    """Mean upper-lower lid distance over the corner-to-corner width (2-D)."""
+    xy = landmarks[:, :2]
+    vertical = np.mean([np.linalg.norm(xy[a] - xy[b]) for a, b in pairs])
+    return float(vertical / np.linalg.norm(xy[corners[0]] - xy[corners[1]]))
+
+
+def _eyes(m: FaceMeasures) -> dict[str, float]:
+    values: dict[str, float] = {}
+    gaze_x, gaze_y = [], []
+    eyes = (
+        ("Left", ft.EYE_LEFT_VERTICAL_PAIRS, ft.EYE_LEFT_CORNERS, ft.IRIS_LEFT[0], (386, 374)),
+        ("Right", ft.EYE_RIGHT_VERTICAL_PAIRS, ft.EYE_RIGHT_CORNERS, ft.IRIS_RIGHT[0], (159, 145)),
+    )
+    for side, pairs, corners, iris, (lid_up, lid_low) in eyes:
+        ratio = eye_aspect_ratio(m.canonical, pairs, corners) / EYE_OPEN_ASPECT
+        values[f"eyeBlink{side}"] = _clip01(1.0 - ratio)
+        values[f"eyeWide{side}"] = _clip01((ratio - 1.0) / EYE_WIDE_PER_UNIT)
+        a, b = m.canonical[corners[0], :2], m.canonical[corners[1], :2]
+        width = float(np.linalg.norm(b - a))
+        centre_x = 0.5 * (a[0] + b[0])
+        centre_y = 0.5 * (m.canonical[lid_up, 1] + m.canonical[lid_low, 1])
+        gaze_x.append((m.canonical[iris, 0] - centre_x) / width / GAZE_X_PER_UNIT)
+        gaze_y.append(((m.canonical[iris, 1] - centre_y) / width - GAZE_Y_REST) / GAZE_Y_PER_UNIT)
+    values["eyeLookX"] = float(np.clip(np.mean(gaze_x), -1, 1))
+    values["eyeLookY"] = float(np.clip(np.mean(gaze_y), -1, 1))
+    return values
+
+
+def estimate_motion(landmarks_px: np.ndarray) -> np.ndarray:
+    """A portrait's own motion frame from its (478, 3) landmarks in crop pixels.
+
+    Brows, cheeks and the lip shapes without a reliable 2-D cue are taken as neutral.
+    """
+    m = measure(landmarks_px)
+    values = {**_pose(m), **_mouth(m), **_eyes(m)}
+    return ms.clip(ms.with_fields(ms.neutral_frame(), **values))
+
+
+def _grid_points(grid_size: int) -> np.ndarray:
+    step = CROP_PX / grid_size
+    centres = (np.arange(grid_size) + 0.5) * step - 0.5  # pixel-centre coordinates
+    ys, xs = np.meshgrid(centres, centres, indexing="ij")
+    return np.stack([xs.ravel(), ys.ravel()], axis=1)  # (G*G, 2)
+
+
+def _depth(points_xy: np.ndarray, landmarks_px: np.ndarray, far_depth: float,
+           sigma_px: float) -> np.ndarray:
+    """Depth of arbitrary points: landmark depths blended by distance, `far_depth` away from them."""
+    d2 = ((points_xy[:, None, :] - landmarks_px[None, :, :2]) ** 2).sum(-1)  # (N, 478)
+    weights = np.exp(-0.5 * d2 / sigma_px**2)
+    far_weight = np.exp(-0.5 * 2.0**2)
+    z = (weights @ landmarks_px[:, 2] + far_weight * far_depth) / (weights.sum(1) + far_weight)
+    return z.astype(np.float32)
+
+
+def _polygon_mask(polygon_xy: np.ndarray, size: int) -> np.ndarray:
+    """Even-odd fill of a closed polygon over a size x size pixel grid (pixel centres)."""
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    inside = np.zeros((size, size), dtype=bool)
+    for (x0, y0), (x1, y1) in zip(polygon_xy, np.roll(polygon_xy, -1, axis=0), strict=True):
+        crosses = (y0 > ys) != (y1 > ys)
+        x_at = (x1 - x0) * (ys - y0) / (y1 - y0 + 1e-9) + x0
+        inside ^= crosses & (xs < x_at)
+    return inside
+
+
+def _palette(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
+    """(3, 3) float colours in [0, 1]: teeth, cavity, tongue, matched to the portrait's light."""
+    rgb = image.astype(np.float32) / 255.0
+    face = _polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], CROP_PX)
+    outer = _polygon_mask(landmarks_px[list(ft.LIPS_OUTER_UPPER + ft.LIPS_OUTER_LOWER[::-1]), :2],
+                          CROP_PX)
+    inner = _polygon_mask(landmarks_px[list(ft.LIPS_INNER_UPPER + ft.LIPS_INNER_LOWER[::-1]), :2],
+                          CROP_PX)
+    skin = rgb[face & ~outer].mean(0)
+    lips = rgb[outer & ~inner].mean(0) if (outer & ~inner).any() else skin * [0.9, 0.6, 0.6]
+    brightness = float(skin.mean())
+    teeth = np.clip(np.array([1.0, 0.97, 0.9]) * min(1.0, 0.35 + 1.1 * brightness), 0, 1)
+    return np.stack([teeth, lips * 0.22, lips * 0.7]).astype(np.float32)
+
+
+def _seam_fit(seam: np.ndarray) -> np.ndarray:
+    """Least-squares quartic in u (0..1 corner to corner) through the seam points: (5, 11).
+
+    The decoder fits each moved seam with it; the points' positions along the mouth are taken
+    from the portrait, since opening the jaw moves them across the mouth very little.
+    """
+    along = seam[-1] - seam[0]
+    u = (seam - seam[0]) @ along / (along @ along)
+    vandermonde = np.stack([u**k for k in range(5)], axis=1)  # (11, 5)
+    return np.linalg.pinv(vandermonde).astype(np.float32)
+
+
+def build_rig(image: np.ndarray, landmarks_px: np.ndarray, person_alpha: np.ndarray,
+              source_motion: np.ndarray, grid_size: int = GRID_SIZE) -> dict[str, np.ndarray]:
+    """Everything the decoder precomputes for one avatar (arrays only, saved with the avatar)."""
+    m = measure(landmarks_px)
+    grid_xy = _grid_points(grid_size)
+    grid_z = _depth(grid_xy, landmarks_px, m.center[2], 0.08 * m.face_height)
+    seam = seam_points(m)  # (11, 2) canonical
+    seam_canonical = np.column_stack([seam, np.full(len(seam), m.canonical[ft.INNER_LIP_UPPER_MID, 2])])
+    landmark_canonical = m.canonical
+    grid_canonical = (np.column_stack([grid_xy, grid_z]) - m.center) @ m.rotation
+    canonical = np.concatenate([grid_canonical, landmark_canonical, seam_canonical, seam_canonical])
+    # (N, 3): grid points, the 478 landmarks, the lip seam as moved by the upper / lower jaw
+    image_points = canonical @ m.rotation.T + m.center
+    n_grid = grid_size * grid_size
+    fields = {
+        **mouth_bases(m, canonical, n_grid),
+        **brow_bases(m, canonical),
+        **cheek_bases(m, canonical),
+        **eye_bases(m, canonical, n_grid, source_motion),
+    }
+    basis = np.stack([fields[name] for name in ms.NONRIGID_NAMES])  # (K, N, 3)
+    planes = np.concatenate(
+        [image.astype(np.float32).transpose(2, 0, 1) / 255.0, person_alpha[None].astype(np.float32)]
+    )  # (4, H, W): rgb in [0, 1], person alpha
+    gap_px = landmarks_px[ft.INNER_LIP_LOWER_MID, 1] - landmarks_px[ft.INNER_LIP_UPPER_MID, 1]
+    return {
+        "grid_size": np.array(grid_size, dtype=np.int64),
+        "source_planes": planes[None],  # (1, 4, H, W)
+        "points_canonical": canonical.astype(np.float32),  # (N, 3)
+        "points_source_xy": image_points[:, :2].astype(np.float32),  # (N, 2)
+        "head_weight": head_weight(m, canonical).astype(np.float32)[:, None],  # (N, 1)
+        "basis": basis.reshape(len(ms.NONRIGID_NAMES), -1).astype(np.float32),  # (K, N*3)
+        "center": m.center.astype(np.float32),  # (3,)
+        "mouth": np.array([m.mouth_width, max(gap_px, 0.0)], dtype=np.float32),  # (2,)
+        "seam_fit": _seam_fit(seam),  # (5, 11)
+        "palette": _palette(image, landmarks_px),  # (3, 3)
+    }

@@ -1,0 +1,1 @@
+"""HTTP/WebRTC server and the `gioconda` CLI. Imports engine, never torch."""
