@@ -18,10 +18,17 @@ import threading  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
+import cv2  # noqa: E402
 import mediapipe as mp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from engine.image_io import Float32Array, RGBImage  # noqa: E402
+from engine.image_io import (  # noqa: E402
+    Float32Array,
+    RGBImage,
+    apply_transform,
+    square_transform,
+    warp_square,
+)
 
 LANDMARK_MODEL = f"mediapipe-{mp.__version__} face_mesh refine"
 DETECTION_MIN_CONFIDENCE = 0.5
@@ -29,6 +36,9 @@ MESH_MIN_CONFIDENCE = 0.5
 MAX_FACES_COUNTED = 4  # enough to say "several"; more graphs cost time
 TILE_MIN_PX = 320  # the full-range detector sees faces down to ~5% of its input: ~16 px here
 MAX_TILES = 120  # ~0.6 s of detection, spent only when the whole image shows no face
+SURE_DETECTION_SCORE = 0.75  # a face no mesh fits on still counts above this score
+BOX_CROP_PX = 256  # the mesh finds faces over ~11% of its input: a box crop makes them ~40%
+BOX_CROP_SIDE_PER_WIDTH = 2.5
 _FULL_RANGE, _SHORT_RANGE = 1, 0  # face_detection model_selection values
 
 
@@ -45,13 +55,6 @@ class FaceBox:
     @property
     def width(self) -> float:
         return self.x1 - self.x0
-
-    def iou(self, other: FaceBox) -> float:
-        ix = max(0.0, min(self.x1, other.x1) - max(self.x0, other.x0))
-        iy = max(0.0, min(self.y1, other.y1) - max(self.y0, other.y0))
-        inter = ix * iy
-        union = self.width * (self.y1 - self.y0) + other.width * (other.y1 - other.y0) - inter
-        return inter / union if union > 0 else 0.0
 
 
 def box_of_points(points_px: Float32Array, score: float = 1.0) -> FaceBox:
@@ -75,7 +78,7 @@ class FaceModels:
         boxes: list[FaceBox] = []
         for selection in (_FULL_RANGE, _SHORT_RANGE) if short_range else (_FULL_RANGE,):
             for box in self._detect(rgb, selection):
-                if all(box.iou(kept) < 0.3 for kept in boxes):
+                if not any(_same_face(box, kept) for kept in boxes):
                     boxes.append(box)
         return boxes
 
@@ -137,25 +140,47 @@ class FaceModels:
 
 @dataclass(frozen=True)
 class FoundFace:
-    """One face in an image: its box, and its landmarks when the whole-image mesh fitted them."""
+    """One face in an image: its box, and its landmarks where the mesh could fit them."""
 
     box: FaceBox
-    landmarks_px: Float32Array | None  # (478, 3) float32, or None: found by a detector only
+    landmarks_px: Float32Array | None  # (478, 3) float32; None: a sure detection, no mesh fit
 
 
 def find_faces(models: FaceModels, rgb: RGBImage) -> list[FoundFace]:
     """Every face the mesh or either detector sees; small faces are searched tile by tile.
 
     The mesh misses faces under ~11% of the image width and the detectors miss some paintings
-    and cartoons, so the union of both is counted.
+    and cartoons, so the union of both is counted. A detector-only face is confirmed by fitting
+    the mesh on a crop around it, or else kept only when the detector is sure.
     """
     found = [FoundFace(box_of_points(m), m) for m in models.face_landmarks(rgb, MAX_FACES_COUNTED)]
-    for box in models.detect_faces(rgb):
+    boxes = models.detect_faces(rgb)
+    if not found and not boxes:
+        boxes = detect_faces_tiled(models, rgb)
+    for box in boxes:
         if not any(_same_face(box, face.box) for face in found):
-            found.append(FoundFace(box, None))
-    if not found:
-        found = [FoundFace(box, None) for box in detect_faces_tiled(models, rgb)]
+            confirmed = _confirmed_face(models, rgb, box)
+            if confirmed is not None:
+                found.append(confirmed)
     return found
+
+
+def landmarks_in_box(models: FaceModels, rgb: RGBImage, box: FaceBox) -> Float32Array | None:
+    """Landmarks (source pixels) fitted on a square crop around a detector's face box."""
+    centre = ((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2)
+    side = BOX_CROP_SIDE_PER_WIDTH * max(box.width, box.y1 - box.y0)
+    to_crop = square_transform(centre, side, 0.0, BOX_CROP_PX)
+    meshes = models.face_landmarks(warp_square(rgb, to_crop, BOX_CROP_PX), max_faces=1)
+    if not meshes:
+        return None
+    return apply_transform(np.asarray(cv2.invertAffineTransform(to_crop), np.float64), meshes[0])
+
+
+def _confirmed_face(models: FaceModels, rgb: RGBImage, box: FaceBox) -> FoundFace | None:
+    landmarks = landmarks_in_box(models, rgb, box)
+    if landmarks is not None:
+        return FoundFace(box_of_points(landmarks, box.score), landmarks)
+    return FoundFace(box, None) if box.score >= SURE_DETECTION_SCORE else None
 
 
 def detect_faces_tiled(models: FaceModels, rgb: RGBImage) -> list[FaceBox]:
@@ -167,11 +192,28 @@ def detect_faces_tiled(models: FaceModels, rgb: RGBImage) -> list[FaceBox]:
     boxes: list[FaceBox] = []
     for y0 in _tile_starts(height, tile):
         for x0 in _tile_starts(width, tile):
-            for box in models.detect_faces(rgb[y0 : y0 + tile, x0 : x0 + tile], short_range=False):
-                moved = FaceBox(box.x0 + x0, box.y0 + y0, box.x1 + x0, box.y1 + y0, box.score)
-                if not any(_same_face(moved, kept) for kept in boxes):
-                    boxes.append(moved)
+            for box in _whole_faces_in_tile(models, rgb, (x0, y0), tile):
+                if not any(_same_face(box, kept) for kept in boxes):
+                    boxes.append(box)
     return boxes
+
+
+def _whole_faces_in_tile(
+    models: FaceModels, rgb: RGBImage, origin: tuple[int, int], tile: int
+) -> list[FaceBox]:
+    """A face cut by a tile edge is skipped: the half-overlapping neighbour holds it whole."""
+    height, width = rgb.shape[:2]
+    x0, y0 = origin
+    x1, y1 = min(x0 + tile, width), min(y0 + tile, height)
+    whole = []
+    for box in models.detect_faces(rgb[y0:y1, x0:x1], short_range=False):
+        moved = FaceBox(box.x0 + x0, box.y0 + y0, box.x1 + x0, box.y1 + y0, box.score)
+        margin = 0.1 * moved.width
+        cut_x = (x0 > 0 and moved.x0 < x0 + margin) or (x1 < width and moved.x1 > x1 - margin)
+        cut_y = (y0 > 0 and moved.y0 < y0 + margin) or (y1 < height and moved.y1 > y1 - margin)
+        if not (cut_x or cut_y):
+            whole.append(moved)
+    return whole
 
 
 @functools.cache
@@ -181,10 +223,15 @@ def face_models() -> FaceModels:
 
 
 def _same_face(a: FaceBox, b: FaceBox) -> bool:
-    """Boxes from different models for one face differ in size, so compare centres."""
+    """Boxes from different models for one face differ in size: compare centres and overlap."""
     dx = (a.x0 + a.x1 - b.x0 - b.x1) / 2
     dy = (a.y0 + a.y1 - b.y0 - b.y1) / 2
-    return bool(np.hypot(dx, dy) < 0.5 * max(a.width, b.width))
+    if np.hypot(dx, dy) < 0.5 * max(a.width, b.width):
+        return True
+    overlap_x = max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0))
+    overlap_y = max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
+    smaller = min(a.width * (a.y1 - a.y0), b.width * (b.y1 - b.y0))
+    return overlap_x * overlap_y > 0.5 * smaller
 
 
 def _tile_count(length: int, tile: int) -> int:

@@ -43,8 +43,6 @@ MIN_COUNTED_FACE_RATIO = 1 / 3  # faces under a third of the largest one's width
 CROP_SIDE_PER_FACE_WIDTH = 2.6  # room for head motion, hair and the shoulders
 HEADROOM_PER_FACE_WIDTH = 0.12  # crop centre sits this far above the face centre, for hair
 MAX_UNCORRECTED_ROLL_RAD = math.radians(15)  # smaller tilts are kept as the photo has them
-BOX_MESH_INPUT_PX = 256  # a detector-only face is re-meshed on a crop of this size
-BOX_MESH_SIDE_PER_BOX = 2.5
 
 
 @dataclass(frozen=True)
@@ -101,7 +99,7 @@ def single_face_landmarks(models: FaceModels, rgb: RGBImage) -> Float32Array:
         raise AvatarError(
             f"found {len(counted)} faces; the portrait must show exactly one", "several_faces"
         )
-    return _checked_landmarks(models, rgb, counted[0])
+    return _checked_landmarks(counted[0])
 
 
 def face_width_px(landmarks_px: Float32Array) -> float:
@@ -161,10 +159,8 @@ def remove_person(image: RGBImage, alpha: Float32Array, work_px: int = 128) -> R
     return np.asarray(np.clip(np.round(out), 0, 255), np.uint8)
 
 
-def _checked_landmarks(models: FaceModels, rgb: RGBImage, face: FoundFace) -> Float32Array:
+def _checked_landmarks(face: FoundFace) -> Float32Array:
     landmarks = face.landmarks_px
-    if landmarks is None:
-        landmarks = _landmarks_in_box(models, rgb, face)
     width = face.box.width if landmarks is None else face_width_px(landmarks)
     if width < MIN_FACE_WIDTH_PX:
         raise AvatarError(
@@ -174,23 +170,11 @@ def _checked_landmarks(models: FaceModels, rgb: RGBImage, face: FoundFace) -> Fl
         )
     if landmarks is None:
         raise AvatarError(
-            "found a face-like shape but could not locate eyes, nose and mouth on it; use a "
-            "clearer, front-facing portrait",
+            "found a face but could not locate its eyes, nose and mouth; use a clearer, "
+            "front-facing portrait",
             "no_face",
         )
     return landmarks
-
-
-def _landmarks_in_box(models: FaceModels, rgb: RGBImage, face: FoundFace) -> Float32Array | None:
-    """The mesh misses faces under ~11% of the image: fit it on a crop around the box."""
-    box = face.box
-    centre = ((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2)
-    to_crop = square_transform(centre, BOX_MESH_SIDE_PER_BOX * box.width, 0.0, BOX_MESH_INPUT_PX)
-    meshes = models.face_landmarks(warp_square(rgb, to_crop, BOX_MESH_INPUT_PX), max_faces=1)
-    if not meshes:
-        return None
-    to_source = np.asarray(cv2.invertAffineTransform(to_crop), np.float64)
-    return apply_transform(to_source, meshes[0])
 
 
 def _eye_axis(landmarks_px: Float32Array) -> NDArray[np.float64]:
