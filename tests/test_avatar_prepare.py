@@ -176,6 +176,16 @@ def test_several_faces_are_refused_with_their_count(astronaut: np.ndarray) -> No
     assert "found 2 faces" in str(error) and "exactly one" in str(error)
 
 
+def test_small_face_in_a_large_picture_is_found_once(astronaut: np.ndarray) -> None:
+    """Regression: tiled detection counted a chest patch as a second face ("found 2 faces")."""
+    canvas = np.full((1600, 1600, 3), 255, np.uint8)
+    canvas[20:250, 20:250] = np.asarray(Image.fromarray(astronaut).resize((230, 230)))
+    avatar = prepare_avatar(encode(canvas, "PNG"))
+    x0, y0, x1, y1 = avatar.meta["crop_box_px"]
+    assert x1 < 300 and y1 < 300, "the crop is around the small face in the corner"
+    assert abs(roll_deg(avatar.landmarks_px)) < 10
+
+
 def test_tiny_face_is_too_small(astronaut: np.ndarray) -> None:
     canvas = np.full((1600, 1600, 3), 255, np.uint8)
     canvas[20:220, 20:220] = np.asarray(Image.fromarray(astronaut).resize((200, 200)))
