@@ -78,7 +78,7 @@ def smooth(values: np.ndarray, sigma_frames: float) -> np.ndarray:
 def pink_drift(num_frames: int, rng: np.random.Generator, std: float) -> np.ndarray:
     """Slow 1/f-like noise: a sum of smoothed white noises at 0.16, 0.8 and 3 s time scales."""
     total = np.zeros(num_frames)
-    for sigma_s, weight in ((0.16, 0.5), (0.8, 0.8), (3.0, 1.0)):
+    for sigma_s, weight in ((0.16, 0.6), (0.8, 0.9), (3.0, 1.0)):
         sigma_frames = sigma_s * motion_space.MOTION_RATE_HZ
         noise = smooth(rng.standard_normal(num_frames + 1), sigma_frames)[:num_frames]
         total += weight * noise / (noise.std() + 1e-9)
@@ -133,9 +133,9 @@ def head_pose(prosody: Prosody, rng: np.random.Generator, style: HeadStyle) -> n
     num_frames = len(prosody.loudness_db)
     activity = smooth(prosody.speech.astype(np.float64), 5.0)
     gain = style.energy * (0.5 + 0.5 * activity)
-    yaw = pink_drift(num_frames, rng, 3.0 * _DEG) * gain
-    pitch = pink_drift(num_frames, rng, 2.0 * _DEG) * gain + style.pitch_offset_rad
-    roll = pink_drift(num_frames, rng, 1.5 * _DEG) * gain + 0.15 * yaw
+    yaw = pink_drift(num_frames, rng, 4.0 * _DEG) * gain
+    pitch = pink_drift(num_frames, rng, 3.0 * _DEG) * gain + style.pitch_offset_rad
+    roll = pink_drift(num_frames, rng, 2.0 * _DEG) * gain + 0.15 * yaw
     pitch += _nods(prosody, rng) * style.energy
     pitch -= _f0_lift(prosody) * style.energy
     yaw += _turns(prosody, rng, num_frames) * style.energy
@@ -151,7 +151,7 @@ def _nods(prosody: Prosody, rng: np.random.Generator) -> np.ndarray:
     out = np.zeros(len(strengths) + 16)
     for t in np.flatnonzero(strengths):
         kernel = _nod_kernel(rng)
-        amplitude = strengths[t] * rng.uniform(1.0, 3.5) * _DEG
+        amplitude = strengths[t] * rng.uniform(1.5, 5.0) * _DEG
         start = max(0, t - len(kernel) // 3)
         out[start : start + len(kernel)] += amplitude * kernel
     return out[: len(strengths)]
@@ -174,6 +174,6 @@ def _turns(prosody: Prosody, rng: np.random.Generator, num_frames: int) -> np.nd
     target = np.zeros(num_frames)
     level = 0.0
     for start in phrase_starts(prosody.speech):
-        level = 0.5 * level + rng.normal(0.0, 3.0) * _DEG
+        level = 0.3 * level + rng.normal(0.0, 6.0) * _DEG
         target[start:] = level
-    return smooth(target, 5.0)
+    return smooth(target, 3.0)
