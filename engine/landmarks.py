@@ -13,8 +13,11 @@ import os
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import functools  # noqa: E402 - the environment above must be set first
+import contextlib  # noqa: E402 - the environment above must be set first
+import functools  # noqa: E402
+import sys  # noqa: E402
 import threading  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -69,9 +72,7 @@ class FaceModels:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._meshes: dict[int, Any] = {}
-        self._detectors: dict[int, Any] = {}
-        self._segmenter: Any = None
+        self._graphs: dict[tuple[str, int], Any] = {}
 
     def detect_faces(self, rgb: RGBImage, *, short_range: bool = True) -> list[FaceBox]:
         """Face boxes from the full-range (and short-range) detector, duplicates merged."""
@@ -85,8 +86,7 @@ class FaceModels:
     def face_landmarks(self, rgb: RGBImage, max_faces: int = 1) -> list[Float32Array]:
         """Up to max_faces (478, 3) float32 arrays: x, y in pixels, z = MediaPipe z * width."""
         height, width = rgb.shape[:2]
-        with self._lock:
-            result = self._mesh(max_faces).process(_contiguous(rgb))
+        result = self._process(("mesh", max_faces), rgb)
         scale = np.array([width, height, width], np.float32)
         return [
             np.array([(p.x, p.y, p.z) for p in face.landmark], np.float32) * scale
@@ -95,47 +95,64 @@ class FaceModels:
 
     def person_mask(self, rgb: RGBImage) -> Float32Array:
         """(H, W) float32 in [0, 1]: the probability that a pixel belongs to a person."""
-        with self._lock:
-            if self._segmenter is None:
-                selfie = mp.solutions.selfie_segmentation
-                self._segmenter = selfie.SelfieSegmentation(model_selection=0)
-            mask = self._segmenter.process(_contiguous(rgb)).segmentation_mask
+        mask = self._process(("segment", 0), rgb).segmentation_mask
         return np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
 
     def close(self) -> None:
         """Release the graphs; the next call creates them again. Safe to call twice."""
         with self._lock:
-            graphs = [*self._meshes.values(), *self._detectors.values(), self._segmenter]
-            for graph in graphs:
-                if graph is not None:
-                    graph.close()
-            self._meshes, self._detectors, self._segmenter = {}, {}, None
+            for graph in self._graphs.values():
+                graph.close()
+            self._graphs = {}
 
     def _detect(self, rgb: RGBImage, selection: int) -> list[FaceBox]:
         height, width = rgb.shape[:2]
-        with self._lock:
-            if selection not in self._detectors:
-                self._detectors[selection] = mp.solutions.face_detection.FaceDetection(
-                    model_selection=selection, min_detection_confidence=DETECTION_MIN_CONFIDENCE
-                )
-            detections = self._detectors[selection].process(_contiguous(rgb)).detections or []
         boxes = []
-        for detection in detections:
+        for detection in self._process(("detect", selection), rgb).detections or []:
             rel = detection.location_data.relative_bounding_box
             x0, y0 = rel.xmin * width, rel.ymin * height
             x1, y1 = x0 + rel.width * width, y0 + rel.height * height
             boxes.append(FaceBox(x0, y0, x1, y1, float(detection.score[0])))
         return boxes
 
-    def _mesh(self, max_faces: int) -> Any:
-        if max_faces not in self._meshes:
-            self._meshes[max_faces] = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=True,
-                refine_landmarks=True,
-                max_num_faces=max_faces,
-                min_detection_confidence=MESH_MIN_CONFIDENCE,
-            )
-        return self._meshes[max_faces]
+    def _process(self, key: tuple[str, int], rgb: RGBImage) -> Any:
+        rgb = _contiguous(rgb)
+        with self._lock:
+            if key in self._graphs:
+                return self._graphs[key].process(rgb)
+            with _quiet_stderr():  # a graph logs as it starts and on its first results
+                self._graphs[key] = _new_graph(*key)
+                return self._graphs[key].process(rgb)
+
+
+def _new_graph(kind: str, option: int) -> Any:
+    if kind == "mesh":
+        return mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=True,
+            refine_landmarks=True,
+            max_num_faces=option,
+            min_detection_confidence=MESH_MIN_CONFIDENCE,
+        )
+    if kind == "detect":
+        return mp.solutions.face_detection.FaceDetection(
+            model_selection=option, min_detection_confidence=DETECTION_MIN_CONFIDENCE
+        )
+    return mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=option)
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Send fd 2 to /dev/null while graphs start: MediaPipe's C++ logs there before absl is
+    initialised, ignoring GLOG_minloglevel. Process-wide, so kept to graph creation only."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 @dataclass(frozen=True)

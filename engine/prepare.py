@@ -203,6 +203,8 @@ def _meta(
         "source_name": name or (Path(source).name if isinstance(source, Path | str) else ""),
         "source_sha256": hashlib.sha256(data).hexdigest(),
         "source_size_px": [int(rgb.shape[1]), int(rgb.shape[0])],
+        "source_face_width_px": round(crop.side_px / CROP_SIDE_PER_FACE_WIDTH, 2),
+        # The square before it is turned by crop_rotation_deg about its centre.
         "crop_box_px": [round(v, 2) for v in (cx - half, cy - half, cx + half, cy + half)],
         "crop_rotation_deg": round(math.degrees(crop.angle_rad), 3),
         "prepared_at": datetime.now(UTC).isoformat(timespec="seconds"),
