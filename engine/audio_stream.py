@@ -29,9 +29,11 @@ class AudioFeatureStream:
         self._receptive_field_frames = config.receptive_field_frames
         self._lookahead_frames = config.lookahead_frames
         self._audio = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)  # context + unframed samples
-        self._mel = torch.full(  # (1, n_mels, frames kept as encoder context)
+        # Log-mel frames gathered until the encoder's caches can be primed; then unused.
+        self._mel = torch.full(  # (1, n_mels, F)
             (1, config.n_mels, config.left_context_frames), silence_log_mel()
         )
+        self._caches: list[torch.Tensor] | None = None
         self.samples_pushed = 0
         self.features_emitted = 0
         self._finished = False
@@ -77,14 +79,18 @@ class AudioFeatureStream:
 
     @torch.no_grad()
     def _encode(self, new_mel: torch.Tensor) -> npt.NDArray[np.float32]:
-        self._mel = torch.cat([self._mel, new_mel], dim=2)  # (1, n_mels, F)
-        n_out = self._mel.shape[2] - (self._receptive_field_frames - 1)
-        if n_out <= 0:
+        if self._caches is None:
+            self._mel = torch.cat([self._mel, new_mel], dim=2)  # (1, n_mels, F)
+            primed = self._receptive_field_frames - 1
+            if self._mel.shape[2] < primed:
+                return np.zeros((0, self.feature_dim), dtype=np.float32)
+            self._caches = self._encoder.prime_cache(self._mel[:, :, :primed])
+            new_mel = self._mel[:, :, primed:]  # (1, n_mels, n)
+        if new_mel.shape[2] == 0:
             return np.zeros((0, self.feature_dim), dtype=np.float32)
-        features = self._encoder(self._mel)[0]  # (n_out, D)
-        self._mel = self._mel[:, :, n_out:]
-        self.features_emitted += n_out
-        out: npt.NDArray[np.float32] = features.numpy().astype(np.float32)
+        features, self._caches = self._encoder.stream_step(new_mel, self._caches)  # (1, n, D)
+        self.features_emitted += features.shape[1]
+        out: npt.NDArray[np.float32] = features[0].numpy().astype(np.float32)
         return out
 
 

@@ -93,6 +93,37 @@ class AudioEncoder(nn.Module):
         x = self.proj_in(log_mel)  # (B, C, T)
         for block in self.blocks:
             x = block(x)  # (B, C, T - crop)
+        return self._head(x)  # (B, n, D)
+
+    def _head(self, x: torch.Tensor) -> torch.Tensor:
         features = self.proj_out(self.norm_out(x))  # (B, D, n)
         out: torch.Tensor = features.transpose(1, 2)  # (B, n, D)
         return out
+
+    # Streaming: each block keeps the last `crop_frames` frames of its own input, so a new log-mel
+    # frame costs one frame of work per layer instead of a pass over the receptive field. The
+    # values are those of forward() on the whole sequence.
+
+    def prime_cache(self, log_mel: torch.Tensor) -> list[torch.Tensor]:
+        """(B, n_mels, F >= receptive_field_frames - 1) first frames -> per-block input caches."""
+        x = self.proj_in(log_mel)  # (B, C, F)
+        caches = []
+        for index, block in enumerate(self.blocks):
+            assert isinstance(block, CausalBlock)
+            caches.append(x[:, :, x.shape[2] - block.crop_frames :])  # (B, C, crop)
+            if index + 1 < len(self.blocks):  # the last block's output is not needed
+                x = block(x)  # (B, C, F - crop)
+        return caches
+
+    def stream_step(
+        self, log_mel: torch.Tensor, caches: list[torch.Tensor]
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(B, n_mels, n) frames that follow the cached ones -> ((B, n, D), updated caches)."""
+        x = self.proj_in(log_mel)  # (B, C, n)
+        updated = []
+        for block, cache in zip(self.blocks, caches, strict=True):
+            assert isinstance(block, CausalBlock)
+            x = torch.cat([cache, x], dim=2)  # (B, C, crop + n)
+            updated.append(x[:, :, x.shape[2] - block.crop_frames :])  # (B, C, crop)
+            x = block(x)  # (B, C, n)
+        return self._head(x), updated

@@ -68,17 +68,16 @@ class Attention(nn.Module):
     def __init__(self, width: int, heads: int) -> None:
         super().__init__()
         self.heads = heads
+        self.head_dim = width // heads
         self.qkv = nn.Linear(width, 3 * width)
         self.proj = nn.Linear(width, width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, tokens, width = x.shape
-        head_dim = width // self.heads
+        head_dim = self.head_dim
         qkv = self.qkv(x).reshape(batch, tokens, 3, self.heads, head_dim)  # (B, N, 3, H, d)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, N, d)
-        weights = torch.softmax(
-            q @ k.transpose(-2, -1) / math.sqrt(head_dim), dim=-1
-        )  # (B, H, N, N)
+        weights = torch.softmax(q @ k.transpose(-2, -1) * head_dim**-0.5, dim=-1)  # (B, H, N, N)
         out = (weights @ v).transpose(1, 2).reshape(batch, tokens, width)  # (B, N, D)
         return self.proj(out)  # (B, N, D)
 

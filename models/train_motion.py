@@ -225,10 +225,12 @@ def window_loss(
     return x0_loss + config.velocity_weight * velocity_loss
 
 
-def learning_rate(step: int, config: TrainConfig) -> float:
+def learning_rate(step: int, config: TrainConfig, time_fraction: float = 0.0) -> float:
+    """Warmup, then cosine decay over steps, or over --max-minutes if that ends first."""
     if step < config.warmup_steps:
         return config.learning_rate * (step + 1) / config.warmup_steps
-    progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
+    step_fraction = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    progress = min(1.0, max(step_fraction, time_fraction))
     cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
     floor = config.min_lr_fraction
     return config.learning_rate * (floor + (1.0 - floor) * cosine)
@@ -357,8 +359,10 @@ def _loop(
         batch = sample_batch(
             train_corpus, rng, config.batch_size, context, window, lookahead, left_mel, right_mel
         )
+        elapsed_s = time.monotonic() - started
+        time_fraction = elapsed_s / (60.0 * config.max_minutes) if config.max_minutes else 0.0
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(state.step, config)
+            group["lr"] = learning_rate(state.step, config, time_fraction)
         loss = window_loss(model, batch, config, generator, drop_conditions=True)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -369,9 +373,7 @@ def _loop(
         running = 0.98 * running + 0.02 * loss_value if state.step > 1 else loss_value
         progress.update(1)
         progress.set_postfix(loss=f"{running:.4f}", refresh=False)
-        out_of_time = config.max_minutes is not None and (
-            time.monotonic() - started > 60.0 * config.max_minutes
-        )
+        out_of_time = time_fraction >= 1.0
         if state.step % config.val_every == 0 or state.step == config.steps or out_of_time:
             _validate(model, state, config, val_corpus, running, out_dir, started, on_best)
         if state.step % config.checkpoint_every == 0 or state.step == config.steps or out_of_time:
