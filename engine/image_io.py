@@ -1,7 +1,8 @@
-"""Portrait files in: checked for format, size and integrity before any pixel is decoded.
+"""Portrait files in, checked before any pixel is decoded; square crops out of them.
 
 Only JPEG, PNG and WebP are accepted. Each refusal is an AvatarError with a stable reason code
-and a message a user can act on.
+and a message a user can act on. Crops are affine warps of a square (any size, rotation) to a
+fixed pixel size, with points mapped by the same transform.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ RGBImage = NDArray[np.uint8]  # (H, W, 3) RGB
 Float32Array = NDArray[np.float32]
 Affine = NDArray[np.float64]  # (2, 3): source pixels -> output pixels
 
-ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP")
+# Pillow's names; MPO is a JPEG with extra pictures appended, as many phone cameras write.
+ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP")
 _ALLOWED_TEXT = "JPEG, PNG or WebP"
 
 

@@ -1,7 +1,8 @@
 """A thin wrapper over MediaPipe "solutions" graphs: face boxes, 478 face landmarks, person mask.
 
-Creating a graph costs time, so one `FaceModels` keeps its graphs and reuses them; `face_models()`
-returns a process-wide instance. MediaPipe graphs are not thread-safe: every call holds a lock.
+`find_faces` combines them to find every face in a picture, however small. Creating a graph
+costs time, so one `FaceModels` keeps its graphs and reuses them; `face_models()` returns a
+process-wide instance. MediaPipe graphs are not thread-safe: every call holds a lock.
 All coordinates are in pixels of the image passed in (x right, y down).
 """
 

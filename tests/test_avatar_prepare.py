@@ -131,13 +131,16 @@ def test_small_portrait_is_accepted_with_margin(portrait_path: Callable[[str], P
     assert width > 1.5 * MIN_FACE_WIDTH_PX
 
 
-def test_bytes_webp_and_transparent_png_are_accepted(astronaut: np.ndarray) -> None:
+def test_bytes_webp_transparent_png_and_phone_jpeg_are_accepted(astronaut: np.ndarray) -> None:
     avatar = prepare_avatar(encode(astronaut, "WEBP", quality=90), name="astro.webp")
     assert avatar.meta["source_name"] == "astro.webp"
     rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 255, np.uint8)])
     rgba[:40, :40, 3] = 0  # a transparent corner is composited over white
     avatar = prepare_avatar(encode(rgba, "PNG"))
     assert avatar.landmarks_px.shape == (topo.NUM_LANDMARKS, 3)
+    mpo = encode(astronaut, "MPO", save_all=True, append_images=[Image.fromarray(astronaut)])
+    assert Image.open(io.BytesIO(mpo)).format == "MPO"  # a phone camera's JPEG
+    assert prepare_avatar(mpo).image.shape == (CROP_SIZE_PX, CROP_SIZE_PX, 3)
 
 
 def test_exif_orientation_is_applied(astronaut: np.ndarray) -> None:
