@@ -15,18 +15,19 @@ from models.synth.espeak import ESPEAK_RATE_HZ
 AUDIO_RATE_HZ = 16_000
 
 
-def _signal() -> Any:
-    import scipy.signal  # lazy: only the data generator needs scipy
-
-    return scipy.signal
-
-
 def resample_to_16k(samples_22k: np.ndarray) -> np.ndarray:
-    """int16/float 22050 Hz -> float32 16 kHz in [-1, 1], polyphase filter (320/441)."""
+    """int16 22050 Hz -> float32 16 kHz in [-1, 1] with soxr (a library resampler, per DESIGN)."""
+    import soxr  # lazy: only the data generator needs it
+
     audio = samples_22k.astype(np.float32) / 32768.0
-    up, down = 320, 441
-    assert ESPEAK_RATE_HZ * up // down == AUDIO_RATE_HZ
-    return np.asarray(_signal().resample_poly(audio, up, down), dtype=np.float32)
+    return np.asarray(soxr.resample(audio, ESPEAK_RATE_HZ, AUDIO_RATE_HZ), dtype=np.float32)
+
+
+def fft_convolve(signal: np.ndarray, impulse: np.ndarray) -> np.ndarray:
+    """Linear convolution via FFT, truncated to len(signal)."""
+    size = 1 << (len(signal) + len(impulse) - 2).bit_length()
+    spectrum = np.fft.rfft(signal, size) * np.fft.rfft(impulse, size)
+    return np.fft.irfft(spectrum, size)[: len(signal)]
 
 
 def pink_noise(num_samples: int, rng: np.random.Generator) -> np.ndarray:
@@ -70,7 +71,7 @@ def reverb(audio: np.ndarray, rng: np.random.Generator, rt60_s: float) -> np.nda
     impulse[0] = 0.0
     impulse *= rng.uniform(0.2, 0.6) / (np.sqrt(np.sum(impulse**2)) + 1e-9)
     impulse[0] = 1.0
-    wet = _signal().fftconvolve(audio, impulse)[: len(audio)]
+    wet = fft_convolve(audio, impulse)
     return np.asarray(wet, dtype=np.float32)
 
 
