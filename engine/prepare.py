@@ -30,6 +30,7 @@ from engine.image_io import (
 )
 from engine.landmarks import (
     LANDMARK_MODEL,
+    MAX_FACES_COUNTED,
     FaceModels,
     FoundFace,
     face_models,
@@ -124,7 +125,7 @@ def crop_square(landmarks_px: Float32Array) -> CropSquare:
 
 def crop_landmarks(models: FaceModels, image: RGBImage, expected_px: Float32Array) -> Float32Array:
     """Landmarks re-fitted on the crop: the mesh face nearest the expected one, else expected."""
-    meshes = models.face_landmarks(image, max_faces=2)
+    meshes = models.face_landmarks(image, max_faces=MAX_FACES_COUNTED)  # reuses that graph
     if not meshes:
         return expected_px.astype(np.float32)
     centre = expected_px[:, :2].mean(axis=0)
