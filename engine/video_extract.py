@@ -203,6 +203,13 @@ def clip_shard(track: VideoTrack, start: int, stop: int, meta: dict[str, Any]) -
     return Shard(audio_16k=audio_int16, motion=track.motion[start : start + frames], meta=meta)
 
 
+def measured_fields(motion: Float32Array) -> list[str]:
+    """Fields the landmark fit actually moved; the rest (brows, cheeks, some lip shapes) are held
+    at neutral by `estimate_motion` and carry no information for training."""
+    moved = np.abs(motion - motion_space.NEUTRAL).max(axis=0) > 1e-6
+    return [name for name, flag in zip(motion_space.FIELD_NAMES, moved, strict=True) if flag]
+
+
 def extract_video(path: Path, out_dir: Path, max_clip_s: float = 20.0) -> list[Path]:
     """Write `<stem>_<k>.npz` shards for one video; clips where tracking failed are skipped."""
     track = track_video(path)
@@ -222,6 +229,7 @@ def extract_video(path: Path, out_dir: Path, max_clip_s: float = 20.0) -> list[P
             "source_fps": round(track.source_fps, 3),
             "tracked_fraction": round(tracked_fraction, 4),
             "emotion_known": False,
+            "measured_fields": measured_fields(track.motion[start:stop]),
         }
         shard_path = out_dir / f"{path.stem}_{k:03d}.npz"
         save_shard(shard_path, clip_shard(track, start, stop, meta))

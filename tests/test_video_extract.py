@@ -75,6 +75,7 @@ def test_extract_writes_valid_shards(portrait_video: Path, tmp_path: Path) -> No
     assert len(paths) == 3  # 1.2 s split into clips of at most 0.5 s
     shards = [load_shard(p) for p in paths]
     assert all(s.meta["source"] == "video" for s in shards)
+    assert {"yaw", "jawOpen", "eyeBlinkLeft"} <= set(shards[0].meta["measured_fields"])
     total_samples = sum(len(s.audio_16k) for s in shards)
     assert abs(total_samples / 16_000 - 1.2) < 0.1
     assert max(np.abs(s.audio_16k).max() for s in shards) > 0.2 * 32767  # the tone survived
