@@ -21,7 +21,12 @@ from engine.prepare import MIN_FACE_WIDTH_PX, face_width_px, prepare_avatar
 from models import face_topology as topo
 from models import motion_space
 
-PORTRAITS = ["astronaut.png", "mona_lisa.jpg", "mona_lisa_197px.jpg", "caricature.png"]
+PORTRAITS = [
+    "astronaut.png",
+    "mona_lisa.jpg",
+    "mona_lisa_197px.jpg",
+    pytest.param("caricature.png", marks=pytest.mark.local_media),
+]
 
 
 def encode(rgb: np.ndarray, fmt: str, **params: object) -> bytes:
