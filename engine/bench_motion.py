@@ -12,17 +12,19 @@ import argparse
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import torch
 
-from engine.audio_stream import AudioFeatureStream
 from engine.errors import EngineError
-from engine.motion_generate import DEFAULT_WEIGHTS, load_motion_model
-from engine.motion_stream import MotionStream
 from engine.profiles import PROFILES, MotionProfile, get_profile
-from models.motion_checkpoint import MotionModel
+
+if TYPE_CHECKING:
+    from models.motion_checkpoint import MotionModel
+
+# torch and the model are imported in the functions that run, so that registering the command
+# (add_arguments) stays cheap.
 
 CHUNK_MS = 20
 AUDIO_RATE_HZ = 16_000
@@ -72,6 +74,11 @@ def bench_audio(seconds: float, seed: int = 0) -> npt.NDArray[np.float32]:
 def bench_motion(
     model: MotionModel, profile: MotionProfile, seconds: float, weights: str
 ) -> MotionBenchResult:
+    import torch
+
+    from engine.audio_stream import AudioFeatureStream
+    from engine.motion_stream import MotionStream
+
     torch.set_num_threads(1)
     audio = bench_audio(seconds)
     features = AudioFeatureStream(model.log_mel, model.encoder)
@@ -109,6 +116,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.motion_generate import DEFAULT_WEIGHTS, load_motion_model
+    from models.motion_checkpoint import MotionModel
+
     path: Path = args.weights or DEFAULT_WEIGHTS
     try:
         model = load_motion_model(path)

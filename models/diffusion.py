@@ -63,7 +63,7 @@ class WindowCondition:
 def predict_x0(
     model: MotionDiT, noisy: torch.Tensor, t: torch.Tensor, cond: WindowCondition
 ) -> torch.Tensor:
-    return model(  # (B, N, M)
+    x0: torch.Tensor = model(  # (B, N, M)
         noisy,
         cond.context_motion,
         cond.known,
@@ -74,6 +74,7 @@ def predict_x0(
         cond.control_keep,
         cond.positions,
     )
+    return x0
 
 
 def forward_with_cfg(

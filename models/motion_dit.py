@@ -79,7 +79,8 @@ class Attention(nn.Module):
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, N, d)
         weights = torch.softmax(q @ k.transpose(-2, -1) * head_dim**-0.5, dim=-1)  # (B, H, N, N)
         out = (weights @ v).transpose(1, 2).reshape(batch, tokens, width)  # (B, N, D)
-        return self.proj(out)  # (B, N, D)
+        projected: torch.Tensor = self.proj(out)  # (B, N, D)
+        return projected
 
 
 class DiTBlock(nn.Module):
@@ -98,7 +99,8 @@ class DiTBlock(nn.Module):
             6, dim=-1
         )  # (B, D) each
         x = x + gate1[:, None] * self.attn(modulate(self.norm1(x), shift1, scale1))  # (B, N, D)
-        return x + gate2[:, None] * self.mlp(modulate(self.norm2(x), shift2, scale2))  # (B, N, D)
+        out: torch.Tensor = x + gate2[:, None] * self.mlp(modulate(self.norm2(x), shift2, scale2))
+        return out  # (B, N, D)
 
 
 class MotionDiT(nn.Module):
@@ -169,7 +171,8 @@ class MotionDiT(nn.Module):
         for block in self.blocks:
             x = block(x, cond)  # (B, N, D)
         shift, scale = self.ada_out(cond).chunk(2, dim=-1)  # (B, D) each
-        return self.head(modulate(self.norm_out(x), shift, scale))  # (B, N, M)
+        x0: torch.Tensor = self.head(modulate(self.norm_out(x), shift, scale))  # (B, N, M)
+        return x0
 
     @staticmethod
     def _masked_controls(controls: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
@@ -191,10 +194,10 @@ def control_vector(
     """(CONTROL_DIM,) control vector in the layout the denoiser expects."""
     values = torch.zeros(CONTROL_DIM)
     values[emotion] = 1.0
-    values[N_EMOTIONS] = emotion_intensity
-    values[N_EMOTIONS + 1] = gaze[0]
-    values[N_EMOTIONS + 2] = gaze[1]
-    values[N_EMOTIONS + 3] = head_distance
+    values[N_EMOTIONS] = float(emotion_intensity)
+    values[N_EMOTIONS + 1] = float(gaze[0])
+    values[N_EMOTIONS + 2] = float(gaze[1])
+    values[N_EMOTIONS + 3] = float(head_distance)
     return values
 
 

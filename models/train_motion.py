@@ -96,7 +96,7 @@ def shard_controls(shard: Shard) -> torch.Tensor:
 @torch.no_grad()
 def load_corpus(paths: list[Path], model: MotionModel) -> Corpus:
     corpus = Corpus()
-    for path in tqdm(paths, desc="log-mel", unit="shard", leave=False):
+    for path in tqdm(paths, desc="log-mel", unit="shard", leave=False, mininterval=10):
         shard = load_shard(path)
         audio = torch.from_numpy(shard.audio_16k.astype(np.float32) / 32768.0)  # (S,)
         log_mel = model.log_mel(pad_audio_clip(audio)[None])[0]  # (n_mels, 2T)
@@ -222,7 +222,8 @@ def window_loss(
     predicted_path = torch.cat([clean[:, first : first + 1], predicted[:, first + 1 :]], dim=1)
     velocity_error = predicted_path.diff(dim=1) - clean[:, first:].diff(dim=1)  # (B, N - P, M)
     velocity_loss = (velocity_error**2).mean()
-    return x0_loss + config.velocity_weight * velocity_loss
+    total: torch.Tensor = x0_loss + config.velocity_weight * velocity_loss
+    return total
 
 
 def learning_rate(step: int, config: TrainConfig, time_fraction: float = 0.0) -> float:
@@ -365,7 +366,7 @@ def _loop(
             group["lr"] = learning_rate(state.step, config, time_fraction)
         loss = window_loss(model, batch, config, generator, drop_conditions=True)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         state.step += 1
