@@ -27,19 +27,20 @@ from models import face_topology as ft
 from models import motion_space as ms
 from models.geometry import rotation_matrix_torch
 from models.rig_calibration import PITCH_BIAS_RAD
+from models.sampling import gather_sample_px, grid_sample_px
 
 # Order of the avatar tensors after `motion` in FaceDecoder.forward (and in the ONNX graph).
 AVATAR_INPUTS = (
     "source_motion",  # (D,)
-    "source_planes",  # (1, 4, H, W) rgb + person alpha, float in [0, 1]
+    "source_planes",  # (1, 5, H, W) rgb + person alpha in [0, 1], eye interiors (+1 L, -1 R)
     "background",  # (1, 3, H, W) float in [0, 1]
     "points_canonical",  # (N, 3)
     "points_source_xy",  # (N, 2)
     "head_weight",  # (N, 1)
-    "basis",  # (K, N * 3)
+    "basis",  # (K + 1, N * 3): one field per non-rigid coefficient, then jaw closing
     "center",  # (3,)
     "mouth",  # (2,) source mouth width px, source inner-lip gap px
-    "palette",  # (3, 3) teeth, cavity, tongue colours
+    "palette",  # (5, 3) teeth, cavity, tongue, left lid, right lid colours
     "seam_fit",  # (5, S) least-squares quartic through the S lip-seam points
 )
 SEAM_POINTS = len(ft.LIPS_INNER_UPPER)
@@ -48,9 +49,10 @@ SEAM_POINTS = len(ft.LIPS_INNER_UPPER)
 @dataclass(frozen=True)
 class DecoderConfig:
     crop_px: int = 512
-    grid_size: int = 128  # must match the rig's grid
+    grid_size: int = 192  # must match the rig's grid
     mouth_window_cells: tuple[int, int] = (80, 96)  # (rows, cols) of the mouth-interior window
     inversion_steps: int = 4
+    sampler: str = "grid_sample"  # or "gather": the same bilinear result, faster in onnxruntime
 
 
 def _pixel_centres(size: int, crop_px: int) -> torch.Tensor:
@@ -73,17 +75,17 @@ class FaceDecoder(nn.Module):
         self.register_buffer("grid_px", _pixel_centres(c.grid_size, c.crop_px), persistent=False)
         crop_xy = _pixel_centres(c.crop_px, c.crop_px)  # (H, W, 2)
         self.register_buffer("crop_xy", crop_xy, persistent=False)
-        self.register_buffer("crop_norm", self._to_norm(crop_xy), persistent=False)
         rows, cols = c.mouth_window_cells
         ys, xs = torch.meshgrid(torch.arange(rows) + 0.5, torch.arange(cols) + 0.5, indexing="ij")
         # Window cell centres in units of the cell size, origin at the window's top-left corner.
         self.register_buffer("window_cells", torch.stack([xs, ys], -1).reshape(-1, 2).float(),
                              persistent=False)
+        if c.sampler not in ("grid_sample", "gather"):
+            raise ValueError(f"unknown sampler {c.sampler!r}")
+        self._sample = gather_sample_px if c.sampler == "gather" else grid_sample_px
         self.jaw_index = ms.INDEX["jawOpen"]
+        self.blink_indices = [ms.INDEX["eyeBlinkLeft"], ms.INDEX["eyeBlinkRight"]]
         self.close_index = ms.INDEX["mouthClose"]
-
-    def _to_norm(self, px: torch.Tensor) -> torch.Tensor:
-        return (2.0 * px + 1.0) / self.config.crop_px - 1.0
 
     def forward(self, motion: torch.Tensor, source_motion: torch.Tensor, source_planes: torch.Tensor,
                 background: torch.Tensor, points_canonical: torch.Tensor,
@@ -100,16 +102,25 @@ class FaceDecoder(nn.Module):
         back = self._invert(grid_fwd)  # (B, 2, G, G) px
         size = self.config.crop_px
         back_full = F.interpolate(back, size=(size, size), mode="bilinear", align_corners=False)
-        sample = self.crop_norm + back_full.permute(0, 2, 3, 1) * (2.0 / size)  # (B, H, W, 2)
-        layers = F.grid_sample(source_planes.expand(batch, -1, -1, -1), sample, mode="bilinear",
-                               padding_mode="border", align_corners=False)  # (B, 4, H, W)
-        rgb, alpha = layers[:, :3], layers[:, 3:4]
+        where = self.crop_xy + back_full.permute(0, 2, 3, 1)  # (B, H, W, 2) px in the portrait
+        layers = self._sample(source_planes.expand(batch, -1, -1, -1), where)  # (B, 5, H, W)
+        rgb, alpha = self._close_lids(layers, motion, palette), layers[:, 3:4]
         mouth_rgb, mouth_alpha = self._mouth_layer(seams_xy, mouth, palette, seam_fit)
         face = rgb + (mouth_rgb - rgb) * mouth_alpha  # (B, 3, H, W); lerp is slower here
         frame = background + (face - background) * alpha
         # +0.5 then truncation rounds; values are clamped non-negative first.
         frame_u8 = (frame * 255.0 + 0.5).clamp(0.0, 255.0).to(torch.uint8)
         return frame_u8.permute(0, 2, 3, 1)  # (B, H, W, 3)
+
+    def _close_lids(self, layers: torch.Tensor, motion: torch.Tensor,
+                    palette: torch.Tensor) -> torch.Tensor:
+        """Eye content squeezed under a closing lid takes the lid's skin colour."""
+        rgb, eyes = layers[:, :3], layers[:, 4:5]  # (B, 3, H, W), (B, 1, H, W)
+        closing = torch.clamp((motion[:, self.blink_indices] - 0.6) / 0.35, 0.0, 1.0)  # (B, 2)
+        left = torch.relu(eyes) * closing[:, 0, None, None, None]
+        right = torch.relu(-eyes) * closing[:, 1, None, None, None]
+        lid_left, lid_right = palette[3][None, :, None, None], palette[4][None, :, None, None]
+        return rgb + (lid_left - rgb) * left + (lid_right - rgb) * right
 
     def _forward_displacement(self, motion: torch.Tensor, source_motion: torch.Tensor,
                               points_canonical: torch.Tensor, points_source_xy: torch.Tensor,
@@ -122,6 +133,11 @@ class FaceDecoder(nn.Module):
             [motion[:, : self.close_index], close[:, None], motion[:, self.close_index + 1:]], dim=1
         )
         delta = motion[:, ms.NONRIGID_SLICE] - source_motion[ms.NONRIGID_SLICE]  # (B, K)
+        # Opening past the portrait tears the lips apart at the seam; closing a mouth the
+        # portrait shows open compresses its interior instead (a separate rig field).
+        jaw = self.jaw_index - ms.NONRIGID_SLICE.start
+        delta = torch.cat([delta[:, :jaw], torch.relu(delta[:, jaw: jaw + 1]), delta[:, jaw + 1:],
+                           torch.clamp(delta[:, jaw: jaw + 1], max=0.0)], dim=1)  # (B, K + 1)
         moved = points_canonical + (delta @ basis).reshape(motion.shape[0], -1, 3)  # (B, N, 3)
         # The rig's canonical frame is the mesh's own axes, which lean back by PITCH_BIAS_RAD.
         rotation = rotation_matrix_torch(motion[:, 0], motion[:, 1] + PITCH_BIAS_RAD, motion[:, 2])
@@ -134,10 +150,10 @@ class FaceDecoder(nn.Module):
     def _invert(self, forward_px: torch.Tensor) -> torch.Tensor:
         """Backward field b with x + b(x) + f(x + b(x)) = x, by fixed-point iteration."""
         back = -forward_px  # (B, 2, G, G)
+        step = self.config.crop_px / self.config.grid_size  # px per grid cell
         for _ in range(self.config.inversion_steps):
             where = self.grid_px + back.permute(0, 2, 3, 1)  # (B, G, G, 2) px
-            back = -F.grid_sample(forward_px, self._to_norm(where), mode="bilinear",
-                                  padding_mode="border", align_corners=False)
+            back = -grid_sample_px(forward_px, (where + 0.5) / step - 0.5)  # grid cell coords
         return back
 
     def _mouth_layer(self, seams_xy: torch.Tensor, mouth: torch.Tensor, palette: torch.Tensor,
@@ -174,10 +190,10 @@ class FaceDecoder(nn.Module):
         colour = self._interior_colour(u, d - upper_y, lower_y - d, opening, mouth, palette)
         layer = torch.cat([colour, inside[..., None]], dim=-1)
         layer = layer.reshape(-1, rows, cols, 4).permute(0, 3, 1, 2)  # (B, 4, R, C)
-        window_size_px = torch.stack([cols * cell_px, rows * cell_px])  # (2,)
-        where = (self.crop_xy[None] + 0.5 - window_origin[:, None, None, :]) * (2.0 / window_size_px) - 1.0
-        placed = F.grid_sample(layer, where, mode="bilinear", padding_mode="zeros",
-                               align_corners=False)  # (B, 4, H, W), zero outside the window
+        # A one-cell zero border makes border sampling equal to "zero outside the window".
+        layer = F.pad(layer, (1, 1, 1, 1))
+        where = (self.crop_xy[None] - window_origin[:, None, None, :]) / cell_px + 0.5  # cells
+        placed = self._sample(layer, where)  # (B, 4, H, W)
         return placed[:, :3], placed[:, 3:4]
 
     @staticmethod

@@ -97,8 +97,15 @@ def ddim_sample(
     cond: WindowCondition,
     steps: int,
     guidance_scale: float = 1.0,
+    eta: float = 0.0,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """(B, N, M) starting noise -> (B, N, M) normalized clean motion (context slots kept)."""
+    """(B, N, M) starting noise -> (B, N, M) normalized clean motion (context slots kept).
+
+    eta = 0 is deterministic DDIM; eta = 1 re-injects DDPM-level fresh noise at every step (drawn
+    from `generator`), which keeps more of the data's unpredictable detail (blinks, jitter) when
+    the number of steps is small.
+    """
     batch = noise.shape[0]
     times = torch.linspace(1.0, 0.0, steps + 1)  # (K + 1,)
     guided = guidance_scale != 1.0
@@ -114,5 +121,8 @@ def ddim_sample(
         ab_now = alpha_bar(t)[:, None, None]  # (B, 1, 1)
         ab_next = alpha_bar(times[k + 1].expand(batch))[:, None, None]  # (B, 1, 1)
         eps = (x - ab_now.sqrt() * x0) / (1.0 - ab_now).sqrt()  # (B, N, M)
-        x = ab_next.sqrt() * x0 + (1.0 - ab_next).sqrt() * eps  # (B, N, M)
+        sigma = eta * ((1.0 - ab_next) / (1.0 - ab_now) * (1.0 - ab_now / ab_next)).sqrt()
+        x = ab_next.sqrt() * x0 + (1.0 - ab_next - sigma**2).clamp(min=0.0).sqrt() * eps
+        if eta > 0.0 and k + 1 < steps:
+            x = x + sigma * torch.randn(x.shape, generator=generator)  # (B, N, M)
     return cond.known * cond.context_motion + (1.0 - cond.known) * x0  # (B, N, M)

@@ -30,6 +30,7 @@ from models.rig_calibration import (
     SMILE_NEUTRAL_LIFT,
 )
 from models.rig_regions import (
+    JAW_CLOSE_FIELD,
     FaceMeasures,
     brow_bases,
     cheek_bases,
@@ -41,7 +42,7 @@ from models.rig_regions import (
 )
 
 CROP_PX = 512
-GRID_SIZE = 128  # rig grid resolution over the crop; the decoder upsamples its field to CROP_PX
+GRID_SIZE = 192  # rig grid resolution over the crop; the decoder upsamples its field to CROP_PX
 REFERENCE_FACE_WIDTH_FRAC = 0.4  # scale = log(face width / (0.4 * crop))
 
 
@@ -157,6 +158,28 @@ def _palette(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     return np.stack([teeth, lips * 0.22, lips * 0.7]).astype(np.float32)
 
 
+def _eye_interiors(landmarks_px: np.ndarray) -> np.ndarray:
+    """(H, W) float32: +1 inside the left eye's opening, -1 inside the right eye's, 0 elsewhere."""
+    out = np.zeros((CROP_PX, CROP_PX), np.float32)
+    for sign, upper, lower in ((1.0, ft.EYE_LEFT_UPPER, ft.EYE_LEFT_LOWER),
+                               (-1.0, ft.EYE_RIGHT_UPPER, ft.EYE_RIGHT_LOWER)):
+        contour = landmarks_px[list(upper) + list(lower[::-1]), :2]
+        out[_polygon_mask(contour, CROP_PX)] = sign
+    return out
+
+
+def _lid_colours(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
+    """(2, 3) mean skin colour just above each eye (left, right): what a closed lid shows."""
+    colours = []
+    for upper in (ft.EYE_LEFT_UPPER, ft.EYE_RIGHT_UPPER):
+        lid = landmarks_px[list(upper), :2]
+        height = max(float(np.ptp(lid[:, 0])) * 0.25, 2.0)
+        band = np.concatenate([lid - [0, height], lid[::-1] - [0, 0.3 * height]])
+        mask = _polygon_mask(band, CROP_PX)
+        colours.append(image[mask].mean(0) / 255.0 if mask.any() else image.reshape(-1, 3).mean(0) / 255.0)
+    return np.asarray(colours, np.float32)
+
+
 def _seam_fit(seam: np.ndarray) -> np.ndarray:
     """Least-squares quartic in u (0..1 corner to corner) through the seam points: (5, 11).
 
@@ -189,20 +212,23 @@ def build_rig(image: np.ndarray, landmarks_px: np.ndarray, person_alpha: np.ndar
         **cheek_bases(m, canonical),
         **eye_bases(m, canonical, n_grid, source_motion),
     }
-    basis = np.stack([fields[name] for name in ms.NONRIGID_NAMES])  # (K, N, 3)
+    basis = np.stack([fields[name] for name in (*ms.NONRIGID_NAMES, JAW_CLOSE_FIELD)])  # (K+1, N, 3)
+    eyes = _eye_interiors(landmarks_px)
     planes = np.concatenate(
-        [image.astype(np.float32).transpose(2, 0, 1) / 255.0, person_alpha[None].astype(np.float32)]
-    )  # (4, H, W): rgb in [0, 1], person alpha
+        [image.astype(np.float32).transpose(2, 0, 1) / 255.0, person_alpha[None].astype(np.float32),
+         eyes[None]]
+    )  # (5, H, W): rgb in [0, 1], person alpha, eye interiors (+1 left eye, -1 right eye)
     gap_px = landmarks_px[ft.INNER_LIP_LOWER_MID, 1] - landmarks_px[ft.INNER_LIP_UPPER_MID, 1]
     return {
         "grid_size": np.array(grid_size, dtype=np.int64),
-        "source_planes": planes[None],  # (1, 4, H, W)
+        "source_planes": planes[None],  # (1, 5, H, W)
         "points_canonical": canonical.astype(np.float32),  # (N, 3)
         "points_source_xy": image_points[:, :2].astype(np.float32),  # (N, 2)
         "head_weight": head_weight(m, canonical).astype(np.float32)[:, None],  # (N, 1)
-        "basis": basis.reshape(len(ms.NONRIGID_NAMES), -1).astype(np.float32),  # (K, N*3)
+        "basis": basis.reshape(len(basis), -1).astype(np.float32),  # (K+1, N*3)
         "center": m.center.astype(np.float32),  # (3,)
         "mouth": np.array([m.mouth_width, max(gap_px, 0.0)], dtype=np.float32),  # (2,)
         "seam_fit": _seam_fit(seam),  # (5, 11)
-        "palette": _palette(image, landmarks_px),  # (3, 3)
+        "palette": np.concatenate([_palette(image, landmarks_px), _lid_colours(image, landmarks_px)]),
+        # (5, 3): teeth, cavity, tongue, left lid, right lid
     }

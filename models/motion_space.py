@@ -39,12 +39,13 @@ class Field:
 
 
 POSE_FIELDS: tuple[Field, ...] = (
-    Field("yaw", -0.6, 0.6, 0.0, "pose"),
-    Field("pitch", -0.5, 0.5, 0.0, "pose"),
-    Field("roll", -0.5, 0.5, 0.0, "pose"),
-    Field("tx", -0.15, 0.15, 0.0, "pose"),
-    Field("ty", -0.15, 0.15, 0.0, "pose"),
-    Field("scale", -0.3, 0.3, 0.0, "pose"),
+    # Talking-head ranges: a 2-D warp of one photo cannot show more of the head than it has.
+    Field("yaw", -0.45, 0.45, 0.0, "pose"),
+    Field("pitch", -0.35, 0.35, 0.0, "pose"),
+    Field("roll", -0.35, 0.35, 0.0, "pose"),
+    Field("tx", -0.1, 0.1, 0.0, "pose"),
+    Field("ty", -0.1, 0.1, 0.0, "pose"),
+    Field("scale", -0.25, 0.25, 0.0, "pose"),
 )
 
 _EXPRESSION_NAMES: tuple[tuple[str, str], ...] = (

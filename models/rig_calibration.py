@@ -7,7 +7,7 @@ JAW_GAP_PER_UNIT = 0.55  # inner-lip gap at jawOpen=1, in mouth widths
 SMILE_LIFT_PER_UNIT = 0.12  # corner lift at mouthSmile=1, in mouth widths
 SMILE_NEUTRAL_LIFT = 0.03  # a relaxed mouth's corners sit slightly above the lip midline
 FROWN_DROP_PER_UNIT = 0.08
-EYE_OPEN_ASPECT = 0.30  # eye aspect ratio of an open, relaxed eye
+EYE_OPEN_ASPECT = 0.33  # eye aspect ratio of an open, relaxed eye (MediaPipe mesh)
 EYE_WIDE_PER_UNIT = 0.35  # extra aspect ratio at eyeWide=1, relative to EYE_OPEN_ASPECT
 GAZE_X_PER_UNIT = 0.18  # iris shift at eyeLookX=1, in eye widths
 GAZE_Y_PER_UNIT = 0.08

@@ -84,7 +84,7 @@ def vec(weight: np.ndarray, dx: float | np.ndarray, dy: float | np.ndarray,
 def head_weight(m: FaceMeasures, pts: np.ndarray) -> np.ndarray:
     """1 on the head, fading to 0 down the neck: the torso and background do not turn."""
     chin_y = m.canonical[ft.CHIN, 1]
-    return 1.0 - smoothstep(chin_y + 0.05 * m.face_height, chin_y + 0.6 * m.face_height, pts[:, 1])
+    return 1.0 - smoothstep(chin_y + 0.05 * m.face_height, chin_y + 0.45 * m.face_height, pts[:, 1])
 
 
 # --- mouth -----------------------------------------------------------------------------------
@@ -120,6 +120,24 @@ def _jaw_side(m: FaceMeasures, pts: np.ndarray, n_grid: int) -> np.ndarray:
     return below
 
 
+JAW_CLOSE_FIELD = "jawClose"  # not a motion field: the decoder drives it with min(delta jawOpen, 0)
+
+
+def _interior_ramp(m: FaceMeasures, pts: np.ndarray, n_grid: int, below: np.ndarray) -> np.ndarray:
+    """0 above the upper inner lip, rising to 1 at the lower inner lip; the step elsewhere."""
+    lc = m.canonical
+    upper_y = curve_y(pts[:, 0], lc[list(ft.LIPS_INNER_UPPER), :2])
+    lower_y = curve_y(pts[:, 0], lc[list(ft.LIPS_INNER_LOWER), :2])
+    gap = lower_y - upper_y
+    ramp = np.clip((pts[:, 1] - upper_y) / np.maximum(gap, _EPS), 0.0, 1.0)
+    ramp = np.where(gap > 2.0, ramp, below)  # no interior to compress: behave like the step
+    seam_start = n_grid + ft.NUM_LANDMARKS
+    ramp[seam_start:] = 0.5  # both seam copies sit mid-interior and move together
+    for index in ft.LIPS_INNER_UPPER + ft.LIPS_OUTER_UPPER + ft.LIPS_INNER_LOWER + ft.LIPS_OUTER_LOWER:
+        ramp[n_grid + index] = below[n_grid + index]
+    return np.asarray(ramp)
+
+
 def seam_points(m: FaceMeasures) -> np.ndarray:
     """(11, 2) canonical seam points, image-left corner to image-right corner."""
     return _seam(m)
@@ -143,7 +161,11 @@ def mouth_bases(m: FaceMeasures, pts: np.ndarray, n_grid: int) -> dict[str, np.n
     depth_blend = smoothstep(0.0, 1.8 * lower_thick, y - seam_y)
     lateral_jaw = 1.0 - smoothstep(0.55 * mw, 0.5 * m.face_width, np.abs(dx_mouth))
     down_neck = 1.0 - smoothstep(chin_y, chin_y + 0.35 * fh, y)
-    jaw = below * (corner_taper + (1.0 - corner_taper) * depth_blend) * lateral_jaw * down_neck
+    jaw_shape = (corner_taper + (1.0 - corner_taper) * depth_blend) * lateral_jaw * down_neck
+    jaw = below * jaw_shape
+    # Closing a mouth the portrait shows open: its interior (teeth) compresses between the lips,
+    # from 0 at the upper inner lip to 1 at the lower inner lip, like an eyelid over the eye.
+    closing = _interior_ramp(m, pts, n_grid, below) * jaw_shape
 
     lateral_lips = 1.0 - smoothstep(0.5 * mw, 0.8 * mw, np.abs(dx_mouth))
     above_d, below_d = seam_y - y, y - seam_y
@@ -157,6 +179,7 @@ def mouth_bases(m: FaceMeasures, pts: np.ndarray, n_grid: int) -> dict[str, np.n
 
     out: dict[str, np.ndarray] = {
         "jawOpen": vec(jaw, 0.0, jaw_px, 0.2 * jaw_px),
+        JAW_CLOSE_FIELD: vec(closing, 0.0, jaw_px, 0.2 * jaw_px),
         "mouthClose": vec(upper_lip, 0.0, 0.5 * jaw_px) + vec(lower_lip, 0.0, -0.5 * jaw_px),
         "mouthFunnel": vec(lips, inward * 0.12 * mw, 0.0, -0.1 * mw)
         + vec(upper_lip * centre_arch, 0.0, -0.08 * jaw_px)
@@ -245,12 +268,19 @@ def _eye_fields(m: FaceMeasures, pts: np.ndarray, n_grid: int, eye: _Eye,
     eye_width = x1 - x0
     outside = np.maximum(x0 - x, 0) + np.maximum(x - x1, 0)
     lateral = 1.0 - smoothstep(0.0, 0.25 * eye_width, outside)
+    # The lid skin just above the lash line travels with it (a rigid band as tall as the
+    # opening); the skin between that band and the brow stretches. Inside the opening the eye
+    # compresses onto the lower lid.
+    # The skin just above the lash line travels almost with it and the stretch fades towards the
+    # brow (a concave profile, so the lid crease ends low over the closed eye); inside the
+    # opening the eye compresses onto the lower lid.
+    travel = opening
     lid = np.where(
         y < up_y,
-        np.clip((y - brow_y) / (up_y - brow_y), 0, 1),
-        np.clip((low_y - y) / np.maximum(opening, _EPS), 0, 1),
+        np.clip((y - brow_y) / (up_y - brow_y), 0, 1) ** 0.3,
+        np.clip((low_y - y) / np.maximum(travel, _EPS), 0, 1),
     ) * lateral
-    lid_px = lid * opening / max(1.0 - blink_src, 0.05)
+    lid_px = lid * travel / max(1.0 - blink_src, 0.05)
     inside = smoothstep(-0.5, 0.5, y - up_y) * smoothstep(-0.5, 0.5, low_y - y)
     inside *= (x > x0) & (x < x1)
     iris_centre = lc[eye.iris[0]]
