@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from engine.errors import AvatarError
 from models import motion_space
@@ -22,16 +23,20 @@ _RIG_PREFIX = "rig__"
 
 @dataclass(frozen=True, eq=False)
 class PreparedAvatar:
-    image: np.ndarray  # (512, 512, 3) uint8 RGB, the aligned crop
-    landmarks_px: np.ndarray  # (478, 3) float32: x, y in crop pixels, z = MediaPipe depth * 512
-    source_motion: np.ndarray  # (MOTION_DIM,) float32: the portrait's own pose and expression
-    person_alpha: np.ndarray  # (512, 512) float32 in [0, 1]: 1 = person, 0 = background
-    background: np.ndarray  # (512, 512, 3) uint8 RGB: the scene with the person removed
-    rig: dict[str, np.ndarray]  # decoder precompute, see models.face_rig.build_rig
+    image: NDArray[np.uint8]  # (512, 512, 3) uint8 RGB, the aligned crop
+    landmarks_px: NDArray[
+        np.float32
+    ]  # (478, 3) float32: x, y in crop pixels, z = MediaPipe depth * 512
+    source_motion: NDArray[
+        np.float32
+    ]  # (MOTION_DIM,) float32: the portrait's own pose and expression
+    person_alpha: NDArray[np.float32]  # (512, 512) float32 in [0, 1]: 1 = person, 0 = background
+    background: NDArray[np.uint8]  # (512, 512, 3) uint8 RGB: the scene with the person removed
+    rig: dict[str, NDArray[np.generic]]  # decoder precompute, see models.face_rig.build_rig
     meta: dict[str, Any] = field(default_factory=dict)  # source name, sha256, crop box, ...
 
     def save(self, path: Path) -> None:
-        arrays = {
+        arrays: dict[str, NDArray[np.generic]] = {
             "image": self.image,
             "landmarks_px": self.landmarks_px,
             "source_motion": self.source_motion,
@@ -45,7 +50,7 @@ class PreparedAvatar:
             "meta": self.meta,
         }
         tmp = Path(str(path) + ".tmp.npz")
-        np.savez_compressed(tmp, header=json.dumps(header), **arrays)
+        np.savez_compressed(tmp, header=np.array(json.dumps(header)), **arrays)
         tmp.replace(path)
 
     @classmethod
@@ -55,7 +60,9 @@ class PreparedAvatar:
                 header = json.loads(str(data["header"]))
                 arrays = {k: data[k] for k in data.files if k != "header"}
         except (OSError, ValueError, KeyError) as exc:
-            raise AvatarError(f"{path}: not a prepared avatar file ({exc})", "bad_avatar_file") from exc
+            raise AvatarError(
+                f"{path}: not a prepared avatar file ({exc})", "bad_avatar_file"
+            ) from exc
         for key, expected in (
             ("avatar_format_version", AVATAR_FORMAT_VERSION),
             ("motion_space_version", motion_space.MOTION_SPACE_VERSION),
@@ -66,7 +73,7 @@ class PreparedAvatar:
                     "prepare the portrait again",
                     "bad_avatar_file",
                 )
-        rig = {k[len(_RIG_PREFIX):]: v for k, v in arrays.items() if k.startswith(_RIG_PREFIX)}
+        rig = {k[len(_RIG_PREFIX) :]: v for k, v in arrays.items() if k.startswith(_RIG_PREFIX)}
         return cls(
             image=arrays["image"],
             landmarks_px=arrays["landmarks_px"],

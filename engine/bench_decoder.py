@@ -39,23 +39,34 @@ def motion_sweep(avatar: PreparedAvatar, frames: int) -> NDArray[np.float32]:
     return ms.clip(motion)
 
 
-def time_per_frame_ms(render: Callable[[NDArray[np.float32]], object],
-                      motion: NDArray[np.float32], batch: int) -> float:
+def time_per_frame_ms(
+    render: Callable[[NDArray[np.float32]], object], motion: NDArray[np.float32], batch: int
+) -> float:
     render(motion[:batch])  # warm-up
     start = time.perf_counter()
     done = 0
     for i in range(0, len(motion) - batch + 1, batch):
-        render(motion[i:i + batch])
+        render(motion[i : i + batch])
         done += batch
     return (time.perf_counter() - start) * 1000.0 / done
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("image", nargs="?", type=Path, default=None,
-                        help="portrait or .avatar.npz (default: the built-in portrait)")
+    parser.add_argument(
+        "image",
+        nargs="?",
+        type=Path,
+        default=None,
+        help="portrait or .avatar.npz (default: the built-in portrait)",
+    )
     parser.add_argument("--frames", type=int, default=120, help="frames per measurement")
-    parser.add_argument("--batch", type=int, action="append", default=None,
-                        help="batch size(s) to measure (default: 1 and 8)")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        action="append",
+        default=None,
+        help="batch size(s) to measure (default: 1 and 8)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="compute threads (default 1)")
 
 
@@ -65,12 +76,19 @@ def run(args: argparse.Namespace) -> int:
     motion = motion_sweep(avatar, args.frames)
     torch_renderer = AvatarRenderer(avatar)
     with tempfile.TemporaryDirectory() as tmp:
-        onnx_renderer = OnnxDecoder.export_for(avatar, Path(tmp) / "decoder.onnx", threads=args.threads)
-        print(f"decoder benchmark: 512x512, {args.threads} thread(s), {args.frames} frames, "
-              f"load average {os.getloadavg()[0]:.2f}, target >= {TARGET_FPS:.0f} fps")
+        onnx_renderer = OnnxDecoder.export_for(
+            avatar, Path(tmp) / "decoder.onnx", threads=args.threads
+        )
+        print(
+            f"decoder benchmark: 512x512, {args.threads} thread(s), {args.frames} frames, "
+            f"load average {os.getloadavg()[0]:.2f}, target >= {TARGET_FPS:.0f} fps"
+        )
         print(f"{'backend':<14}{'batch':>6}{'ms/frame':>10}{'fps':>8}")
         for batch in args.batch or [1, 8]:
-            for name, renderer in (("torch", torch_renderer.render), ("onnxruntime", onnx_renderer.render)):
+            for name, renderer in (
+                ("torch", torch_renderer.render),
+                ("onnxruntime", onnx_renderer.render),
+            ):
                 ms_per_frame = time_per_frame_ms(renderer, motion, batch)
                 print(f"{name:<14}{batch:>6}{ms_per_frame:>10.2f}{1000.0 / ms_per_frame:>8.1f}")
     return 0

@@ -19,8 +19,9 @@ class OnnxDecoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(model_path), options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            str(model_path), options, providers=["CPUExecutionProvider"]
+        )
         self.feeds = {name: t.numpy() for name, t in avatar_tensors(avatar).items()}
 
     @classmethod

@@ -33,7 +33,8 @@ def parse_settings(pairs: list[str]) -> dict[str, float]:
 def render_with(avatar: PreparedAvatar, settings: dict[str, float]) -> NDArray[np.uint8]:
     """One 512x512 frame: the portrait's own motion with the named fields set."""
     motion = ms.with_fields(avatar.source_motion, **settings)
-    return AvatarRenderer(avatar).render(motion)[0]
+    frame: NDArray[np.uint8] = AvatarRenderer(avatar).render(motion)[0]
+    return frame
 
 
 def sheet_entries(avatar: PreparedAvatar) -> list[tuple[str, NDArray[np.float32]]]:
@@ -41,7 +42,9 @@ def sheet_entries(avatar: PreparedAvatar) -> list[tuple[str, NDArray[np.float32]
     entries = [("portrait (own motion)", avatar.source_motion)]
     for f in ms.FIELDS:
         for value in (f.low, f.high):
-            entries.append((f"{f.name}={value:g}", ms.with_fields(avatar.source_motion, **{f.name: value})))
+            entries.append(
+                (f"{f.name}={value:g}", ms.with_fields(avatar.source_motion, **{f.name: value}))
+            )
     return entries
 
 
@@ -49,13 +52,18 @@ def contact_sheet(avatar: PreparedAvatar, batch: int = 8) -> NDArray[np.uint8]:
     entries = sheet_entries(avatar)
     renderer = AvatarRenderer(avatar)
     motions = np.stack([motion for _, motion in entries])
-    frames = np.concatenate([renderer.render(motions[i:i + batch]) for i in range(0, len(motions), batch)])
+    frames = np.concatenate(
+        [renderer.render(motions[i : i + batch]) for i in range(0, len(motions), batch)]
+    )
     rows = -(-len(entries) // COLUMNS)
     sheet = Image.new("RGB", (COLUMNS * TILE_PX, rows * (TILE_PX + LABEL_PX)), "white")
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default()
     for i, ((label, _), frame) in enumerate(zip(entries, frames, strict=True)):
         x, y = (i % COLUMNS) * TILE_PX, (i // COLUMNS) * (TILE_PX + LABEL_PX)
-        sheet.paste(Image.fromarray(frame).resize((TILE_PX, TILE_PX), Image.BILINEAR), (x, y + LABEL_PX))
+        sheet.paste(
+            Image.fromarray(frame).resize((TILE_PX, TILE_PX), Image.Resampling.BILINEAR),
+            (x, y + LABEL_PX),
+        )
         draw.text((x + 4, y + 3), label, fill="black", font=font)
     return np.asarray(sheet)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
 from engine.avatar import PreparedAvatar
 from models import motion_space as ms
@@ -19,8 +20,10 @@ def avatar_tensors(avatar: PreparedAvatar) -> dict[str, torch.Tensor]:
         "background": background,
         **{name: rig[name] for name in AVATAR_INPUTS if name in rig},
     }
-    return {name: torch.from_numpy(np.ascontiguousarray(arrays[name], dtype=np.float32))
-            for name in AVATAR_INPUTS}
+    return {
+        name: torch.from_numpy(np.ascontiguousarray(arrays[name], dtype=np.float32))
+        for name in AVATAR_INPUTS
+    }
 
 
 class AvatarRenderer:
@@ -34,7 +37,7 @@ class AvatarRenderer:
         self.source_motion = avatar.source_motion.copy()
 
     @torch.inference_mode()
-    def render(self, motion: np.ndarray) -> np.ndarray:
+    def render(self, motion: NDArray[np.float32]) -> NDArray[np.uint8]:
         """(B, MOTION_DIM) or (MOTION_DIM,) float -> (B, 512, 512, 3) uint8."""
         batch = np.atleast_2d(np.asarray(motion, dtype=np.float32))
         if batch.shape[1] != ms.MOTION_DIM:

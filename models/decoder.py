@@ -78,8 +78,9 @@ class FaceDecoder(nn.Module):
         rows, cols = c.mouth_window_cells
         ys, xs = torch.meshgrid(torch.arange(rows) + 0.5, torch.arange(cols) + 0.5, indexing="ij")
         # Window cell centres in units of the cell size, origin at the window's top-left corner.
-        self.register_buffer("window_cells", torch.stack([xs, ys], -1).reshape(-1, 2).float(),
-                             persistent=False)
+        self.register_buffer(
+            "window_cells", torch.stack([xs, ys], -1).reshape(-1, 2).float(), persistent=False
+        )
         if c.sampler not in ("grid_sample", "gather"):
             raise ValueError(f"unknown sampler {c.sampler!r}")
         self._sample = gather_sample_px if c.sampler == "gather" else grid_sample_px
@@ -87,18 +88,32 @@ class FaceDecoder(nn.Module):
         self.blink_indices = [ms.INDEX["eyeBlinkLeft"], ms.INDEX["eyeBlinkRight"]]
         self.close_index = ms.INDEX["mouthClose"]
 
-    def forward(self, motion: torch.Tensor, source_motion: torch.Tensor, source_planes: torch.Tensor,
-                background: torch.Tensor, points_canonical: torch.Tensor,
-                points_source_xy: torch.Tensor, head_weight: torch.Tensor, basis: torch.Tensor,
-                center: torch.Tensor, mouth: torch.Tensor, palette: torch.Tensor,
-                seam_fit: torch.Tensor) -> torch.Tensor:
-        forward_px = self._forward_displacement(motion, source_motion, points_canonical,
-                                                points_source_xy, head_weight, basis, center)
+    def forward(
+        self,
+        motion: torch.Tensor,
+        source_motion: torch.Tensor,
+        source_planes: torch.Tensor,
+        background: torch.Tensor,
+        points_canonical: torch.Tensor,
+        points_source_xy: torch.Tensor,
+        head_weight: torch.Tensor,
+        basis: torch.Tensor,
+        center: torch.Tensor,
+        mouth: torch.Tensor,
+        palette: torch.Tensor,
+        seam_fit: torch.Tensor,
+    ) -> torch.Tensor:
+        forward_px = self._forward_displacement(
+            motion, source_motion, points_canonical, points_source_xy, head_weight, basis, center
+        )
         g = self.config.grid_size
         batch = motion.shape[0]
-        grid_fwd = forward_px[:, : g * g].reshape(batch, g, g, 2).permute(0, 3, 1, 2)  # (B, 2, G, G)
-        seams_xy = (points_source_xy[-2 * SEAM_POINTS:]
-                    + forward_px[:, -2 * SEAM_POINTS:])  # (B, 2S, 2): upper-jaw then lower-jaw seam
+        grid_fwd = (
+            forward_px[:, : g * g].reshape(batch, g, g, 2).permute(0, 3, 1, 2)
+        )  # (B, 2, G, G)
+        seams_xy = (
+            points_source_xy[-2 * SEAM_POINTS :] + forward_px[:, -2 * SEAM_POINTS :]
+        )  # (B, 2S, 2): upper-jaw then lower-jaw seam
         back = self._invert(grid_fwd)  # (B, 2, G, G) px
         size = self.config.crop_px
         back_full = F.interpolate(back, size=(size, size), mode="bilinear", align_corners=False)
@@ -112,8 +127,9 @@ class FaceDecoder(nn.Module):
         frame_u8 = (frame * 255.0 + 0.5).clamp(0.0, 255.0).to(torch.uint8)
         return frame_u8.permute(0, 2, 3, 1)  # (B, H, W, 3)
 
-    def _close_lids(self, layers: torch.Tensor, motion: torch.Tensor,
-                    palette: torch.Tensor) -> torch.Tensor:
+    def _close_lids(
+        self, layers: torch.Tensor, motion: torch.Tensor, palette: torch.Tensor
+    ) -> torch.Tensor:
         """Eye content squeezed under a closing lid takes the lid's skin colour."""
         rgb, eyes = layers[:, :3], layers[:, 4:5]  # (B, 3, H, W), (B, 1, H, W)
         closing = torch.clamp((motion[:, self.blink_indices] - 0.6) / 0.35, 0.0, 1.0)  # (B, 2)
@@ -122,22 +138,36 @@ class FaceDecoder(nn.Module):
         lid_left, lid_right = palette[3][None, :, None, None], palette[4][None, :, None, None]
         return rgb + (lid_left - rgb) * left + (lid_right - rgb) * right
 
-    def _forward_displacement(self, motion: torch.Tensor, source_motion: torch.Tensor,
-                              points_canonical: torch.Tensor, points_source_xy: torch.Tensor,
-                              head_weight: torch.Tensor, basis: torch.Tensor,
-                              center: torch.Tensor) -> torch.Tensor:
+    def _forward_displacement(
+        self,
+        motion: torch.Tensor,
+        source_motion: torch.Tensor,
+        points_canonical: torch.Tensor,
+        points_source_xy: torch.Tensor,
+        head_weight: torch.Tensor,
+        basis: torch.Tensor,
+        center: torch.Tensor,
+    ) -> torch.Tensor:
         """Where each rig point moves, minus where it is: (B, N, 2) px."""
         # Lips cannot pass through each other: mouthClose acts only as far as the jaw is open.
         close = torch.minimum(motion[:, self.close_index], motion[:, self.jaw_index])
         motion = torch.cat(
-            [motion[:, : self.close_index], close[:, None], motion[:, self.close_index + 1:]], dim=1
+            [motion[:, : self.close_index], close[:, None], motion[:, self.close_index + 1 :]],
+            dim=1,
         )
         delta = motion[:, ms.NONRIGID_SLICE] - source_motion[ms.NONRIGID_SLICE]  # (B, K)
         # Opening past the portrait tears the lips apart at the seam; closing a mouth the
         # portrait shows open compresses its interior instead (a separate rig field).
         jaw = self.jaw_index - ms.NONRIGID_SLICE.start
-        delta = torch.cat([delta[:, :jaw], torch.relu(delta[:, jaw: jaw + 1]), delta[:, jaw + 1:],
-                           torch.clamp(delta[:, jaw: jaw + 1], max=0.0)], dim=1)  # (B, K + 1)
+        delta = torch.cat(
+            [
+                delta[:, :jaw],
+                torch.relu(delta[:, jaw : jaw + 1]),
+                delta[:, jaw + 1 :],
+                torch.clamp(delta[:, jaw : jaw + 1], max=0.0),
+            ],
+            dim=1,
+        )  # (B, K + 1)
         moved = points_canonical + (delta @ basis).reshape(motion.shape[0], -1, 3)  # (B, N, 3)
         # The rig's canonical frame is the mesh's own axes, which lean back by PITCH_BIAS_RAD.
         rotation = rotation_matrix_torch(motion[:, 0], motion[:, 1] + PITCH_BIAS_RAD, motion[:, 2])
@@ -156,8 +186,13 @@ class FaceDecoder(nn.Module):
             back = -grid_sample_px(forward_px, (where + 0.5) / step - 0.5)  # grid cell coords
         return back
 
-    def _mouth_layer(self, seams_xy: torch.Tensor, mouth: torch.Tensor, palette: torch.Tensor,
-                     seam_fit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _mouth_layer(
+        self,
+        seams_xy: torch.Tensor,
+        mouth: torch.Tensor,
+        palette: torch.Tensor,
+        seam_fit: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mouth interior colour and coverage, (B, 3, H, W) and (B, 1, H, W).
 
         Painted on a small window that follows the mouth, then placed into the frame.
@@ -167,7 +202,8 @@ class FaceDecoder(nn.Module):
         rows, cols = self.config.mouth_window_cells
         cell_px = 1.6 * mouth[0] / cols
         window_origin = 0.5 * (left + right) - torch.stack(
-            [0.8 * mouth[0], 0.35 * mouth[0]])  # (B, 2) top-left corner, px
+            [0.8 * mouth[0], 0.35 * mouth[0]]
+        )  # (B, 2) top-left corner, px
         window_xy = window_origin[:, None, :] + self.window_cells[None] * cell_px  # (B, R*C, 2)
         span = right - left
         length = torch.sqrt((span * span).sum(-1, keepdim=True)) + 1e-6  # (B, 1)
@@ -184,7 +220,9 @@ class FaceDecoder(nn.Module):
             return (powers * coefficients[:, None, :]).sum(-1)
 
         upper_y, lower_y = seam_depth(upper_seam), seam_depth(lower_seam)
-        within = torch.clamp(u * length * 0.5, 0.0, 1.0) * torch.clamp((1.0 - u) * length * 0.5, 0.0, 1.0)
+        within = torch.clamp(u * length * 0.5, 0.0, 1.0) * torch.clamp(
+            (1.0 - u) * length * 0.5, 0.0, 1.0
+        )
         inside = _ramp(d - upper_y, 1.5) * _ramp(lower_y - d, 1.5) * within
         opening = torch.clamp(lower_y - upper_y, min=0.0)
         colour = self._interior_colour(u, d - upper_y, lower_y - d, opening, mouth, palette)
@@ -197,9 +235,14 @@ class FaceDecoder(nn.Module):
         return placed[:, :3], placed[:, 3:4]
 
     @staticmethod
-    def _interior_colour(u: torch.Tensor, below_upper: torch.Tensor, above_lower: torch.Tensor,
-                         opening: torch.Tensor, mouth: torch.Tensor,
-                         palette: torch.Tensor) -> torch.Tensor:
+    def _interior_colour(
+        u: torch.Tensor,
+        below_upper: torch.Tensor,
+        above_lower: torch.Tensor,
+        opening: torch.Tensor,
+        mouth: torch.Tensor,
+        palette: torch.Tensor,
+    ) -> torch.Tensor:
         """Cavity, tongue and teeth colours at each mouth-layer pixel: (B, M*M, 3)."""
         teeth, cavity, tongue = palette[0], palette[1], palette[2]  # (3,)
         mouth_width, source_gap = mouth[0], mouth[1]
@@ -210,14 +253,22 @@ class FaceDecoder(nn.Module):
         upper_teeth = _ramp(upper_h * torch.sqrt(centred) - below_upper, 1.5)
         upper_teeth = upper_teeth * _ramp(centred - 0.25, 0.2)
         lower_teeth = _ramp(lower_h * centred - above_lower, 1.5) * _ramp(centred - 0.35, 0.2)
-        lower_teeth = lower_teeth * torch.clamp((opening - 0.2 * mouth_width) / (0.1 * mouth_width), 0, 1)
-        tongue_w = torch.exp(-((2.0 * u - 1.0) / 0.6) ** 2
-                             - ((above_lower - 0.05 * mouth_width) / (0.1 * mouth_width)) ** 2)
-        tongue_w = tongue_w * torch.clamp((opening - 0.15 * mouth_width) / (0.1 * mouth_width), 0, 1)
+        lower_teeth = lower_teeth * torch.clamp(
+            (opening - 0.2 * mouth_width) / (0.1 * mouth_width), 0, 1
+        )
+        tongue_w = torch.exp(
+            -(((2.0 * u - 1.0) / 0.6) ** 2)
+            - ((above_lower - 0.05 * mouth_width) / (0.1 * mouth_width)) ** 2
+        )
+        tongue_w = tongue_w * torch.clamp(
+            (opening - 0.15 * mouth_width) / (0.1 * mouth_width), 0, 1
+        )
         # Light falls off into the mouth and towards its corners; under the upper lip is shadow.
         shade = (0.6 + 0.4 * centred) * (0.8 + 0.2 * _ramp(below_upper - 2.0, 4.0))
         colour = cavity * (0.6 + 0.4 * centred[..., None])
-        colour = colour + (tongue * (0.6 + 0.4 * centred[..., None]) - colour) * (0.8 * tongue_w[..., None])
+        colour = colour + (tongue * (0.6 + 0.4 * centred[..., None]) - colour) * (
+            0.8 * tongue_w[..., None]
+        )
         colour = colour + (teeth * 0.7 * shade[..., None] - colour) * lower_teeth[..., None]
         colour = colour + (teeth * shade[..., None] - colour) * upper_teeth[..., None]
         return colour

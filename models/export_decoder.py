@@ -13,8 +13,9 @@ ONNX_OPSET = 17
 DECODER_VERSION = 1
 
 
-def export_decoder(decoder: FaceDecoder, avatar_inputs: dict[str, torch.Tensor], path: Path,
-                   example_batch: int = 2) -> Path:
+def export_decoder(
+    decoder: FaceDecoder, avatar_inputs: dict[str, torch.Tensor], path: Path, example_batch: int = 2
+) -> Path:
     """Write `decoder` as ONNX with a dynamic batch axis on `motion` and `frames`."""
     decoder.eval()
     motion = avatar_inputs["source_motion"][None].repeat(example_batch, 1)  # (B, D)

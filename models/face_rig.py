@@ -24,8 +24,8 @@ from models.rig_calibration import (
     GAZE_X_PER_UNIT,
     GAZE_Y_PER_UNIT,
     GAZE_Y_REST,
-    PITCH_BIAS_RAD,
     JAW_GAP_PER_UNIT,
+    PITCH_BIAS_RAD,
     SMILE_LIFT_PER_UNIT,
     SMILE_NEUTRAL_LIFT,
 )
@@ -44,7 +44,6 @@ from models.rig_regions import (
 CROP_PX = 512
 GRID_SIZE = 192  # rig grid resolution over the crop; the decoder upsamples its field to CROP_PX
 REFERENCE_FACE_WIDTH_FRAC = 0.4  # scale = log(face width / (0.4 * crop))
-
 
 
 def _clip01(value: float) -> float:
@@ -75,8 +74,9 @@ def _mouth(m: FaceMeasures) -> dict[str, float]:
     return values
 
 
-def eye_aspect_ratio(landmarks: np.ndarray, pairs: tuple[tuple[int, int], ...],
-                     corners: tuple[int, int]) -> float:
+def eye_aspect_ratio(
+    landmarks: np.ndarray, pairs: tuple[tuple[int, int], ...], corners: tuple[int, int]
+) -> float:
     """Mean upper-lower lid distance over the corner-to-corner width (2-D)."""
     xy = landmarks[:, :2]
     vertical = np.mean([np.linalg.norm(xy[a] - xy[b]) for a, b in pairs])
@@ -122,9 +122,10 @@ def _grid_points(grid_size: int) -> np.ndarray:
     return np.stack([xs.ravel(), ys.ravel()], axis=1)  # (G*G, 2)
 
 
-def _depth(points_xy: np.ndarray, landmarks_px: np.ndarray, far_depth: float,
-           sigma_px: float) -> np.ndarray:
-    """Depth of arbitrary points: landmark depths blended by distance, `far_depth` away from them."""
+def _depth(
+    points_xy: np.ndarray, landmarks_px: np.ndarray, far_depth: float, sigma_px: float
+) -> np.ndarray:
+    """Depth of points: landmark depths blended by distance, `far_depth` far from them."""
     d2 = ((points_xy[:, None, :] - landmarks_px[None, :, :2]) ** 2).sum(-1)  # (N, 478)
     weights = np.exp(-0.5 * d2 / sigma_px**2)
     far_weight = np.exp(-0.5 * 2.0**2)
@@ -147,10 +148,12 @@ def _palette(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     """(3, 3) float colours in [0, 1]: teeth, cavity, tongue, matched to the portrait's light."""
     rgb = image.astype(np.float32) / 255.0
     face = _polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], CROP_PX)
-    outer = _polygon_mask(landmarks_px[list(ft.LIPS_OUTER_UPPER + ft.LIPS_OUTER_LOWER[::-1]), :2],
-                          CROP_PX)
-    inner = _polygon_mask(landmarks_px[list(ft.LIPS_INNER_UPPER + ft.LIPS_INNER_LOWER[::-1]), :2],
-                          CROP_PX)
+    outer = _polygon_mask(
+        landmarks_px[list(ft.LIPS_OUTER_UPPER + ft.LIPS_OUTER_LOWER[::-1]), :2], CROP_PX
+    )
+    inner = _polygon_mask(
+        landmarks_px[list(ft.LIPS_INNER_UPPER + ft.LIPS_INNER_LOWER[::-1]), :2], CROP_PX
+    )
     skin = rgb[face & ~outer].mean(0)
     lips = rgb[outer & ~inner].mean(0) if (outer & ~inner).any() else skin * [0.9, 0.6, 0.6]
     brightness = float(skin.mean())
@@ -161,8 +164,10 @@ def _palette(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
 def _eye_interiors(landmarks_px: np.ndarray) -> np.ndarray:
     """(H, W) float32: +1 inside the left eye's opening, -1 inside the right eye's, 0 elsewhere."""
     out = np.zeros((CROP_PX, CROP_PX), np.float32)
-    for sign, upper, lower in ((1.0, ft.EYE_LEFT_UPPER, ft.EYE_LEFT_LOWER),
-                               (-1.0, ft.EYE_RIGHT_UPPER, ft.EYE_RIGHT_LOWER)):
+    for sign, upper, lower in (
+        (1.0, ft.EYE_LEFT_UPPER, ft.EYE_LEFT_LOWER),
+        (-1.0, ft.EYE_RIGHT_UPPER, ft.EYE_RIGHT_LOWER),
+    ):
         contour = landmarks_px[list(upper) + list(lower[::-1]), :2]
         out[_polygon_mask(contour, CROP_PX)] = sign
     return out
@@ -176,7 +181,9 @@ def _lid_colours(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
         height = max(float(np.ptp(lid[:, 0])) * 0.25, 2.0)
         band = np.concatenate([lid - [0, height], lid[::-1] - [0, 0.3 * height]])
         mask = _polygon_mask(band, CROP_PX)
-        colours.append(image[mask].mean(0) / 255.0 if mask.any() else image.reshape(-1, 3).mean(0) / 255.0)
+        colours.append(
+            image[mask].mean(0) / 255.0 if mask.any() else image.reshape(-1, 3).mean(0) / 255.0
+        )
     return np.asarray(colours, np.float32)
 
 
@@ -192,14 +199,21 @@ def _seam_fit(seam: np.ndarray) -> np.ndarray:
     return np.linalg.pinv(vandermonde).astype(np.float32)
 
 
-def build_rig(image: np.ndarray, landmarks_px: np.ndarray, person_alpha: np.ndarray,
-              source_motion: np.ndarray, grid_size: int = GRID_SIZE) -> dict[str, np.ndarray]:
+def build_rig(
+    image: np.ndarray,
+    landmarks_px: np.ndarray,
+    person_alpha: np.ndarray,
+    source_motion: np.ndarray,
+    grid_size: int = GRID_SIZE,
+) -> dict[str, np.ndarray]:
     """Everything the decoder precomputes for one avatar (arrays only, saved with the avatar)."""
     m = measure(landmarks_px)
     grid_xy = _grid_points(grid_size)
     grid_z = _depth(grid_xy, landmarks_px, m.center[2], 0.08 * m.face_height)
     seam = seam_points(m)  # (11, 2) canonical
-    seam_canonical = np.column_stack([seam, np.full(len(seam), m.canonical[ft.INNER_LIP_UPPER_MID, 2])])
+    seam_canonical = np.column_stack(
+        [seam, np.full(len(seam), m.canonical[ft.INNER_LIP_UPPER_MID, 2])]
+    )
     landmark_canonical = m.canonical
     grid_canonical = (np.column_stack([grid_xy, grid_z]) - m.center) @ m.rotation
     canonical = np.concatenate([grid_canonical, landmark_canonical, seam_canonical, seam_canonical])
@@ -212,11 +226,16 @@ def build_rig(image: np.ndarray, landmarks_px: np.ndarray, person_alpha: np.ndar
         **cheek_bases(m, canonical),
         **eye_bases(m, canonical, n_grid, source_motion),
     }
-    basis = np.stack([fields[name] for name in (*ms.NONRIGID_NAMES, JAW_CLOSE_FIELD)])  # (K+1, N, 3)
+    basis = np.stack(
+        [fields[name] for name in (*ms.NONRIGID_NAMES, JAW_CLOSE_FIELD)]
+    )  # (K+1, N, 3)
     eyes = _eye_interiors(landmarks_px)
     planes = np.concatenate(
-        [image.astype(np.float32).transpose(2, 0, 1) / 255.0, person_alpha[None].astype(np.float32),
-         eyes[None]]
+        [
+            image.astype(np.float32).transpose(2, 0, 1) / 255.0,
+            person_alpha[None].astype(np.float32),
+            eyes[None],
+        ]
     )  # (5, H, W): rgb in [0, 1], person alpha, eye interiors (+1 left eye, -1 right eye)
     gap_px = landmarks_px[ft.INNER_LIP_LOWER_MID, 1] - landmarks_px[ft.INNER_LIP_UPPER_MID, 1]
     return {
@@ -229,6 +248,8 @@ def build_rig(image: np.ndarray, landmarks_px: np.ndarray, person_alpha: np.ndar
         "center": m.center.astype(np.float32),  # (3,)
         "mouth": np.array([m.mouth_width, max(gap_px, 0.0)], dtype=np.float32),  # (2,)
         "seam_fit": _seam_fit(seam),  # (5, 11)
-        "palette": np.concatenate([_palette(image, landmarks_px), _lid_colours(image, landmarks_px)]),
+        "palette": np.concatenate(
+            [_palette(image, landmarks_px), _lid_colours(image, landmarks_px)]
+        ),
         # (5, 3): teeth, cavity, tongue, left lid, right lid
     }

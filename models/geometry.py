@@ -30,7 +30,9 @@ def euler_from_matrix(rotation: np.ndarray) -> tuple[float, float, float]:
     return yaw, pitch, roll
 
 
-def rotation_matrix_torch(yaw: torch.Tensor, pitch: torch.Tensor, roll: torch.Tensor) -> torch.Tensor:
+def rotation_matrix_torch(
+    yaw: torch.Tensor, pitch: torch.Tensor, roll: torch.Tensor
+) -> torch.Tensor:
     """Batched rotation matrices: (B,) angles -> (B, 3, 3)."""
     cy, sy = torch.cos(yaw), torch.sin(yaw)  # (B,)
     cp, sp = torch.cos(pitch), torch.sin(pitch)

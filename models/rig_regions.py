@@ -51,11 +51,15 @@ def measure(landmarks_px: np.ndarray) -> FaceMeasures:
         center=center,
         rotation=rotation,
         canonical=canonical,
-        face_width=float(np.linalg.norm(canonical[ft.CHEEK_EDGE_LEFT] - canonical[ft.CHEEK_EDGE_RIGHT])),
+        face_width=float(
+            np.linalg.norm(canonical[ft.CHEEK_EDGE_LEFT] - canonical[ft.CHEEK_EDGE_RIGHT])
+        ),
         face_height=float(np.linalg.norm(canonical[ft.CHIN] - canonical[ft.FOREHEAD_TOP])),
-        mouth_width=float(np.linalg.norm(
-            canonical[ft.MOUTH_CORNER_LEFT, :2] - canonical[ft.MOUTH_CORNER_RIGHT, :2]
-        )),
+        mouth_width=float(
+            np.linalg.norm(
+                canonical[ft.MOUTH_CORNER_LEFT, :2] - canonical[ft.MOUTH_CORNER_RIGHT, :2]
+            )
+        ),
     )
 
 
@@ -75,10 +79,13 @@ def curve_y(points_x: np.ndarray, contour: np.ndarray) -> np.ndarray:
     return np.asarray(np.interp(points_x, contour[order, 0], contour[order, 1]))
 
 
-def vec(weight: np.ndarray, dx: float | np.ndarray, dy: float | np.ndarray,
-        dz: float | np.ndarray = 0.0) -> np.ndarray:
+def vec(
+    weight: np.ndarray, dx: float | np.ndarray, dy: float | np.ndarray, dz: float | np.ndarray = 0.0
+) -> np.ndarray:
     n = len(weight)
-    return np.stack([weight * dx * np.ones(n), weight * dy * np.ones(n), weight * dz * np.ones(n)], 1)
+    return np.stack(
+        [weight * dx * np.ones(n), weight * dy * np.ones(n), weight * dz * np.ones(n)], 1
+    )
 
 
 def head_weight(m: FaceMeasures, pts: np.ndarray) -> np.ndarray:
@@ -88,6 +95,7 @@ def head_weight(m: FaceMeasures, pts: np.ndarray) -> np.ndarray:
 
 
 # --- mouth -----------------------------------------------------------------------------------
+
 
 def _seam(m: FaceMeasures) -> np.ndarray:
     """Midline between the inner lips: the line the lower jaw separates along."""
@@ -111,12 +119,17 @@ def _jaw_side(m: FaceMeasures, pts: np.ndarray, n_grid: int) -> np.ndarray:
     upper = list(ft.LIPS_INNER_UPPER[1:-1] + ft.LIPS_OUTER_UPPER[1:-1])
     below[[n_grid + i for i in lower]] = 1.0
     below[[n_grid + i for i in upper]] = 0.0
-    corners = (ft.MOUTH_CORNER_LEFT, ft.MOUTH_CORNER_RIGHT, ft.INNER_CORNER_LEFT, ft.INNER_CORNER_RIGHT)
+    corners = (
+        ft.MOUTH_CORNER_LEFT,
+        ft.MOUTH_CORNER_RIGHT,
+        ft.INNER_CORNER_LEFT,
+        ft.INNER_CORNER_RIGHT,
+    )
     below[[n_grid + i for i in corners]] = 0.5
     seam_start = n_grid + ft.NUM_LANDMARKS
     seam_count = len(ft.LIPS_INNER_UPPER)
-    below[seam_start: seam_start + seam_count] = 0.0  # the seam as the upper jaw sees it
-    below[seam_start + seam_count: seam_start + 2 * seam_count] = 1.0  # ... and the lower jaw
+    below[seam_start : seam_start + seam_count] = 0.0  # the seam as the upper jaw sees it
+    below[seam_start + seam_count : seam_start + 2 * seam_count] = 1.0  # ... and the lower jaw
     return below
 
 
@@ -133,7 +146,9 @@ def _interior_ramp(m: FaceMeasures, pts: np.ndarray, n_grid: int, below: np.ndar
     ramp = np.where(gap > 2.0, ramp, below)  # no interior to compress: behave like the step
     seam_start = n_grid + ft.NUM_LANDMARKS
     ramp[seam_start:] = 0.5  # both seam copies sit mid-interior and move together
-    for index in ft.LIPS_INNER_UPPER + ft.LIPS_OUTER_UPPER + ft.LIPS_INNER_LOWER + ft.LIPS_OUTER_LOWER:
+    for index in (
+        ft.LIPS_INNER_UPPER + ft.LIPS_OUTER_UPPER + ft.LIPS_INNER_LOWER + ft.LIPS_OUTER_LOWER
+    ):
         ramp[n_grid + index] = below[n_grid + index]
     return np.asarray(ramp)
 
@@ -169,7 +184,9 @@ def mouth_bases(m: FaceMeasures, pts: np.ndarray, n_grid: int) -> dict[str, np.n
 
     lateral_lips = 1.0 - smoothstep(0.5 * mw, 0.8 * mw, np.abs(dx_mouth))
     above_d, below_d = seam_y - y, y - seam_y
-    upper_lip = (1 - below) * (1 - smoothstep(upper_thick, 2.2 * upper_thick, above_d)) * lateral_lips
+    upper_lip = (
+        (1 - below) * (1 - smoothstep(upper_thick, 2.2 * upper_thick, above_d)) * lateral_lips
+    )
     lower_lip = below * (1 - smoothstep(lower_thick, 2.0 * lower_thick, below_d)) * lateral_lips
     lips = np.maximum(upper_lip, lower_lip)
     inward = -np.clip(dx_mouth / (0.5 * mw), -1.3, 1.3)
@@ -194,10 +211,9 @@ def mouth_bases(m: FaceMeasures, pts: np.ndarray, n_grid: int) -> dict[str, np.n
         this_side = smoothstep(-0.15 * mw, 0.35 * mw, sign * dx_mouth)
         cheek_up = gaussian(pts, lc[cheek], 0.12 * fh)
         out[f"mouthStretch{side}"] = vec(near_corner, sign * 0.12 * mw, 0.03 * mw)
-        out[f"mouthSmile{side}"] = (
-            vec(near_corner, sign * 0.05 * mw, -SMILE_LIFT_PER_UNIT * mw)
-            + vec(cheek_up, 0.0, -0.03 * fh)
-        )
+        out[f"mouthSmile{side}"] = vec(
+            near_corner, sign * 0.05 * mw, -SMILE_LIFT_PER_UNIT * mw
+        ) + vec(cheek_up, 0.0, -0.03 * fh)
         out[f"mouthFrown{side}"] = vec(near_corner, 0.0, FROWN_DROP_PER_UNIT * mw)
         out[f"mouthUpperUp{side}"] = vec(upper_lip * this_side, 0.0, -0.08 * mw)
         out[f"mouthLowerDown{side}"] = vec(lower_lip * this_side, 0.0, 0.10 * mw)
@@ -206,6 +222,7 @@ def mouth_bases(m: FaceMeasures, pts: np.ndarray, n_grid: int) -> dict[str, np.n
 
 
 # --- brows and cheeks --------------------------------------------------------------------------
+
 
 def _above_eyes(m: FaceMeasures, pts: np.ndarray) -> np.ndarray:
     """0 at the upper eyelid margin, 1 from the brow up: brows move, eyes do not."""
@@ -221,9 +238,12 @@ def brow_bases(m: FaceMeasures, pts: np.ndarray) -> dict[str, np.ndarray]:
     inner = np.clip(gaussian(pts, lc[107], 0.12 * fh) + gaussian(pts, lc[336], 0.12 * fh), 0, 1)
     out = {"browInnerUp": vec(inner * above, 0.0, -0.05 * fh)}
     for side, centre, outer, sign in (("Left", 334, 300, 1.0), ("Right", 105, 70, -1.0)):
-        out[f"browDown{side}"] = vec(gaussian(pts, lc[centre], 0.13 * fh) * above,
-                                     -sign * 0.015 * fh, 0.04 * fh)
-        out[f"browOuterUp{side}"] = vec(gaussian(pts, lc[outer], 0.1 * fh) * above, 0.0, -0.045 * fh)
+        out[f"browDown{side}"] = vec(
+            gaussian(pts, lc[centre], 0.13 * fh) * above, -sign * 0.015 * fh, 0.04 * fh
+        )
+        out[f"browOuterUp{side}"] = vec(
+            gaussian(pts, lc[outer], 0.1 * fh) * above, 0.0, -0.045 * fh
+        )
     return out
 
 
@@ -233,11 +253,14 @@ def cheek_bases(m: FaceMeasures, pts: np.ndarray) -> dict[str, np.ndarray]:
     for side, cheek, lid in (("Left", ft.CHEEK_LEFT, 374), ("Right", ft.CHEEK_RIGHT, 145)):
         centre = 0.5 * (lc[cheek] + lc[lid])
         below_lid = smoothstep(lc[lid, 1] - 0.01 * fh, lc[lid, 1] + 0.02 * fh, pts[:, 1])
-        out[f"cheekSquint{side}"] = vec(gaussian(pts, centre, 0.09 * fh) * below_lid, 0.0, -0.03 * fh)
+        out[f"cheekSquint{side}"] = vec(
+            gaussian(pts, centre, 0.09 * fh) * below_lid, 0.0, -0.03 * fh
+        )
     return out
 
 
 # --- eyes --------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Eye:
@@ -249,14 +272,18 @@ class _Eye:
 
 
 _EYES = {
-    "Left": _Eye(ft.EYE_LEFT_UPPER, ft.EYE_LEFT_LOWER, ft.BROW_LEFT_LOWER, ft.IRIS_LEFT, "eyeBlinkLeft"),
-    "Right": _Eye(ft.EYE_RIGHT_UPPER, ft.EYE_RIGHT_LOWER, ft.BROW_RIGHT_LOWER, ft.IRIS_RIGHT,
-                  "eyeBlinkRight"),
+    "Left": _Eye(
+        ft.EYE_LEFT_UPPER, ft.EYE_LEFT_LOWER, ft.BROW_LEFT_LOWER, ft.IRIS_LEFT, "eyeBlinkLeft"
+    ),
+    "Right": _Eye(
+        ft.EYE_RIGHT_UPPER, ft.EYE_RIGHT_LOWER, ft.BROW_RIGHT_LOWER, ft.IRIS_RIGHT, "eyeBlinkRight"
+    ),
 }
 
 
-def _eye_fields(m: FaceMeasures, pts: np.ndarray, n_grid: int, eye: _Eye,
-                blink_src: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _eye_fields(
+    m: FaceMeasures, pts: np.ndarray, n_grid: int, eye: _Eye, blink_src: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(lid weight x opening px, opening mask, gaze weight) for one eye."""
     lc = m.canonical
     x, y = pts[:, 0], pts[:, 1]
@@ -275,24 +302,30 @@ def _eye_fields(m: FaceMeasures, pts: np.ndarray, n_grid: int, eye: _Eye,
     # brow (a concave profile, so the lid crease ends low over the closed eye); inside the
     # opening the eye compresses onto the lower lid.
     travel = opening
-    lid = np.where(
-        y < up_y,
-        np.clip((y - brow_y) / (up_y - brow_y), 0, 1) ** 0.3,
-        np.clip((low_y - y) / np.maximum(travel, _EPS), 0, 1),
-    ) * lateral
+    lid = (
+        np.where(
+            y < up_y,
+            np.clip((y - brow_y) / (up_y - brow_y), 0, 1) ** 0.3,
+            np.clip((low_y - y) / np.maximum(travel, _EPS), 0, 1),
+        )
+        * lateral
+    )
     lid_px = lid * travel / max(1.0 - blink_src, 0.05)
     inside = smoothstep(-0.5, 0.5, y - up_y) * smoothstep(-0.5, 0.5, low_y - y)
     inside *= (x > x0) & (x < x1)
     iris_centre = lc[eye.iris[0]]
-    iris_radius = float(np.mean(np.linalg.norm(lc[list(eye.iris[1:]), :2] - iris_centre[:2], axis=1)))
+    iris_radius = float(
+        np.mean(np.linalg.norm(lc[list(eye.iris[1:]), :2] - iris_centre[:2], axis=1))
+    )
     d = np.linalg.norm(pts[:, :2] - iris_centre[:2], axis=1)
     gaze = (1.0 - smoothstep(iris_radius, iris_radius + 0.35 * eye_width, d)) * inside
     gaze[[n_grid + i for i in eye.iris]] = 1.0
     return lid_px, inside, gaze * eye_width
 
 
-def eye_bases(m: FaceMeasures, pts: np.ndarray, n_grid: int,
-              source_motion: np.ndarray) -> dict[str, np.ndarray]:
+def eye_bases(
+    m: FaceMeasures, pts: np.ndarray, n_grid: int, source_motion: np.ndarray
+) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     gaze_total = np.zeros(len(pts))
     for side, eye in _EYES.items():

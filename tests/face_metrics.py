@@ -10,8 +10,12 @@ from models.face_rig import eye_aspect_ratio
 
 def mouth_opening(landmarks: np.ndarray) -> float:
     """Inner-lip gap over mouth width (2-D, pixels cancel)."""
-    gap = np.linalg.norm(landmarks[ft.INNER_LIP_UPPER_MID, :2] - landmarks[ft.INNER_LIP_LOWER_MID, :2])
-    width = np.linalg.norm(landmarks[ft.MOUTH_CORNER_LEFT, :2] - landmarks[ft.MOUTH_CORNER_RIGHT, :2])
+    gap = np.linalg.norm(
+        landmarks[ft.INNER_LIP_UPPER_MID, :2] - landmarks[ft.INNER_LIP_LOWER_MID, :2]
+    )
+    width = np.linalg.norm(
+        landmarks[ft.MOUTH_CORNER_LEFT, :2] - landmarks[ft.MOUTH_CORNER_RIGHT, :2]
+    )
     return float(gap / width)
 
 
@@ -24,7 +28,10 @@ def eye_ratio(landmarks: np.ndarray, side: str) -> float:
 def iris_offset(landmarks: np.ndarray) -> np.ndarray:
     """Mean iris centre minus eye-corner midpoint over eye width, both eyes: (2,) x, y."""
     offsets = []
-    for iris, (a, b) in ((ft.IRIS_LEFT[0], ft.EYE_LEFT_CORNERS), (ft.IRIS_RIGHT[0], ft.EYE_RIGHT_CORNERS)):
+    for iris, (a, b) in (
+        (ft.IRIS_LEFT[0], ft.EYE_LEFT_CORNERS),
+        (ft.IRIS_RIGHT[0], ft.EYE_RIGHT_CORNERS),
+    ):
         mid = 0.5 * (landmarks[a, :2] + landmarks[b, :2])
         width = np.linalg.norm(landmarks[a, :2] - landmarks[b, :2])
         offsets.append((landmarks[iris, :2] - mid) / width)

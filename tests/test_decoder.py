@@ -31,8 +31,9 @@ def face_models():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module", params=PORTRAITS)
-def rig(request: pytest.FixtureRequest, prepared_avatar: Callable[[str], PreparedAvatar],
-        face_models):  # type: ignore[no-untyped-def]
+def rig(
+    request: pytest.FixtureRequest, prepared_avatar: Callable[[str], PreparedAvatar], face_models
+):  # type: ignore[no-untyped-def]
     avatar = prepared_avatar(request.param)
     renderer = AvatarRenderer(avatar)
 
@@ -71,8 +72,9 @@ def test_yaw_and_pitch_move_the_nose_tip_the_right_way(rig) -> None:  # type: ig
     nose = {}
     for name, delta in (("yaw", 0.3), ("yaw", -0.3), ("pitch", 0.25), ("pitch", -0.25)):
         nose[(name, delta)] = landmarks_with(**{name: own[ms.INDEX[name]] + delta})[ft.NOSE_TIP, :2]
-    face_px = np.linalg.norm(avatar.landmarks_px[ft.CHEEK_EDGE_LEFT, :2]
-                             - avatar.landmarks_px[ft.CHEEK_EDGE_RIGHT, :2])
+    face_px = np.linalg.norm(
+        avatar.landmarks_px[ft.CHEEK_EDGE_LEFT, :2] - avatar.landmarks_px[ft.CHEEK_EDGE_RIGHT, :2]
+    )
     dx = nose[("yaw", 0.3)][0] - nose[("yaw", -0.3)][0]
     dy = nose[("pitch", 0.25)][1] - nose[("pitch", -0.25)][1]
     assert dx > 0.1 * face_px, f"yaw +0.3 vs -0.3 moved the nose tip {dx:.1f} px right"
@@ -83,7 +85,9 @@ def test_gaze_moves_the_irises(rig) -> None:  # type: ignore[no-untyped-def]
     _, _, landmarks_with, _ = rig
     right = iris_offset(landmarks_with(eyeLookX=1.0, eyeLookY=0.0))
     left = iris_offset(landmarks_with(eyeLookX=-1.0, eyeLookY=0.0))
-    assert right[0] - left[0] > 0.12, f"eyeLookX -1 -> 1 moved the irises {right[0] - left[0]:.3f} eye widths"
+    assert right[0] - left[0] > 0.12, (
+        f"eyeLookX -1 -> 1 moved the irises {right[0] - left[0]:.3f} eye widths"
+    )
 
 
 def test_own_motion_reproduces_the_portrait(rig) -> None:  # type: ignore[no-untyped-def]
@@ -99,9 +103,15 @@ def test_background_stays_put_when_the_head_moves(rig) -> None:  # type: ignore[
     _, renderer, _, avatar = rig
     own = avatar.source_motion
     still = renderer.render(own)[0]
-    moved = renderer.render(ms.with_fields(
-        own, yaw=own[ms.INDEX["yaw"]] + 0.3, pitch=own[ms.INDEX["pitch"]] + 0.2,
-        roll=own[ms.INDEX["roll"]] + 0.2, tx=own[ms.INDEX["tx"]] + 0.05))[0]
+    moved = renderer.render(
+        ms.with_fields(
+            own,
+            yaw=own[ms.INDEX["yaw"]] + 0.3,
+            pitch=own[ms.INDEX["pitch"]] + 0.2,
+            roll=own[ms.INDEX["roll"]] + 0.2,
+            tx=own[ms.INDEX["tx"]] + 0.05,
+        )
+    )[0]
     import cv2
 
     person = (avatar.person_alpha > 0.05).astype(np.uint8)

@@ -22,16 +22,21 @@ STANDARD_OPS = {"", "ai.onnx"}
 
 def _motions(avatar: PreparedAvatar) -> np.ndarray:
     own = avatar.source_motion
-    return np.stack([
-        own,
-        ms.with_fields(own, jawOpen=1.0, eyeBlinkLeft=1.0),
-        ms.with_fields(own, yaw=own[0] + 0.3, pitch=own[1] - 0.2, eyeLookX=1.0, mouthSmileLeft=1.0),
-    ])
+    return np.stack(
+        [
+            own,
+            ms.with_fields(own, jawOpen=1.0, eyeBlinkLeft=1.0),
+            ms.with_fields(
+                own, yaw=own[0] + 0.3, pitch=own[1] - 0.2, eyeLookX=1.0, mouthSmileLeft=1.0
+            ),
+        ]
+    )
 
 
 @pytest.mark.parametrize("sampler", ["grid_sample", "gather"])
-def test_onnxruntime_matches_torch(sampler: str, tmp_path: Path,
-                                   prepared_avatar: Callable[[str], PreparedAvatar]) -> None:
+def test_onnxruntime_matches_torch(
+    sampler: str, tmp_path: Path, prepared_avatar: Callable[[str], PreparedAvatar]
+) -> None:
     avatar = prepared_avatar("astronaut.png")
     path = tmp_path / "decoder.onnx"
     export_decoder(FaceDecoder(DecoderConfig(sampler=sampler)), avatar_tensors(avatar), path)

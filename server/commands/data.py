@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
 def run_synth(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from models.synth.corpus import synthesize_corpus
+    from engine.training import synthesize_corpus
 
     total_s = args.hours * 3600.0
     with tqdm(total=round(total_s), unit="s", desc="synth audio") as bar:

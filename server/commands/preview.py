@@ -15,11 +15,22 @@ def register(subparsers: Any) -> None:
         "its extremes. With --set NAME=VALUE (repeatable): one 512x512 frame with those fields set "
         "and the others at the portrait's own values.",
     )
-    parser.add_argument("image", nargs="?", type=Path, default=None,
-                        help="portrait image or prepared .avatar.npz (default: the built-in portrait)")
+    parser.add_argument(
+        "image",
+        nargs="?",
+        type=Path,
+        default=None,
+        help="portrait image or prepared .avatar.npz (default: the built-in portrait)",
+    )
     parser.add_argument("-o", "--output", type=Path, required=True, help="PNG file to write")
-    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
-                        help="set a motion field, e.g. --set jawOpen=1 --set yaw=0.3")
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a motion field, e.g. --set jawOpen=1 --set yaw=0.3",
+    )
     parser.set_defaults(handler=run)
 
 
