@@ -54,16 +54,17 @@ def generate_motion(
     head_distance: float | None = 0.0,
     profile: str = "low-latency",
     guidance_scale: float | None = None,
+    eta: float | None = None,
     model: MotionModel | None = None,
 ) -> npt.NDArray[np.float32]:
     """(S,) float32 16 kHz audio -> (ceil(S / 640), MOTION_DIM) float32 motion at 25 Hz.
 
-    guidance_scale None uses the profile's; gaze / head_distance None leave them to the model.
+    guidance_scale / eta None use the profile's; gaze / head_distance None leave them to the model.
     """
     torch.set_num_threads(1)
     model = model if model is not None else load_motion_model()
     audio = np.asarray(audio_16k, dtype=np.float32)
     features = clip_features(model.log_mel, model.encoder, audio)  # (2T, D)
     controls = MotionControls(emotion, emotion_intensity, gaze, head_distance)
-    stream = MotionStream(model, get_profile(profile), controls, seed, guidance_scale)
+    stream = MotionStream(model, get_profile(profile), controls, seed, guidance_scale, eta)
     return np.concatenate([stream.push_features(features), stream.flush()])

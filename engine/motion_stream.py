@@ -73,10 +73,12 @@ class MotionStream:
         controls: MotionControls | None = None,
         seed: int = 0,
         guidance_scale: float | None = None,
+        eta: float | None = None,
     ) -> None:
         self._model = model
         self.profile = profile
         self.guidance_scale = profile.guidance_scale if guidance_scale is None else guidance_scale
+        self.eta = profile.eta if eta is None else eta
         self._generator = torch.Generator().manual_seed(seed)
         self._silence = silence_feature(model)  # (D,)
         neutral = torch.from_numpy(motion_space.NEUTRAL)  # (M,)
@@ -146,7 +148,9 @@ class MotionStream:
             positions=window_positions(p.context_frames, tokens)[None],  # (1, N)
         )
         noise = torch.randn(1, tokens, motion_space.MOTION_DIM, generator=self._generator)
-        window = ddim_sample(dit, noise, cond, p.sampling_steps, self.guidance_scale)  # (1, N, M)
+        window = ddim_sample(  # (1, N, M)
+            dit, noise, cond, p.sampling_steps, self.guidance_scale, self.eta, self._generator
+        )
         new = window[0, p.context_frames : p.context_frames + p.window_frames]  # (W, M)
         frames = motion_space.clip(dit.denormalize(new).numpy())  # (W, M)
         clipped = dit.normalize(torch.from_numpy(frames))  # (W, M)

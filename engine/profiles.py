@@ -21,6 +21,7 @@ class MotionProfile:
     lookahead_frames: int  # L: future frames whose audio the window sees
     sampling_steps: int
     guidance_scale: float  # classifier-free guidance on audio (1.0 = off, no extra batch)
+    eta: float = 0.0  # sampler stochasticity: 0 = deterministic DDIM, 1 = DDPM-like
 
     @property
     def algorithmic_latency_ms(self) -> int:

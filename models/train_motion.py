@@ -55,6 +55,10 @@ class TrainConfig:
     window_frames: tuple[int, int] = (4, 16)  # W range
     lookahead_frames: tuple[int, int] = (1, 6)  # L range
     audio_drop_p: float = 0.15
+    # The context frames reveal a clip's emotion, gaze and head distance, so without these the
+    # model copies the context and ignores the controls (a stream starts from neutral frames).
+    context_neutral_p: float = 0.15  # context replaced by neutral frames (a stream's start)
+    context_swap_p: float = 0.1  # context taken from another clip (a control change mid-stream)
     control_drop_p: float = 0.3
     lookahead_weight: float = 0.5
     velocity_weight: float = 0.5
@@ -166,7 +170,9 @@ def sample_batch(
     lookahead: int,
     left_mel: int,
     right_mel: int,
+    config: TrainConfig | None = None,
 ) -> Batch:
+    """Random windows; with `config`, the context augmentation of training is applied."""
     lengths = np.array([c.motion.shape[0] for c in corpus.clips], dtype=np.float64)
     picks = generator.choice(len(corpus.clips), size=batch_size, p=lengths / lengths.sum())
     total = context + window + lookahead
@@ -178,9 +184,26 @@ def sample_batch(
         motions.append(motion)
         mels.append(mel)
         controls.append(clip.controls)
-    return Batch(
-        torch.stack(motions), torch.stack(mels), torch.stack(controls), context, window, lookahead
-    )
+    motion = torch.stack(motions)  # (B, N, M)
+    if config is not None:
+        motion = augment_context(motion, context, config, generator)
+    return Batch(motion, torch.stack(mels), torch.stack(controls), context, window, lookahead)
+
+
+def augment_context(
+    motion: torch.Tensor, context: int, config: TrainConfig, generator: np.random.Generator
+) -> torch.Tensor:
+    """(B, N, M) windows -> the same with some context slots replaced (neutral or another's)."""
+    draw = torch.from_numpy(generator.random(motion.shape[0]))  # (B,)
+    neutral = draw < config.context_neutral_p  # (B,)
+    swap = (draw >= config.context_neutral_p) & (
+        draw < config.context_neutral_p + config.context_swap_p
+    )  # (B,)
+    out = motion.clone()
+    out[neutral, :context] = torch.from_numpy(motion_space.NEUTRAL)
+    others = motion.roll(1, dims=0)  # (B, N, M) another window of the batch
+    out[swap, :context] = others[swap, :context]
+    return out
 
 
 def window_loss(
@@ -358,7 +381,15 @@ def _loop(
             for lo, hi in (config.context_frames, config.window_frames, config.lookahead_frames)
         )
         batch = sample_batch(
-            train_corpus, rng, config.batch_size, context, window, lookahead, left_mel, right_mel
+            train_corpus,
+            rng,
+            config.batch_size,
+            context,
+            window,
+            lookahead,
+            left_mel,
+            right_mel,
+            config,
         )
         elapsed_s = time.monotonic() - started
         time_fraction = elapsed_s / (60.0 * config.max_minutes) if config.max_minutes else 0.0
