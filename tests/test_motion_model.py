@@ -63,10 +63,15 @@ def write_shards(folder: Path, count: int, seconds: float = 4.0) -> None:
 
 
 def stream_in_chunks(
-    model: MotionModel, audio: np.ndarray, seed: int, profile: str, rng: np.random.Generator
+    model: MotionModel,
+    audio: np.ndarray,
+    seed: int,
+    profile: str,
+    rng: np.random.Generator,
+    eta: float | None = None,
 ) -> np.ndarray:
     features = AudioFeatureStream(model.log_mel, model.encoder)
-    motion = MotionStream(model, get_profile(profile), seed=seed)
+    motion = MotionStream(model, get_profile(profile), seed=seed, eta=eta)
     out, start = [], 0
     while start < len(audio):
         size = int(rng.integers(1, 4000))
@@ -95,12 +100,14 @@ def test_streaming_features_equal_whole_clip_features() -> None:
         np.testing.assert_allclose(streamed, whole, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("profile", sorted(PROFILES))
-def test_streaming_sampler_equals_offline_for_fixed_seed(profile: str) -> None:
+@pytest.mark.parametrize(
+    ("profile", "eta"), [(p, None) for p in sorted(PROFILES)] + [("quality", 1.0)]
+)
+def test_streaming_sampler_equals_offline_for_fixed_seed(profile: str, eta: float | None) -> None:
     model = random_model()
     audio = speech_like_audio(1.7, seed=2)
-    offline = generate_motion(audio, seed=5, profile=profile, model=model)
-    streamed = stream_in_chunks(model, audio, 5, profile, np.random.default_rng(3))
+    offline = generate_motion(audio, seed=5, profile=profile, eta=eta, model=model)
+    streamed = stream_in_chunks(model, audio, 5, profile, np.random.default_rng(3), eta)
     assert offline.shape == (-(-len(audio) // 640), motion_space.MOTION_DIM)
     np.testing.assert_allclose(streamed, offline, atol=1e-4)
 
@@ -166,3 +173,16 @@ def test_onnx_export_matches_torch(tmp_path: Path) -> None:
     # Tolerances: fp32 graphs, differences come from operator ordering only.
     assert errors["audio_encoder"] < 1e-4
     assert errors["denoiser"] < 1e-4
+
+
+def test_feature_stream_refuses_bad_audio_clearly() -> None:
+    from engine.errors import AudioError
+
+    model = random_model()
+    stream = AudioFeatureStream(model.log_mel, model.encoder)
+    with pytest.raises(AudioError, match="NaN"):
+        stream.push(np.array([0.0, np.nan], dtype=np.float32))
+    with pytest.raises(AudioError, match="float32"):
+        stream.push(np.zeros(10, dtype=np.int16))
+    assert stream.flush().shape == (0, 96)  # nothing pushed: no features, no motion frames
+    assert stream.flush().shape == (0, 96)  # a second flush is harmless
