@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from engine.errors import AvatarError
 from models import motion_space
 
-AVATAR_FORMAT_VERSION = 1
+AVATAR_FORMAT_VERSION = 2  # 2: rig planes hold rgb in 0..255
 CROP_SIZE_PX = 512
 _RIG_PREFIX = "rig__"
 

@@ -14,7 +14,7 @@ from models.decoder import AVATAR_INPUTS, DecoderConfig, FaceDecoder
 def avatar_tensors(avatar: PreparedAvatar) -> dict[str, torch.Tensor]:
     """The avatar's inputs to FaceDecoder.forward, by name (AVATAR_INPUTS order)."""
     rig = avatar.rig
-    background = avatar.background.astype(np.float32).transpose(2, 0, 1)[None] / 255.0
+    background = avatar.background.astype(np.float32).transpose(2, 0, 1)[None]  # 0..255
     arrays = {
         "source_motion": avatar.source_motion,
         "background": background,

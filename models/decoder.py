@@ -3,14 +3,15 @@
 A rig-driven image warp, not a learned network: every motion coefficient has a displacement
 field built from the portrait's own landmarks (models/face_rig.py). Per frame the decoder
 
-1. moves the rig's sample points (a coarse grid + the 478 landmarks) by the expression
-   coefficients in canonical head space, then by the head pose (rotation about the head centre,
-   translation, scale), giving a forward displacement on the coarse grid;
+1. moves the rig's sample points (a coarse grid, the 478 landmarks and the lip seam) by the
+   expression coefficients in canonical head space, then by the head pose (rotation about the
+   head centre, translation, scale), giving a forward displacement on the coarse grid;
 2. inverts it by fixed-point iteration into a backward sampling field and upsamples it;
-3. samples the portrait (rgb + person alpha) with one 4-D grid_sample;
-4. paints the mouth interior (cavity, teeth, tongue) in the gap that opens between the lip
-   seam as carried by the upper jaw and the same seam carried by the lower jaw;
-5. composites the person over the portrait's background, which never moves.
+3. samples the portrait (rgb + person alpha) with one 4-D grid_sample and composites the person
+   over the portrait's background, which never moves;
+4. inside small windows that follow the eyes and the mouth, fades eye content squeezed under a
+   closing lid to the lid's colour and paints the mouth interior (cavity, teeth, tongue) in the
+   gap between the lip seam as carried by the upper jaw and the same seam carried by the lower.
 
 Avatar tensors are forward() inputs, not buffers, so one exported graph serves every avatar.
 """
@@ -32,15 +33,15 @@ from models.sampling import gather_sample_px, grid_sample_px
 # Order of the avatar tensors after `motion` in FaceDecoder.forward (and in the ONNX graph).
 AVATAR_INPUTS = (
     "source_motion",  # (D,)
-    "source_planes",  # (1, 5, H, W) rgb + person alpha in [0, 1], eye interiors (+1 L, -1 R)
-    "background",  # (1, 3, H, W) float in [0, 1]
+    "source_planes",  # (1, 5, H, W) rgb 0..255, person alpha 0..1, eye interiors (+1 L, -1 R)
+    "background",  # (1, 3, H, W) rgb 0..255
     "points_canonical",  # (N, 3)
     "points_source_xy",  # (N, 2)
     "head_weight",  # (N, 1)
     "basis",  # (K + 1, N * 3): one field per non-rigid coefficient, then jaw closing
     "center",  # (3,)
     "mouth",  # (2,) source mouth width px, source inner-lip gap px
-    "palette",  # (5, 3) teeth, cavity, tongue, left lid, right lid colours
+    "palette",  # (5, 3) teeth, cavity, tongue, left lid, right lid colours in 0..1
     "seam_fit",  # (5, S) least-squares quartic through the S lip-seam points
 )
 SEAM_POINTS = len(ft.LIPS_INNER_UPPER)
@@ -50,9 +51,12 @@ SEAM_POINTS = len(ft.LIPS_INNER_UPPER)
 class DecoderConfig:
     crop_px: int = 512
     grid_size: int = 192  # must match the rig's grid
-    mouth_window_cells: tuple[int, int] = (80, 96)  # (rows, cols) of the mouth-interior window
     inversion_steps: int = 4
     sampler: str = "grid_sample"  # or "gather": the same bilinear result, faster in onnxruntime
+    # The mouth interior and closing lids are painted only inside windows (rows, cols) of output
+    # pixels that follow the mouth and the eyes; the rest of the frame is one warp and one blend.
+    mouth_window_px: tuple[int, int] = (128, 160)
+    eye_window_px: tuple[int, int] = (48, 80)
 
 
 def _pixel_centres(size: int, crop_px: int) -> torch.Tensor:
@@ -60,6 +64,12 @@ def _pixel_centres(size: int, crop_px: int) -> torch.Tensor:
     c = (torch.arange(size, dtype=torch.float32) + 0.5) * (crop_px / size) - 0.5
     ys, xs = torch.meshgrid(c, c, indexing="ij")
     return torch.stack([xs, ys], dim=-1)
+
+
+def _window_offsets(size: tuple[int, int]) -> torch.Tensor:
+    """(rows * cols, 2) x, y integer offsets of a window's pixels from its top-left pixel."""
+    ys, xs = torch.meshgrid(torch.arange(size[0]), torch.arange(size[1]), indexing="ij")
+    return torch.stack([xs, ys], dim=-1).reshape(-1, 2).float()
 
 
 def _ramp(x: torch.Tensor, width: float) -> torch.Tensor:
@@ -72,21 +82,16 @@ class FaceDecoder(nn.Module):
         super().__init__()
         self.config = config or DecoderConfig()
         c = self.config
-        self.register_buffer("grid_px", _pixel_centres(c.grid_size, c.crop_px), persistent=False)
-        crop_xy = _pixel_centres(c.crop_px, c.crop_px)  # (H, W, 2)
-        self.register_buffer("crop_xy", crop_xy, persistent=False)
-        rows, cols = c.mouth_window_cells
-        ys, xs = torch.meshgrid(torch.arange(rows) + 0.5, torch.arange(cols) + 0.5, indexing="ij")
-        # Window cell centres in units of the cell size, origin at the window's top-left corner.
-        self.register_buffer(
-            "window_cells", torch.stack([xs, ys], -1).reshape(-1, 2).float(), persistent=False
-        )
         if c.sampler not in ("grid_sample", "gather"):
             raise ValueError(f"unknown sampler {c.sampler!r}")
         self._sample = gather_sample_px if c.sampler == "gather" else grid_sample_px
+        self.register_buffer("grid_px", _pixel_centres(c.grid_size, c.crop_px), persistent=False)
+        self.register_buffer("crop_xy", _pixel_centres(c.crop_px, c.crop_px), persistent=False)
+        self.register_buffer("mouth_offsets", _window_offsets(c.mouth_window_px), persistent=False)
+        self.register_buffer("eye_offsets", _window_offsets(c.eye_window_px), persistent=False)
         self.jaw_index = ms.INDEX["jawOpen"]
-        self.blink_indices = [ms.INDEX["eyeBlinkLeft"], ms.INDEX["eyeBlinkRight"]]
         self.close_index = ms.INDEX["mouthClose"]
+        self.blink_indices = [ms.INDEX["eyeBlinkLeft"], ms.INDEX["eyeBlinkRight"]]
 
     def forward(
         self,
@@ -106,37 +111,30 @@ class FaceDecoder(nn.Module):
         forward_px = self._forward_displacement(
             motion, source_motion, points_canonical, points_source_xy, head_weight, basis, center
         )
-        g = self.config.grid_size
-        batch = motion.shape[0]
-        grid_fwd = (
-            forward_px[:, : g * g].reshape(batch, g, g, 2).permute(0, 3, 1, 2)
-        )  # (B, 2, G, G)
-        seams_xy = (
-            points_source_xy[-2 * SEAM_POINTS :] + forward_px[:, -2 * SEAM_POINTS :]
-        )  # (B, 2S, 2): upper-jaw then lower-jaw seam
+        moved_xy = points_source_xy + forward_px  # (B, N, 2) where every rig point goes
+        g, batch, size = self.config.grid_size, motion.shape[0], self.config.crop_px
+        grid_fwd = forward_px[:, : g * g].reshape(batch, g, g, 2).permute(0, 3, 1, 2)
         back = self._invert(grid_fwd)  # (B, 2, G, G) px
-        size = self.config.crop_px
         back_full = F.interpolate(back, size=(size, size), mode="bilinear", align_corners=False)
         where = self.crop_xy + back_full.permute(0, 2, 3, 1)  # (B, H, W, 2) px in the portrait
-        layers = self._sample(source_planes.expand(batch, -1, -1, -1), where)  # (B, 5, H, W)
-        rgb, alpha = self._close_lids(layers, motion, palette), layers[:, 3:4]
-        mouth_rgb, mouth_alpha = self._mouth_layer(seams_xy, mouth, palette, seam_fit)
-        face = rgb + (mouth_rgb - rgb) * mouth_alpha  # (B, 3, H, W); lerp is slower here
-        frame = background + (face - background) * alpha
-        # +0.5 then truncation rounds; values are clamped non-negative first.
-        frame_u8 = (frame * 255.0 + 0.5).clamp(0.0, 255.0).to(torch.uint8)
-        return frame_u8.permute(0, 2, 3, 1)  # (B, H, W, 3)
-
-    def _close_lids(
-        self, layers: torch.Tensor, motion: torch.Tensor, palette: torch.Tensor
-    ) -> torch.Tensor:
-        """Eye content squeezed under a closing lid takes the lid's skin colour."""
-        rgb, eyes = layers[:, :3], layers[:, 4:5]  # (B, 3, H, W), (B, 1, H, W)
-        closing = torch.clamp((motion[:, self.blink_indices] - 0.6) / 0.35, 0.0, 1.0)  # (B, 2)
-        left = torch.relu(eyes) * closing[:, 0, None, None, None]
-        right = torch.relu(-eyes) * closing[:, 1, None, None, None]
-        lid_left, lid_right = palette[3][None, :, None, None], palette[4][None, :, None, None]
-        return rgb + (lid_left - rgb) * left + (lid_right - rgb) * right
+        layers = self._sample(source_planes[:, :4].expand(batch, -1, -1, -1), where)
+        rgb, alpha = layers[:, :3], layers[:, 3:4]  # (B, 3, H, W) 0..255, (B, 1, H, W)
+        frame = background + (rgb - background) * alpha
+        landmarks_xy = moved_xy[:, g * g : g * g + ft.NUM_LANDMARKS]  # (B, 478, 2)
+        seams_xy = moved_xy[:, -2 * SEAM_POINTS :]  # (B, 2S, 2): upper-jaw then lower-jaw seam
+        frame = self._paint_windows(
+            frame,
+            where,
+            landmarks_xy,
+            seams_xy,
+            motion,
+            source_planes[:, 4:5],
+            mouth,
+            palette * 255.0,
+            seam_fit,
+        )
+        # +0.5 then truncation rounds: every value is a convex blend of values in 0..255.
+        return (frame + 0.5).to(torch.uint8).permute(0, 2, 3, 1)  # (B, H, W, 3)
 
     def _forward_displacement(
         self,
@@ -159,12 +157,13 @@ class FaceDecoder(nn.Module):
         # Opening past the portrait tears the lips apart at the seam; closing a mouth the
         # portrait shows open compresses its interior instead (a separate rig field).
         jaw = self.jaw_index - ms.NONRIGID_SLICE.start
+        jaw_delta = delta[:, jaw : jaw + 1]
         delta = torch.cat(
             [
                 delta[:, :jaw],
-                torch.relu(delta[:, jaw : jaw + 1]),
+                torch.relu(jaw_delta),
                 delta[:, jaw + 1 :],
-                torch.clamp(delta[:, jaw : jaw + 1], max=0.0),
+                torch.clamp(jaw_delta, max=0.0),
             ],
             dim=1,
         )  # (B, K + 1)
@@ -186,35 +185,92 @@ class FaceDecoder(nn.Module):
             back = -grid_sample_px(forward_px, (where + 0.5) / step - 0.5)  # grid cell coords
         return back
 
+    def _window_pixels(self, landmarks_xy: torch.Tensor, seams_xy: torch.Tensor) -> torch.Tensor:
+        """(B, P, 2) integer pixel coordinates of the mouth window and both eye windows."""
+        c = self.config
+        corners = 0.5 * (seams_xy[:, 0] + seams_xy[:, SEAM_POINTS - 1])  # (B, 2)
+        left = landmarks_xy[:, list(ft.EYE_LEFT_CORNERS)].mean(1)  # (B, 2)
+        right = landmarks_xy[:, list(ft.EYE_RIGHT_CORNERS)].mean(1)
+        return torch.cat(
+            [
+                self._place(corners, c.mouth_window_px, self.mouth_offsets, 0.3),
+                self._place(left, c.eye_window_px, self.eye_offsets, 0.5),
+                self._place(right, c.eye_window_px, self.eye_offsets, 0.5),
+            ],
+            dim=1,
+        )
+
+    def _place(
+        self, anchor: torch.Tensor, size: tuple[int, int], offsets: torch.Tensor, above: float
+    ) -> torch.Tensor:
+        """A window's pixels: `anchor` at its horizontal centre, `above` of its height down."""
+        extent = torch.tensor([float(size[1]), float(size[0])])
+        top_left = torch.round(anchor - extent * torch.tensor([0.5, above]))  # (B, 2)
+        top_left = torch.minimum(torch.clamp(top_left, min=0.0), self.config.crop_px - extent)
+        return top_left[:, None, :] + offsets  # (B, rows * cols, 2)
+
+    def _paint_windows(
+        self,
+        frame: torch.Tensor,
+        where: torch.Tensor,
+        landmarks_xy: torch.Tensor,
+        seams_xy: torch.Tensor,
+        motion: torch.Tensor,
+        eye_plane: torch.Tensor,
+        mouth: torch.Tensor,
+        palette: torch.Tensor,
+        seam_fit: torch.Tensor,
+    ) -> torch.Tensor:
+        """Closing lids and the mouth interior, painted at the window pixels only.
+
+        A window pixel's value depends on its position alone, so where windows overlap they
+        write the same value.
+        """
+        batch, channels, height, width = frame.shape
+        pixels = self._window_pixels(landmarks_xy, seams_xy)  # (B, P, 2)
+        index = (pixels[..., 1] * width + pixels[..., 0]).long()  # (B, P)
+        flat = frame.reshape(batch, channels, height * width)
+        index3 = index[:, None, :].expand(-1, channels, -1)
+        colour = torch.gather(flat, 2, index3).transpose(1, 2)  # (B, P, 3)
+        source_at = torch.gather(
+            where.reshape(batch, height * width, 2), 1, index[..., None].expand(-1, -1, 2)
+        )  # (B, P, 2) where each window pixel samples the portrait
+        eyes = self._sample(eye_plane.expand(batch, -1, -1, -1), source_at[:, None])[:, 0, 0]
+        colour = self._close_lids(colour, eyes, motion, palette)
+        mouth_colour, inside = self._mouth_layer(pixels, seams_xy, mouth, palette, seam_fit)
+        colour = colour + (mouth_colour - colour) * inside[..., None]
+        return flat.scatter(2, index3, colour.transpose(1, 2)).reshape(frame.shape)
+
+    def _close_lids(
+        self, colour: torch.Tensor, eyes: torch.Tensor, motion: torch.Tensor, palette: torch.Tensor
+    ) -> torch.Tensor:
+        """Eye content squeezed under a closing lid takes the lid's skin colour: (B, P, 3)."""
+        closing = torch.clamp((motion[:, self.blink_indices] - 0.6) / 0.35, 0.0, 1.0)  # (B, 2)
+        left = (torch.relu(eyes) * closing[:, 0:1])[..., None]  # (B, P, 1)
+        right = (torch.relu(-eyes) * closing[:, 1:2])[..., None]
+        return colour + (palette[3] - colour) * left + (palette[4] - colour) * right
+
     def _mouth_layer(
         self,
+        pixels: torch.Tensor,
         seams_xy: torch.Tensor,
         mouth: torch.Tensor,
         palette: torch.Tensor,
         seam_fit: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mouth interior colour and coverage, (B, 3, H, W) and (B, 1, H, W).
-
-        Painted on a small window that follows the mouth, then placed into the frame.
-        """
+        """Mouth interior colour (B, P, 3) and coverage (B, P) at pixels (B, P, 2)."""
         upper_seam, lower_seam = seams_xy[:, :SEAM_POINTS], seams_xy[:, SEAM_POINTS:]  # (B, S, 2)
         left, right = upper_seam[:, 0], upper_seam[:, -1]  # (B, 2) the mouth's inner corners
-        rows, cols = self.config.mouth_window_cells
-        cell_px = 1.6 * mouth[0] / cols
-        window_origin = 0.5 * (left + right) - torch.stack(
-            [0.8 * mouth[0], 0.35 * mouth[0]]
-        )  # (B, 2) top-left corner, px
-        window_xy = window_origin[:, None, :] + self.window_cells[None] * cell_px  # (B, R*C, 2)
         span = right - left
         length = torch.sqrt((span * span).sum(-1, keepdim=True)) + 1e-6  # (B, 1)
         along = span / length
         down = torch.stack([-along[:, 1], along[:, 0]], dim=-1)  # (B, 2)
-        rel = window_xy - left[:, None, :]  # (B, R*C, 2)
-        u = (rel * along[:, None]).sum(-1) / length  # (B, R*C), 0..1 corner to corner
-        d = (rel * down[:, None]).sum(-1)  # (B, R*C) px below the corner line
+        rel = pixels - left[:, None, :]  # (B, P, 2)
+        u = (rel * along[:, None]).sum(-1) / length  # (B, P), 0..1 corner to corner
+        d = (rel * down[:, None]).sum(-1)  # (B, P) px below the corner line
         powers = torch.stack([torch.ones_like(u), u, u * u, u * u * u, u * u * u * u], dim=-1)
 
-        def seam_depth(seam: torch.Tensor) -> torch.Tensor:  # (B, S, 2) -> (B, M*M)
+        def seam_depth(seam: torch.Tensor) -> torch.Tensor:  # (B, S, 2) -> (B, P)
             depth = ((seam - left[:, None, :]) * down[:, None, :]).sum(-1)  # (B, S)
             coefficients = depth @ seam_fit.t()  # (B, 5)
             return (powers * coefficients[:, None, :]).sum(-1)
@@ -226,13 +282,7 @@ class FaceDecoder(nn.Module):
         inside = _ramp(d - upper_y, 1.5) * _ramp(lower_y - d, 1.5) * within
         opening = torch.clamp(lower_y - upper_y, min=0.0)
         colour = self._interior_colour(u, d - upper_y, lower_y - d, opening, mouth, palette)
-        layer = torch.cat([colour, inside[..., None]], dim=-1)
-        layer = layer.reshape(-1, rows, cols, 4).permute(0, 3, 1, 2)  # (B, 4, R, C)
-        # A one-cell zero border makes border sampling equal to "zero outside the window".
-        layer = F.pad(layer, (1, 1, 1, 1))
-        where = (self.crop_xy[None] - window_origin[:, None, None, :]) / cell_px + 0.5  # cells
-        placed = self._sample(layer, where)  # (B, 4, H, W)
-        return placed[:, :3], placed[:, 3:4]
+        return colour, inside
 
     @staticmethod
     def _interior_colour(
@@ -243,7 +293,7 @@ class FaceDecoder(nn.Module):
         mouth: torch.Tensor,
         palette: torch.Tensor,
     ) -> torch.Tensor:
-        """Cavity, tongue and teeth colours at each mouth-layer pixel: (B, M*M, 3)."""
+        """Cavity, tongue and teeth colours at each window pixel: (B, P, 3)."""
         teeth, cavity, tongue = palette[0], palette[1], palette[2]  # (3,)
         mouth_width, source_gap = mouth[0], mouth[1]
         centred = torch.clamp(1.0 - torch.abs(2.0 * u - 1.0), 0.0, 1.0)  # 1 mid-mouth, 0 corners
@@ -264,11 +314,10 @@ class FaceDecoder(nn.Module):
             (opening - 0.15 * mouth_width) / (0.1 * mouth_width), 0, 1
         )
         # Light falls off into the mouth and towards its corners; under the upper lip is shadow.
-        shade = (0.6 + 0.4 * centred) * (0.8 + 0.2 * _ramp(below_upper - 2.0, 4.0))
-        colour = cavity * (0.6 + 0.4 * centred[..., None])
-        colour = colour + (tongue * (0.6 + 0.4 * centred[..., None]) - colour) * (
-            0.8 * tongue_w[..., None]
-        )
-        colour = colour + (teeth * 0.7 * shade[..., None] - colour) * lower_teeth[..., None]
-        colour = colour + (teeth * shade[..., None] - colour) * upper_teeth[..., None]
+        shade = ((0.6 + 0.4 * centred) * (0.8 + 0.2 * _ramp(below_upper - 2.0, 4.0)))[..., None]
+        depth_shade = (0.6 + 0.4 * centred)[..., None]
+        colour = cavity * depth_shade
+        colour = colour + (tongue * depth_shade - colour) * (0.8 * tongue_w[..., None])
+        colour = colour + (teeth * 0.7 * shade - colour) * lower_teeth[..., None]
+        colour = colour + (teeth * shade - colour) * upper_teeth[..., None]
         return colour

@@ -232,11 +232,11 @@ def build_rig(
     eyes = _eye_interiors(landmarks_px)
     planes = np.concatenate(
         [
-            image.astype(np.float32).transpose(2, 0, 1) / 255.0,
+            image.astype(np.float32).transpose(2, 0, 1),
             person_alpha[None].astype(np.float32),
             eyes[None],
         ]
-    )  # (5, H, W): rgb in [0, 1], person alpha, eye interiors (+1 left eye, -1 right eye)
+    )  # (5, H, W): rgb 0..255, person alpha 0..1, eye interiors (+1 left eye, -1 right)
     gap_px = landmarks_px[ft.INNER_LIP_LOWER_MID, 1] - landmarks_px[ft.INNER_LIP_UPPER_MID, 1]
     return {
         "grid_size": np.array(grid_size, dtype=np.int64),
