@@ -165,7 +165,8 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
 
 def test_onnx_export_matches_torch(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
-    from models.export_motion import check_parity, export_motion
+    from engine.onnx_motion import check_parity
+    from models.export_motion import export_motion
 
     model = random_model()
     paths = export_motion(model, tmp_path)

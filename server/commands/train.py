@@ -44,11 +44,9 @@ def register(subparsers: Any) -> None:
 
 
 def run_motion(args: argparse.Namespace) -> int:
-    import torch
+    from engine.training import TrainConfig, set_compute_threads, train
 
-    from models.train_motion import TrainConfig, train
-
-    torch.set_num_threads(args.threads)
+    set_compute_threads(args.threads)
     config = TrainConfig(
         preset=args.preset,
         steps=args.steps,
