@@ -117,7 +117,7 @@ class FaceDecoder(nn.Module):
         back = self._invert(grid_fwd)  # (B, 2, G, G) px
         back_full = F.interpolate(back, size=(size, size), mode="bilinear", align_corners=False)
         where = self.crop_xy + back_full.permute(0, 2, 3, 1)  # (B, H, W, 2) px in the portrait
-        layers = self._sample(source_planes[:, :4].expand(batch, -1, -1, -1), where)
+        layers = self._sample(source_planes[:, :4], where)  # (B, 4, H, W)
         rgb, alpha = layers[:, :3], layers[:, 3:4]  # (B, 3, H, W) 0..255, (B, 1, H, W)
         frame = background + (rgb - background) * alpha
         landmarks_xy = moved_xy[:, g * g : g * g + ft.NUM_LANDMARKS]  # (B, 478, 2)
@@ -182,7 +182,7 @@ class FaceDecoder(nn.Module):
         step = self.config.crop_px / self.config.grid_size  # px per grid cell
         for _ in range(self.config.inversion_steps):
             where = self.grid_px + back.permute(0, 2, 3, 1)  # (B, G, G, 2) px
-            back = -grid_sample_px(forward_px, (where + 0.5) / step - 0.5)  # grid cell coords
+            back = -self._sample(forward_px, (where + 0.5) / step - 0.5)  # grid cell coords
         return back
 
     def _window_pixels(self, landmarks_xy: torch.Tensor, seams_xy: torch.Tensor) -> torch.Tensor:
@@ -204,10 +204,11 @@ class FaceDecoder(nn.Module):
         self, anchor: torch.Tensor, size: tuple[int, int], offsets: torch.Tensor, above: float
     ) -> torch.Tensor:
         """A window's pixels: `anchor` at its horizontal centre, `above` of its height down."""
-        extent = torch.tensor([float(size[1]), float(size[0])])
-        top_left = torch.round(anchor - extent * torch.tensor([0.5, above]))  # (B, 2)
-        top_left = torch.minimum(torch.clamp(top_left, min=0.0), self.config.crop_px - extent)
-        return top_left[:, None, :] + offsets  # (B, rows * cols, 2)
+        rows, cols = size
+        limit = float(self.config.crop_px)
+        left = torch.clamp(torch.round(anchor[:, 0:1] - 0.5 * cols), 0.0, limit - cols)  # (B, 1)
+        top = torch.clamp(torch.round(anchor[:, 1:2] - above * rows), 0.0, limit - rows)
+        return torch.cat([left, top], dim=1)[:, None, :] + offsets  # (B, rows * cols, 2)
 
     def _paint_windows(
         self,
@@ -235,7 +236,7 @@ class FaceDecoder(nn.Module):
         source_at = torch.gather(
             where.reshape(batch, height * width, 2), 1, index[..., None].expand(-1, -1, 2)
         )  # (B, P, 2) where each window pixel samples the portrait
-        eyes = self._sample(eye_plane.expand(batch, -1, -1, -1), source_at[:, None])[:, 0, 0]
+        eyes = self._sample(eye_plane, source_at[:, None])[:, 0, 0]  # (B, P)
         colour = self._close_lids(colour, eyes, motion, palette)
         mouth_colour, inside = self._mouth_layer(pixels, seams_xy, mouth, palette, seam_fit)
         colour = colour + (mouth_colour - colour) * inside[..., None]
