@@ -33,7 +33,9 @@ from models.sampling import gather_sample_px, grid_sample_px
 # Order of the avatar tensors after `motion` in FaceDecoder.forward (and in the ONNX graph).
 AVATAR_INPUTS = (
     "source_motion",  # (D,)
-    "source_planes",  # (1, 5, H, W) rgb 0..255, person alpha 0..1, eye interiors (+1 L, -1 R)
+    # The portrait's rgb planes hold value + 0.5 so that the final cast to uint8 rounds; the
+    # background is whole numbers (never resampled), which the cast keeps exactly.
+    "source_planes",  # (1, 5, H, W) rgb + 0.5, person alpha 0..1, eye interiors (+1 L, -1 R)
     "background",  # (1, 3, H, W) rgb 0..255
     "points_canonical",  # (N, 3)
     "points_source_xy",  # (N, 2)
@@ -86,7 +88,8 @@ class FaceDecoder(nn.Module):
             raise ValueError(f"unknown sampler {c.sampler!r}")
         self._sample = gather_sample_px if c.sampler == "gather" else grid_sample_px
         self.register_buffer("grid_px", _pixel_centres(c.grid_size, c.crop_px), persistent=False)
-        self.register_buffer("crop_xy", _pixel_centres(c.crop_px, c.crop_px), persistent=False)
+        crop_norm = (_pixel_centres(c.crop_px, c.crop_px) + 0.5) * (2.0 / c.crop_px) - 1.0
+        self.register_buffer("crop_norm", crop_norm, persistent=False)  # (H, W, 2)
         self.register_buffer("mouth_offsets", _window_offsets(c.mouth_window_px), persistent=False)
         self.register_buffer("eye_offsets", _window_offsets(c.eye_window_px), persistent=False)
         self.jaw_index = ms.INDEX["jawOpen"]
@@ -115,26 +118,39 @@ class FaceDecoder(nn.Module):
         g, batch, size = self.config.grid_size, motion.shape[0], self.config.crop_px
         grid_fwd = forward_px[:, : g * g].reshape(batch, g, g, 2).permute(0, 3, 1, 2)
         back = self._invert(grid_fwd)  # (B, 2, G, G) px
-        back_full = F.interpolate(back, size=(size, size), mode="bilinear", align_corners=False)
-        where = self.crop_xy + back_full.permute(0, 2, 3, 1)  # (B, H, W, 2) px in the portrait
-        layers = self._sample(source_planes[:, :4], where)  # (B, 4, H, W)
-        rgb, alpha = layers[:, :3], layers[:, 3:4]  # (B, 3, H, W) 0..255, (B, 1, H, W)
-        frame = background + (rgb - background) * alpha
+        # The field goes to full resolution in grid_sample's normalised units, so the one
+        # full-resolution pass that builds the sampling grid is the add below.
+        back_norm = F.interpolate(
+            back * (2.0 / size), size=(size, size), mode="bilinear", align_corners=False
+        )
+        where_norm = self.crop_norm + back_norm.permute(0, 2, 3, 1)  # (B, H, W, 2)
+        layers = self._sample_norm(source_planes[:, :4], where_norm)  # (B, 4, H, W)
+        rgb, alpha = layers[:, :3], layers[:, 3:4]  # (B, 3, H, W) rgb + 0.5, (B, 1, H, W)
+        frame = torch.addcmul(background, rgb - background, alpha)
         landmarks_xy = moved_xy[:, g * g : g * g + ft.NUM_LANDMARKS]  # (B, 478, 2)
         seams_xy = moved_xy[:, -2 * SEAM_POINTS :]  # (B, 2S, 2): upper-jaw then lower-jaw seam
         frame = self._paint_windows(
             frame,
-            where,
+            where_norm,
             landmarks_xy,
             seams_xy,
             motion,
             source_planes[:, 4:5],
             mouth,
-            palette * 255.0,
+            palette * 255.0 + 0.5,
             seam_fit,
         )
-        # +0.5 then truncation rounds: every value is a convex blend of values in 0..255.
-        return (frame + 0.5).to(torch.uint8).permute(0, 2, 3, 1)  # (B, H, W, 3)
+        # Truncation rounds: sampled and painted values carry +0.5, the background is whole.
+        return frame.to(torch.uint8).permute(0, 2, 3, 1)  # (B, H, W, 3)
+
+    def _sample_norm(self, image: torch.Tensor, where_norm: torch.Tensor) -> torch.Tensor:
+        """Bilinear, border-padded sampling at grid_sample's normalised coordinates."""
+        if self.config.sampler == "gather":
+            return gather_sample_px(image, (where_norm + 1.0) * (0.5 * self.config.crop_px) - 0.5)
+        image = image.expand(where_norm.shape[0], -1, -1, -1)
+        return F.grid_sample(
+            image, where_norm, mode="bilinear", padding_mode="border", align_corners=False
+        )
 
     def _forward_displacement(
         self,
@@ -213,7 +229,7 @@ class FaceDecoder(nn.Module):
     def _paint_windows(
         self,
         frame: torch.Tensor,
-        where: torch.Tensor,
+        where_norm: torch.Tensor,
         landmarks_xy: torch.Tensor,
         seams_xy: torch.Tensor,
         motion: torch.Tensor,
@@ -233,9 +249,10 @@ class FaceDecoder(nn.Module):
         flat = frame.reshape(batch, channels, height * width)
         index3 = index[:, None, :].expand(-1, channels, -1)
         colour = torch.gather(flat, 2, index3).transpose(1, 2)  # (B, P, 3)
-        source_at = torch.gather(
-            where.reshape(batch, height * width, 2), 1, index[..., None].expand(-1, -1, 2)
+        source_norm = torch.gather(
+            where_norm.reshape(batch, height * width, 2), 1, index[..., None].expand(-1, -1, 2)
         )  # (B, P, 2) where each window pixel samples the portrait
+        source_at = (source_norm + 1.0) * (0.5 * self.config.crop_px) - 0.5  # px
         eyes = self._sample(eye_plane, source_at[:, None])[:, 0, 0]  # (B, P)
         colour = self._close_lids(colour, eyes, motion, palette)
         mouth_colour, inside = self._mouth_layer(pixels, seams_xy, mouth, palette, seam_fit)

@@ -232,11 +232,11 @@ def build_rig(
     eyes = _eye_interiors(landmarks_px)
     planes = np.concatenate(
         [
-            image.astype(np.float32).transpose(2, 0, 1),
+            image.astype(np.float32).transpose(2, 0, 1) + 0.5,
             person_alpha[None].astype(np.float32),
             eyes[None],
         ]
-    )  # (5, H, W): rgb 0..255, person alpha 0..1, eye interiors (+1 left eye, -1 right)
+    )  # (5, H, W): rgb + 0.5 (the decoder's cast rounds), alpha 0..1, eyes (+1 L, -1 R)
     gap_px = landmarks_px[ft.INNER_LIP_LOWER_MID, 1] - landmarks_px[ft.INNER_LIP_UPPER_MID, 1]
     return {
         "grid_size": np.array(grid_size, dtype=np.int64),
