@@ -188,8 +188,13 @@ class FaceDecoder(nn.Module):
         rotation = rotation_matrix_torch(motion[:, 0], motion[:, 1] + PITCH_BIAS_RAD, motion[:, 2])
         scale = torch.exp(motion[:, 5] - source_motion[5])  # (B,)
         shift_xy = (motion[:, 3:5] - source_motion[3:5]) * self.config.crop_px  # (B, 2)
-        target = scale[:, None, None] * (moved @ rotation.transpose(1, 2)) + center  # (B, N, 3)
-        target_xy = target[..., :2] + shift_xy[:, None, :]
+        # Only image x and y are needed; spelled out, because a batched (N, 3) x (3, 3) matmul
+        # is several times slower on the CPU than these six products.
+        r = rotation[:, :2, :, None, None] * scale[:, None, None, None, None]  # (B, 2, 3, 1, 1)
+        x, y, z = moved[..., 0:1], moved[..., 1:2], moved[..., 2:3]  # (B, N, 1)
+        target_x = r[:, 0, 0] * x + r[:, 0, 1] * y + r[:, 0, 2] * z  # (B, N, 1)
+        target_y = r[:, 1, 0] * x + r[:, 1, 1] * y + r[:, 1, 2] * z
+        target_xy = torch.cat([target_x, target_y], dim=-1) + (center[:2] + shift_xy)[:, None, :]
         return head_weight * (target_xy - points_source_xy)  # (B, N, 2)
 
     def _invert(self, forward_px: torch.Tensor) -> torch.Tensor:
