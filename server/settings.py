@@ -1,0 +1,60 @@
+"""Server configuration, assembled in one place from GIOCONDA_* environment variables.
+
+Every input cap lives here, with the 4xx it produces when exceeded documented in server/errors.py.
+`gioconda serve` flags override the environment.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class IceLoopback(StrEnum):
+    """Whether the server offers 127.0.0.1 ICE candidates (aioice skips loopback by default).
+
+    off: aioice's own host addresses only. add: those plus 127.0.0.1 (a browser on the same
+    machine connects over loopback). only: 127.0.0.1 alone (tests and benchmarks: traffic never
+    leaves loopback)."""
+
+    OFF = "off"
+    ADD = "add"
+    ONLY = "only"
+
+
+class VideoCodec(StrEnum):
+    VP8 = "vp8"
+    H264 = "h264"
+
+
+class ServerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GIOCONDA_", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Field(default_factory=lambda: Path.home() / ".local/share/gioconda")
+    default_avatar: str = "astronaut"
+    profile: str = "low-latency"
+    fps: int = 40
+    engine_threads: int = 1
+    warm_up: bool = True  # /readyz is true only after one warm-up inference
+
+    api_key: str | None = None  # when set, /v1 needs "Authorization: Bearer KEY" (or ?api_key=)
+    ice_servers: list[str] = Field(default_factory=list)  # e.g. ["stun:stun.example.org:3478"]
+    ice_loopback: IceLoopback = IceLoopback.ADD
+    ai_label: bool = True  # draw "AI-generated" on every video frame
+    ai_label_text: str = "AI-generated"
+
+    max_sessions: int = 2
+    max_sdp_bytes: int = 20_000
+    max_upload_bytes: int = 10_000_000
+    max_upload_pixels: int = 25_000_000
+    session_idle_timeout_s: float = 120.0  # no audio, control or speech message for this long
+    session_max_duration_s: float = 3600.0
+    ws_max_message_bytes: int = 64_000  # 2 s of 16 kHz int16 PCM
+    ws_max_messages_per_s: float = 200.0  # sustained; bursts up to 2x are allowed
+    ws_max_sample_rate_hz: int = 48_000
+    ws_min_sample_rate_hz: int = 8_000
