@@ -1,28 +1,22 @@
-"""Run the exported decoder in onnxruntime (CPU), bound to one avatar."""
+"""The exported decoder in onnxruntime (CPU), bound to one avatar: a thin renderer over the
+onnxruntime backend, kept for the decoder's parity test and benchmark."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import onnxruntime as ort
-from numpy.typing import NDArray
-
 from engine.avatar import PreparedAvatar
-from engine.renderer import avatar_tensors
+from engine.backends.onnxruntime_backend import OnnxRuntimeBackend
+from engine.renderer import AvatarRenderer, avatar_arrays, avatar_tensors
 from models.decoder import DecoderConfig, FaceDecoder
 from models.export_decoder import export_decoder
 
 
-class OnnxDecoder:
+class OnnxDecoder(AvatarRenderer):
     def __init__(self, model_path: Path, avatar: PreparedAvatar, threads: int = 1) -> None:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(
-            str(model_path), options, providers=["CPUExecutionProvider"]
+        super().__init__(
+            avatar, backend=OnnxRuntimeBackend(model_path, avatar_arrays(avatar), threads)
         )
-        self.feeds = {name: t.numpy() for name, t in avatar_tensors(avatar).items()}
 
     @classmethod
     def export_for(cls, avatar: PreparedAvatar, model_path: Path, threads: int = 1) -> OnnxDecoder:
@@ -31,8 +25,3 @@ class OnnxDecoder:
         decoder = FaceDecoder(DecoderConfig(grid_size=grid_size, sampler="gather"))
         export_decoder(decoder, avatar_tensors(avatar), model_path)
         return cls(model_path, avatar, threads)
-
-    def render(self, motion: NDArray[np.float32]) -> NDArray[np.uint8]:
-        batch = np.atleast_2d(np.asarray(motion, dtype=np.float32))
-        frames = self.session.run(["frames"], {**self.feeds, "motion": batch})[0]
-        return np.asarray(frames, dtype=np.uint8)

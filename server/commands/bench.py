@@ -10,6 +10,7 @@ from typing import Any
 BENCHMARKS = {
     "decoder": ("engine.bench_decoder", "decoder frames/s at 512x512, torch and onnxruntime"),
     "motion": ("engine.bench_motion", "streaming motion generation cost as a fraction of a core"),
+    "render": ("engine.bench_render", "per-stage ms on one backend and max 40 fps sessions"),
 }
 
 
