@@ -14,7 +14,7 @@ import sys
 from engine.errors import EngineError
 
 # Modules under server.commands, in the order they appear in --help.
-COMMAND_MODULES = ("preview", "bench", "data", "train", "eval", "export")
+COMMAND_MODULES = ("preview", "render", "bench", "data", "train", "eval", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:
