@@ -39,6 +39,7 @@ from engine.backends.graphs import (
     tensorrt_profile,
 )
 from engine.backends.select import engine_path, onnx_metadata
+from engine.backends.tensorrt_backend import import_tensorrt
 from engine.renderer import avatar_arrays, avatar_tensors
 from models import motion_space as ms
 from models.decoder import DecoderConfig, FaceDecoder
@@ -128,6 +129,8 @@ def export_graphs(
         )
     if request.max_batch < 1:
         raise BackendError("--max-batch must be at least 1", reason="bad_export_request")
+    if request.format == ExportFormat.TENSORRT:
+        import_tensorrt()  # fail before minutes of export, saying why
     request.out_dir.mkdir(parents=True, exist_ok=True)
     result = ExportResult()
     _export_motion(request, model, preset, result)
