@@ -25,6 +25,50 @@ from models.motion_checkpoint import MotionModel
 from models.motion_dit import CONTROL_GROUPS, control_vector, window_positions
 
 FEATURES_PER_FRAME = 2  # 50 Hz audio features per 25 Hz motion frame
+# eyeBlink over one blink at 25 Hz: fast close, slower open (~240 ms).
+BLINK_SHAPE = np.array([0.35, 0.85, 1.0, 0.7, 0.35, 0.1], dtype=np.float32)
+MIN_BLINK_GAP_S = 1.2
+_BLINK_FIELDS = [motion_space.INDEX["eyeBlinkLeft"], motion_space.INDEX["eyeBlinkRight"]]
+
+
+class BlinkSchedule:
+    """Seeded blinks laid over the model's eyelids (max of the two), at absolute frame indices.
+
+    The S model learns lip sync and head motion but averages blinks away (they are not
+    predictable from audio), so the stream adds them: intervals of MIN_BLINK_GAP_S plus an
+    exponential wait, averaging `rate_per_min`. Indexed by frame, so chunking does not matter.
+    """
+
+    def __init__(self, rate_per_min: float, seed: int) -> None:
+        self._rng = np.random.default_rng([seed, 0xB1])
+        self._mean_gap_frames = 60.0 * motion_space.MOTION_RATE_HZ / max(rate_per_min, 1e-6)
+        self._enabled = rate_per_min > 0
+        self._onsets: list[int] = []
+        self._next_onset = self._draw_gap()
+
+    def _draw_gap(self) -> int:
+        min_gap = MIN_BLINK_GAP_S * motion_space.MOTION_RATE_HZ
+        extra = self._rng.exponential(max(1.0, self._mean_gap_frames - min_gap))
+        return int(round(min_gap + extra))
+
+    def apply(self, frames: npt.NDArray[np.float32], first_frame: int) -> npt.NDArray[np.float32]:
+        """(n, M) frames starting at absolute index first_frame -> the same with blinks."""
+        if not self._enabled:
+            return frames
+        end = first_frame + len(frames)
+        while self._next_onset < end:
+            self._onsets.append(self._next_onset)
+            self._next_onset += self._draw_gap()
+        index = np.arange(first_frame, end)  # (n,)
+        blink = np.zeros(len(frames), dtype=np.float32)  # (n,)
+        for onset in self._onsets:
+            offset = index - onset  # (n,)
+            inside = (offset >= 0) & (offset < len(BLINK_SHAPE))
+            blink[inside] = np.maximum(blink[inside], BLINK_SHAPE[offset[inside]])
+        self._onsets = [o for o in self._onsets if o + len(BLINK_SHAPE) > end]
+        out = frames.copy()
+        out[:, _BLINK_FIELDS] = np.maximum(out[:, _BLINK_FIELDS], blink[:, None])
+        return out
 
 
 @dataclass(frozen=True)
@@ -80,11 +124,13 @@ class MotionStream:
         self.guidance_scale = profile.guidance_scale if guidance_scale is None else guidance_scale
         self.eta = profile.eta if eta is None else eta
         self._generator = torch.Generator().manual_seed(seed)
+        self._blinks = BlinkSchedule(profile.blinks_per_min, seed)
         self._silence = silence_feature(model)  # (D,)
         neutral = torch.from_numpy(motion_space.NEUTRAL)  # (M,)
         self._history = model.dit.normalize(neutral).expand(profile.context_frames, -1)  # (P, M)
         self._features = torch.zeros(0, model.encoder.config.out_dim)  # (F, D), F since _offset
         self._feature_offset = 0  # feature index of self._features[0]
+        self._previous_lookahead: torch.Tensor | None = None  # (L, M) normalized
         self._features_received = 0
         self.frames_emitted = 0
         self.set_controls(controls or MotionControls())
@@ -151,13 +197,33 @@ class MotionStream:
         window = ddim_sample(  # (1, N, M)
             dit, noise, cond, p.sampling_steps, self.guidance_scale, self.eta, self._generator
         )
-        new = window[0, p.context_frames : p.context_frames + p.window_frames]  # (W, M)
+        new = self._crossfade(window[0, p.context_frames :])  # (W, M)
         frames = motion_space.clip(dit.denormalize(new).numpy())  # (W, M)
+        frames = self._blinks.apply(frames, self.frames_emitted)  # (W, M)
         clipped = dit.normalize(torch.from_numpy(frames))  # (W, M)
         self._history = torch.cat([self._history, clipped])[-p.context_frames :]  # (P, M)
         self.frames_emitted += p.window_frames
         self._drop_old_features()
         return frames
+
+    def _crossfade(self, predicted: torch.Tensor) -> torch.Tensor:
+        """(W + L, M) new + lookahead frames -> (W, M) new frames blended into the previous window.
+
+        The previous window already predicted this window's first L frames (its lookahead), in
+        one piece with the frames it emitted; fading from that prediction to the new one removes
+        the small pose offsets a fresh sample has at the seam.
+        """
+        p = self.profile
+        new = predicted[: p.window_frames].clone()  # (W, M)
+        previous = self._previous_lookahead  # (L, M) or None
+        self._previous_lookahead = predicted[p.window_frames :]  # (L, M)
+        if previous is None:
+            return new
+        overlap = min(p.lookahead_frames, p.window_frames)
+        weights = (p.lookahead_frames - torch.arange(overlap)) / (p.lookahead_frames + 1.0)
+        weights = weights[:, None]  # (overlap, 1)
+        new[:overlap] = weights * previous[:overlap] + (1.0 - weights) * new[:overlap]
+        return new
 
     def _drop_old_features(self) -> None:
         keep_from = FEATURES_PER_FRAME * (self.frames_emitted - self.profile.context_frames)

@@ -22,6 +22,7 @@ class MotionProfile:
     sampling_steps: int
     guidance_scale: float  # classifier-free guidance on audio (1.0 = off, no extra batch)
     eta: float = 0.0  # sampler stochasticity: 0 = deterministic DDIM, 1 = DDPM-like
+    blinks_per_min: float = 15.0  # seeded blinks laid over the model's (0 = model only)
 
     @property
     def algorithmic_latency_ms(self) -> int:
