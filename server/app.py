@@ -85,7 +85,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def _new_engine(settings: ServerSettings) -> StreamEngine:
     from engine.stream import StreamEngine as EngineImpl  # loads the models
 
-    engine: StreamEngine = EngineImpl(threads=settings.engine_threads)
+    engine: StreamEngine = EngineImpl(
+        threads=settings.engine_threads, weights=settings.motion_weights
+    )
     return engine
 
 
@@ -93,9 +95,9 @@ async def _warm_up(app: FastAPI) -> None:
     """Prepare the default avatar and run one inference, off the event loop."""
     settings: ServerSettings = app.state.settings
     try:
-        await asyncio.to_thread(app.state.store.load, settings.default_avatar)
+        avatar = await asyncio.to_thread(app.state.store.load, settings.default_avatar)
         if settings.warm_up:
-            await asyncio.to_thread(app.state.engine.warm_up)
+            await asyncio.to_thread(app.state.engine.warm_up, avatar)
     except Exception as exc:
         log.exception("warm-up failed; /readyz stays false")
         app.state.warm_up_error = str(exc)

@@ -52,7 +52,7 @@ CONTROL_FIELDS = frozenset(f.name for f in dataclasses.fields(Controls))
 class StreamEngine(Protocol):
     """What the server needs from engine.stream.StreamEngine."""
 
-    def warm_up(self) -> None: ...
+    def warm_up(self, avatar: PreparedAvatar | None = None) -> None: ...
 
     def create_stream(self, avatar: PreparedAvatar, options: StreamOptions) -> SessionStream: ...
 
@@ -198,6 +198,7 @@ class Session:
         settings = self._settings
         while True:
             await asyncio.sleep(WATCHDOG_PERIOD_S)
+            self._send_stats()
             now = time.monotonic()
             if now - self.last_activity_s > settings.session_idle_timeout_s:
                 await self.close("idle")
@@ -208,6 +209,19 @@ class Session:
             if self.pc.connectionState in ("failed", "closed"):
                 await self.close("disconnected")
                 return
+
+    def _send_stats(self) -> None:
+        """The server's part of the latency, for the page's estimate (it adds network and
+        jitter buffer from getStats)."""
+        recent = sorted(self.video.recent_latency_s)
+        latency_ms = round(1000 * recent[len(recent) // 2]) if recent else None
+        self._send_on_channel(
+            {
+                "type": "server_stats",
+                "latency_ms": latency_ms,
+                "frames_sent": self.pump.frames_pulled,
+            }
+        )
 
     def _on_channel_message(self, message: str | bytes) -> None:
         self.touch()
@@ -281,7 +295,8 @@ class SessionManager:
         self._reserved += 1
         try:
             avatar = await asyncio.to_thread(self._store.load, avatar_id)
-            stream = self._engine.create_stream(avatar, options)
+            # Building the avatar's renderer takes a moment: off the event loop.
+            stream = await asyncio.to_thread(self._engine.create_stream, avatar, options)
             return await self._connect(stream, self._store.resolve(avatar_id), offer_sdp)
         finally:
             self._reserved -= 1

@@ -40,6 +40,7 @@ class ServerSettings(BaseSettings):
     profile: str = "low-latency"
     fps: int = 40
     engine_threads: int = 1
+    motion_weights: Path | None = None  # default: the committed models/weights/motion_S.pt
     warm_up: bool = True  # /readyz is true only after one warm-up inference
 
     api_key: str | None = None  # when set, /v1 needs "Authorization: Bearer KEY" (or ?api_key=)

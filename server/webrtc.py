@@ -14,6 +14,7 @@ import contextlib
 import fractions
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -25,6 +26,7 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 from numpy.typing import NDArray
 
+from engine.errors import AudioError
 from engine.session_api import (
     OUTPUT_AUDIO_RATE_HZ,
     VIDEO_CLOCK_HZ,
@@ -42,6 +44,7 @@ AUDIO_TIME_BASE = fractions.Fraction(1, OUTPUT_AUDIO_RATE_HZ)
 VIDEO_QUEUE_FRAMES = 2  # the encoder is at most this far behind the clock before frames drop
 AUDIO_QUEUE_FRAMES = 8  # audio is cheap; a little more slack keeps it gapless
 CLOCK_RESET_FRAMES = 8  # when the engine falls this far behind the clock, restart the clock
+LATENCY_WINDOW_FRAMES = 80  # the latency shown to the page: the median of the last 2 s of speech
 INPUT_AUDIO_RATE_HZ = 16_000  # browser audio is resampled to the engine's rate here (PyAV)
 
 T = TypeVar("T")
@@ -110,6 +113,7 @@ class AvatarVideoTrack(MediaStreamTrack):
         super().__init__()
         self.queue: DropOldestQueue[PacedVideo] = DropOldestQueue(VIDEO_QUEUE_FRAMES)
         self._metrics = metrics
+        self.recent_latency_s: deque[float] = deque(maxlen=LATENCY_WINDOW_FRAMES)
 
     async def recv(self) -> av.VideoFrame:
         if self.readyState != "live":
@@ -120,7 +124,9 @@ class AvatarVideoTrack(MediaStreamTrack):
         frame.time_base = VIDEO_TIME_BASE
         self._metrics.frames_sent.inc()
         if item.audio_arrival_s is not None:
-            self._metrics.frame_latency.observe(time.monotonic() - item.audio_arrival_s)
+            latency_s = time.monotonic() - item.audio_arrival_s
+            self._metrics.frame_latency.observe(latency_s)
+            self.recent_latency_s.append(latency_s)
         return frame
 
 
@@ -205,5 +211,8 @@ async def consume_browser_audio(
             assert isinstance(frame, av.AudioFrame)
             for out in resampler.resample(frame):
                 samples = out.to_ndarray().reshape(-1).astype(np.int16, copy=False)
-                stream.push_audio(samples, INPUT_AUDIO_RATE_HZ)
+                try:
+                    stream.push_audio(samples, INPUT_AUDIO_RATE_HZ)
+                except AudioError as exc:  # e.g. the speech queue is full: drop, keep the call
+                    log.warning("browser audio dropped: %s", exc)
             on_audio()

@@ -1,0 +1,116 @@
+"""Browser end to end: Debian's headless Chromium, driven by Playwright, loads the web client,
+starts a call with its (fake) microphone playing a speech file, and receives 512x512 video that
+keeps coming. Screenshots of the page before and during the call go to out/.
+
+Needs /usr/bin/chromium (scripts/setup.sh installs it as root) and the playwright package (the
+driver only; no browser is downloaded). Traffic stays on loopback: the server offers only
+127.0.0.1 and Chromium is allowed loopback candidates.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.server_harness import REPO_ROOT, SPEECH_WAV, running_server, test_settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+OUT_DIR = REPO_ROOT / "out"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--allow-loopback-in-peer-connection",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium package")
+
+
+def _frames_decoded(page: Any) -> int:
+    count: int = page.evaluate(
+        "() => document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames"
+    )
+    return count
+
+
+def run_browser_call(base_url: str, speech_wav: Path, out_dir: Path) -> dict[str, Any]:
+    """Open the page, screenshot it, start a call, let it run, screenshot it; -> observations."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    flags = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={speech_wav}"]
+    seen: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as profile, playwright_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            profile,
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=flags,
+            viewport={"width": 1280, "height": 800},
+        )
+        try:
+            page = context.new_page()
+            page.on("console", lambda m: seen.setdefault("console", []).append(m.text))
+            page.goto(base_url + "/")
+            page.wait_for_selector(".avatar img", timeout=30_000)
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.avatar img')].every(i => i.complete)",
+                timeout=60_000,
+            )
+            page.wait_for_selector("#server-status.ok", timeout=30_000)
+            page.screenshot(path=str(out_dir / "browser_before_call.png"))
+            page.click("#start")
+            page.wait_for_function(
+                "() => document.getElementById('video').videoWidth > 0", timeout=60_000
+            )
+            seen["video_size"] = page.evaluate(
+                "() => [document.getElementById('video').videoWidth,"
+                " document.getElementById('video').videoHeight]"
+            )
+            first = _frames_decoded(page)
+            start = time.monotonic()
+            time.sleep(6.0)
+            seen["fps"] = (_frames_decoded(page) - first) / (time.monotonic() - start)
+            seen["session_id"] = page.text_content("#session-id")
+            seen["stats_fps"] = page.text_content("#stat-fps")
+            seen["stats_res"] = page.text_content("#stat-res")
+            page.screenshot(path=str(out_dir / "browser_during_call.png"))
+            page.click("#stop")
+            page.wait_for_function("() => !document.getElementById('stop').disabled === false")
+        finally:
+            context.close()
+    return seen
+
+
+@pytest.fixture(scope="module")
+def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not SPEECH_WAV.is_file():
+        pytest.skip(f"{SPEECH_WAV} is not here")
+    # Chromium's fake capture reads plain PCM WAV; the file is that already, copied so the path
+    # has no surprises.
+    path = tmp_path_factory.mktemp("speech") / "speech.wav"
+    shutil.copy(SPEECH_WAV, path)
+    return path
+
+
+def test_browser_call_receives_512px_video_that_keeps_coming(
+    tmp_path: Path, speech_wav: Path
+) -> None:
+    with running_server(test_settings(tmp_path)) as server:
+        seen = run_browser_call(server.url, speech_wav, OUT_DIR)
+        assert server.live_sessions == 0 or server.live_sessions == 1  # stop sent DELETE
+    assert seen["video_size"] == [512, 512]
+    assert seen["fps"] > 15, seen  # one shared core runs server, engine and browser
+    assert seen["stats_res"] == "512×512"
+    assert seen["session_id"].startswith("s_")
+    assert (OUT_DIR / "browser_during_call.png").stat().st_size > 10_000
