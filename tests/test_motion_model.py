@@ -187,3 +187,13 @@ def test_feature_stream_refuses_bad_audio_clearly() -> None:
         stream.push(np.zeros(10, dtype=np.int16))
     assert stream.flush().shape == (0, 96)  # nothing pushed: no features, no motion frames
     assert stream.flush().shape == (0, 96)  # a second flush is harmless
+
+
+def test_stream_blinks_at_about_the_profile_rate() -> None:
+    """Regression: the trained S model averaged blinks away (0 per minute); the stream adds them."""
+    from engine import motion_eval
+
+    silence = np.zeros(30 * 16_000, dtype=np.float32)
+    motion = generate_motion(silence, seed=3, model=random_model())
+    rate = motion_eval.blink_rate_per_min(motion)
+    assert 6.0 <= rate <= 30.0, rate
