@@ -8,6 +8,7 @@ IOBinding; a call binds only its own inputs.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,7 @@ class OnnxRuntimeBackend:
         if self.device == "cuda":
             providers.insert(0, ("CUDAExecutionProvider", {"device_id": str(device_index)}))
         self.session = ort.InferenceSession(str(model_path), options, providers=providers)
+        log.debug("%s: onnxruntime providers %s", model_path, self.session.get_providers())
         bound = dict(bound or {})
         unknown = set(bound) - {arg.name for arg in self.session.get_inputs()}
         if unknown:
@@ -65,6 +67,7 @@ class OnnxRuntimeBackend:
         )
         self._device_index = device_index
         self._binding = self.session.io_binding()
+        self._lock = threading.Lock()  # one binding: calls from two threads take turns
         # Kept referenced: the binding points at their memory.
         self._bound_values = {
             name: ort.OrtValue.ortvalue_from_numpy(
@@ -80,12 +83,13 @@ class OnnxRuntimeBackend:
 
     def run(self, inputs: Arrays) -> dict[str, NDArray[np.generic]]:
         check_inputs(self._spec, inputs)
-        for name, value in inputs.items():
-            self._binding.bind_cpu_input(name, np.ascontiguousarray(value))
-        for name in self._spec.output_names:
-            self._binding.bind_output(name, self.device, self._device_index)
-        self.session.run_with_iobinding(self._binding)
-        outputs = self._binding.copy_outputs_to_cpu()
+        with self._lock:
+            for name, value in inputs.items():
+                self._binding.bind_cpu_input(name, np.ascontiguousarray(value))
+            for name in self._spec.output_names:
+                self._binding.bind_output(name, self.device, self._device_index)
+            self.session.run_with_iobinding(self._binding)
+            outputs = self._binding.copy_outputs_to_cpu()
         return {
             name: np.asarray(value)
             for name, value in zip(self._spec.output_names, outputs, strict=True)

@@ -63,7 +63,8 @@ def open_backend(
             skipped.append(f"{name}: {exc}")
             continue
         note = f" (skipped {'; '.join(skipped)})" if skipped else ""
-        message = f"{graph.name} runs on {backend.name}{note}"
+        device = getattr(backend, "device", None)  # cpu / cuda:0; onnxruntime picks a provider
+        message = f"{graph.name} runs on {backend.name} ({device}){note}"
         # Once per distinct choice at INFO: a renderer is opened per avatar and session.
         log.log(logging.DEBUG if message in _ANNOUNCED else logging.INFO, message)
         _ANNOUNCED.add(message)

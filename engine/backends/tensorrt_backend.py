@@ -183,6 +183,7 @@ class TensorRTBackend:
 
     def __init__(self, plan_path: Path, bound: Arrays | None = None, device_index: int = 0) -> None:
         self.name = BackendName.TENSORRT
+        self.device = f"cuda:{device_index}"
         self._rt = _runtime(plan_path, device_index)
         bound = dict(bound or {})
         unknown = set(bound) - set(self._rt.inputs)
