@@ -163,6 +163,7 @@ class Session:
             "profile": self.stream.options.profile,
             "fps": self.stream.options.fps,
             "frames_sent": self.pump.frames_pulled,
+            "speaking": self.pump.speaking,
             "age_s": round(time.monotonic() - self.created_s, 1),
             "controls": dataclasses.asdict(self.controls),
         }
@@ -220,6 +221,7 @@ class Session:
                 "type": "server_stats",
                 "latency_ms": latency_ms,
                 "frames_sent": self.pump.frames_pulled,
+            "speaking": self.pump.speaking,
             }
         )
 

@@ -172,6 +172,7 @@ class MediaClockPump:
         self._metrics = metrics
         self._on_frame = on_frame
         self.frames_pulled = 0
+        self.speaking = False  # the last frame's audio belongs to a speech segment
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -196,6 +197,7 @@ class MediaClockPump:
         self._metrics.frames_dropped.inc(self._video.queue.dropped - before)
         self._audio.queue.put((frame.audio, frame.audio_pts))
         self.frames_pulled += 1
+        self.speaking = frame.speaking
         if self._on_frame is not None:
             self._on_frame(frame)
 

@@ -8,8 +8,11 @@ in-process aiortc client offer only 127.0.0.1 (the setting is process-wide).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import fractions
+import functools
+import os
 import socket
 import threading
 import time
@@ -21,6 +24,7 @@ from typing import Any
 import av
 import httpx
 import numpy as np
+import pytest
 import uvicorn
 from aiortc import (
     RTCConfiguration,
@@ -37,6 +41,23 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SPEECH_WAV = REPO_ROOT.parent / "shared" / "data" / "speech" / "lj050-0131.wav"
 
 
+@functools.cache
+def shared_engine() -> Any:
+    """One warmed-up engine.stream.StreamEngine for every test server in this process (loading
+    and warming the models once keeps the server tests short). Skips when the motion weights are
+    absent (GIOCONDA_MOTION_WEIGHTS may point at others)."""
+    from engine.motion_generate import DEFAULT_WEIGHTS
+    from engine.stream import StreamEngine
+
+    weights = Path(os.environ.get("GIOCONDA_MOTION_WEIGHTS") or DEFAULT_WEIGHTS)
+    if not weights.is_file():
+        pytest.skip(f"motion weights {weights} are not here")
+    engine = StreamEngine(threads=1, weights=weights)
+    engine.warm_up()
+    atexit.register(engine.close)
+    return engine
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -44,7 +65,7 @@ def free_port() -> int:
         return port
 
 
-def test_settings(data_dir: Path, **overrides: Any) -> ServerSettings:
+def server_settings(data_dir: Path, **overrides: Any) -> ServerSettings:
     values: dict[str, Any] = {
         "host": "127.0.0.1",
         "port": free_port(),
@@ -57,11 +78,12 @@ def test_settings(data_dir: Path, **overrides: Any) -> ServerSettings:
 
 
 class ServerThread:
-    """uvicorn serving create_app(settings) on its own event loop in a daemon thread."""
+    """uvicorn serving create_app(settings) on its own event loop in a daemon thread, on the
+    shared engine unless one is given."""
 
     def __init__(self, settings: ServerSettings, engine: Any = None) -> None:
         self.settings = settings
-        self.app = create_app(settings, engine)
+        self.app = create_app(settings, engine if engine is not None else shared_engine())
         config = uvicorn.Config(
             self.app,
             host=settings.host,
@@ -119,7 +141,7 @@ class Call:
     answer_sdp: str
     frames: list[ReceivedFrame] = field(default_factory=list)
     sizes: set[tuple[int, int]] = field(default_factory=set)
-    keep_rgb: bool = False
+    keep_rgb_every: int = 0  # keep the decoded picture of every n-th frame (0: none)
     audio_samples: int = 0
     channel_messages: list[str] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -128,6 +150,9 @@ class Call:
         for task in self.tasks:
             task.cancel()
         await self.pc.close()
+
+    def pictures_between(self, start_s: float, end_s: float) -> list[np.ndarray]:
+        return [f.rgb for f in self.frames if f.rgb is not None and start_s <= f.arrival_s <= end_s]
 
     def fps_between(self, start_s: float, end_s: float) -> float:
         times = [f.arrival_s for f in self.frames if start_s <= f.arrival_s <= end_s]
@@ -179,7 +204,7 @@ async def start_call(
     avatar_id: str = "default",
     audio: MediaStreamTrack | None = None,
     prefer_codec: str | None = None,
-    keep_rgb: bool = False,
+    keep_rgb_every: int = 0,
     options: dict[str, Any] | None = None,
     control_channel: bool = True,
 ) -> Call:
@@ -211,7 +236,7 @@ async def start_call(
         raise RuntimeError(f"POST /v1/sessions -> {response.status_code}: {response.text}")
     answer = response.json()
     await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
-    call = Call(pc, answer["session_id"], answer["sdp"], keep_rgb=keep_rgb)
+    call = Call(pc, answer["session_id"], answer["sdp"], keep_rgb_every=keep_rgb_every)
     if channel is not None:
         channel.on("message", call.channel_messages.append)
     loop = asyncio.get_running_loop()
@@ -227,7 +252,9 @@ async def _read_video(track: MediaStreamTrack, call: Call) -> None:
             frame = await track.recv()
             assert isinstance(frame, av.VideoFrame)
             call.sizes.add((frame.width, frame.height))
-            rgb = frame.to_ndarray(format="rgb24") if call.keep_rgb else None
+            every = call.keep_rgb_every
+            keep = every > 0 and len(call.frames) % every == 0
+            rgb = frame.to_ndarray(format="rgb24") if keep else None
             call.frames.append(ReceivedFrame(time.monotonic(), rgb))
 
 
@@ -248,3 +275,17 @@ def load_pcm(path: Path, rate_hz: int = 16_000) -> np.ndarray:
             chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
     chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
     return np.concatenate(chunks).astype(np.int16)
+
+
+def mouth_openings(pictures: list[np.ndarray]) -> list[float]:
+    """Mouth opening of each picture by re-detected landmarks (pictures without a face are
+    left out)."""
+    from engine.landmarks import FaceModels
+    from tests.face_metrics import mouth_opening
+
+    models = FaceModels()
+    try:
+        found = [models.face_landmarks(np.ascontiguousarray(p)) for p in pictures]
+    finally:
+        models.close()
+    return [mouth_opening(faces[0]) for faces in found if faces]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.server_harness import REPO_ROOT, SPEECH_WAV, running_server, test_settings
+from tests.server_harness import REPO_ROOT, SPEECH_WAV, running_server, server_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 OUT_DIR = REPO_ROOT / "out"
@@ -106,7 +106,7 @@ def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_browser_call_receives_512px_video_that_keeps_coming(
     tmp_path: Path, speech_wav: Path
 ) -> None:
-    with running_server(test_settings(tmp_path)) as server:
+    with running_server(server_settings(tmp_path)) as server:
         seen = run_browser_call(server.url, speech_wav, OUT_DIR)
         assert server.live_sessions == 0 or server.live_sessions == 1  # stop sent DELETE
     assert seen["video_size"] == [512, 512]

@@ -1,0 +1,92 @@
+"""WebRTC over loopback with a real aiortc client: 512x512 frames at ~40 fps, a mouth that moves
+while speech arrives on the client's audio track and stays closed in silence; H264 on request."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from tests.server_harness import (
+    SPEECH_WAV,
+    PcmTrack,
+    ServerThread,
+    load_pcm,
+    mouth_openings,
+    running_server,
+    server_settings,
+    start_call,
+)
+
+CALL_S = 10.0
+SPEECH_DELAY_S = 2.5  # silence first, so the same call shows both
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    with running_server(server_settings(tmp_path_factory.mktemp("store"))) as running:
+        yield running
+
+
+def test_call_streams_512px_at_40fps_and_the_mouth_follows_speech(server: ServerThread) -> None:
+    if not SPEECH_WAV.is_file():
+        pytest.skip(f"{SPEECH_WAV} is not here")
+    speech = load_pcm(SPEECH_WAV)
+
+    async def scenario() -> tuple[float, list[float], list[float], set[tuple[int, int]], int]:
+        track = PcmTrack(speech, 16_000, start_delay_s=SPEECH_DELAY_S)
+        call = await start_call(server.url, audio=track, keep_rgb_every=3)
+        start = time.monotonic()
+        await asyncio.sleep(CALL_S)
+        await call.close()
+        assert call.frames, "no video frame arrived"
+        first = call.frames[0].arrival_s
+        fps = call.fps_between(first, first + CALL_S)
+        spoken_from = track.first_sample_sent_s or start + SPEECH_DELAY_S
+        # Silence: before any speech could show (the first frames may still settle).
+        silent = call.pictures_between(first + 0.5, spoken_from)
+        # Speech: from when its first words can be on screen to the end of the call.
+        talking = call.pictures_between(spoken_from + 1.0, first + CALL_S)
+        return fps, mouth_openings(silent), mouth_openings(talking), call.sizes, len(call.frames)
+
+    fps, silent, talking, sizes, count = asyncio.run(scenario())
+    assert sizes == {(512, 512)}
+    assert fps > 32, f"{fps:.1f} fps over {count} frames"  # 40 nominal; one shared CPU core
+    assert len(silent) >= 10 and len(talking) >= 30, (len(silent), len(talking))
+    closed = float(np.percentile(silent, 90))
+    moving = float(np.percentile(talking, 90))
+    assert closed < 0.09, f"mouth open in silence: {silent}"
+    assert moving > closed + 0.06, f"mouth did not open with speech: {closed=} {moving=}"
+    assert np.std(talking) > 2 * np.std(silent), "the mouth should move, not hold a pose"
+
+
+def test_client_that_prefers_h264_gets_h264(server: ServerThread) -> None:
+    async def scenario() -> tuple[str, set[tuple[int, int]], int]:
+        call = await start_call(server.url, prefer_codec="h264")
+        await asyncio.sleep(3.0)
+        await call.close()
+        video = call.answer_sdp.split("m=video", 1)[1]
+        first_payload = video.split("\r\n", 1)[0].split()[3]
+        rtpmap = next(
+            line for line in video.splitlines() if line.startswith(f"a=rtpmap:{first_payload} ")
+        )
+        return rtpmap, call.sizes, len(call.frames)
+
+    rtpmap, sizes, count = asyncio.run(scenario())
+    assert "H264/90000" in rtpmap
+    assert sizes == {(512, 512)} and count > 40
+
+
+def test_default_codec_is_vp8(server: ServerThread) -> None:
+    async def scenario() -> str:
+        call = await start_call(server.url)
+        await call.close()
+        return call.answer_sdp
+
+    answer = asyncio.run(scenario())
+    video = answer.split("m=video", 1)[1]
+    first_payload = video.split("\r\n", 1)[0].split()[3]
+    assert f"a=rtpmap:{first_payload} VP8/90000" in video
