@@ -83,12 +83,18 @@ class SpeechQueue:
             self.clear_count += 1
             self.cleared_below = self._next_segment_id
 
-    def startable(self, prebuffer_samples: int) -> bool:
-        """Whether the front segment may start: prebuffer_samples queued, or its end is queued."""
+    def front_segment(self) -> tuple[int, int, bool] | None:
+        """(segment id, its samples queued, whether its end is queued) of the front item."""
         with self._lock:
-            return self._queued_samples >= prebuffer_samples or any(
-                isinstance(item, SegmentEnd) for item in self._items
-            )
+            if not self._items:
+                return None
+            segment_id = self._items[0].segment_id
+            queued = 0
+            for item in self._items:
+                if item.segment_id != segment_id or isinstance(item, SegmentEnd):
+                    return segment_id, queued, True
+                queued += len(item.samples)
+            return segment_id, queued, False
 
     def take(self, max_samples: int) -> QueueItem | None:
         """The front item, a chunk cut to at most max_samples; None when empty."""

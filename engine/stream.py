@@ -45,6 +45,7 @@ from engine.stream_pipeline import StreamPipeline, motion_controls
 from engine.stream_task import ReadyFrame, StreamTask
 from models import motion_space as ms
 from models.motion_checkpoint import MotionModel
+from models.motion_data import SAMPLES_PER_MOTION_FRAME
 
 LIVE_CHANNEL_FRAMES = 2
 OFFLINE_CHANNEL_FRAMES = 8
@@ -65,6 +66,16 @@ def validate_controls(controls: Controls) -> None:
         value = getattr(controls, name)
         if value is not None and not (math.isfinite(value) and low <= value <= high):
             raise EngineError(f"control {name}={value} is outside [{low}, {high}]", "bad_control")
+
+
+def live_start_lead_samples(options: StreamOptions) -> int:
+    """How far ahead of the shown frame a live segment's first sample is placed when its audio
+    is still arriving: the audio a window needs beyond its first frame (W + L motion frames and
+    the encoder's 40 ms) plus the frames buffered in the channel and one of compute."""
+    profile = get_profile(options.profile)
+    motion_frames = profile.window_frames + profile.lookahead_frames + 1
+    frame_samples = OUTPUT_AUDIO_RATE_HZ // options.fps
+    return motion_frames * SAMPLES_PER_MOTION_FRAME + (LIVE_CHANNEL_FRAMES + 1) * frame_samples
 
 
 def validate_options(options: StreamOptions) -> None:
@@ -185,6 +196,7 @@ class AvatarStream:
         frame, audio = ready.frame, ready.frame.audio
         if frame.index == 0:
             self._task.anchor_s = time.monotonic()
+        self._task.pipeline.departed_frames = frame.index + 1
         muted = audio.segment_id is not None and audio.segment_id < self._cleared_below
         for mark in audio.marks:
             if mark.segment_id >= self._cleared_below:
@@ -272,7 +284,8 @@ class StreamEngine:
         options = options or StreamOptions()
         validate_options(options)
         queue = SpeechQueue()
-        pipeline = StreamPipeline(self.model, avatar.source_motion, options, queue)
+        lead = live_start_lead_samples(options) if realtime else None
+        pipeline = StreamPipeline(self.model, avatar.source_motion, options, queue, lead)
         self._created += 1
         task = StreamTask(
             f"{options.avatar_id}#{self._created}",

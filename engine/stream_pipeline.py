@@ -6,8 +6,11 @@ clock -> one PipelineFrame per 1/fps with its slice of the timeline's audio.
 
 Audio is placed on the timeline only when a window needs it (pull model), so speech that arrives
 while idle lands at the earliest sample the next window has not heard yet. Speech policy:
-- a new segment starts once W motion frames of its audio are queued or its end is queued
-  (a real-time source then never starves mid-word); until then the stream stays idle;
+- live streams: a segment that is still arriving starts behind a silence pad, so that its
+  audio is at least `start_lead_samples` ahead of the frame being shown (W + L + 1 motion frames
+  plus the frame channel): a real-time source then keeps ahead of the windows and never starves
+  mid-word. A segment whose audio is already queued that far (a TTS burst) or whose end is
+  queued starts at once. The pad is the price of real-time sources: their latency is that lead.
 - an open segment whose queue runs dry waits for more audio while `may_wait` (the consumer still
   has frames buffered, or offline); otherwise the gap is filled with silence (an underrun).
 """
@@ -26,11 +29,10 @@ from engine.profiles import get_profile
 from engine.retarget import interpolate, motion_frames_needed, motion_position, retarget
 from engine.session_api import Controls, StreamOptions
 from engine.speech_queue import SegmentEnd, SpeechQueue
-from engine.stream_timeline import FrameAudio, Timeline
+from engine.stream_timeline import FrameAudio, Timeline, frame_start_sample
 from models import motion_space as ms
 from models.audio_features import HOP_SAMPLES
 from models.motion_checkpoint import MotionModel
-from models.motion_data import SAMPLES_PER_MOTION_FRAME
 
 
 def motion_controls(controls: Controls) -> MotionControls:
@@ -56,7 +58,9 @@ class StreamPipeline:
         source_motion: NDArray[np.float32],
         options: StreamOptions,
         queue: SpeechQueue,
+        start_lead_samples: int | None = None,
     ) -> None:
+        """start_lead_samples: live streams' lead for segments still arriving; None: offline."""
         self.fps = options.fps
         profile = get_profile(options.profile)
         self._features = AudioFeatureStream(model.log_mel, model.encoder)
@@ -64,13 +68,15 @@ class StreamPipeline:
             model, profile, motion_controls(options.controls), options.seed
         )
         self._lookahead_samples = model.encoder.config.lookahead_frames * HOP_SAMPLES
-        self._prebuffer_samples = profile.window_frames * SAMPLES_PER_MOTION_FRAME
+        self._start_lead_samples = start_lead_samples
         self._queue = queue
         self._timeline = Timeline()
         self._source_motion = source_motion
         self._buffer = np.zeros((0, ms.MOTION_DIM), dtype=np.float32)  # retargeted motion
         self._buffer_first = 0  # motion frame index of self._buffer[0]
         self._speaking: int | None = None  # segment being placed on the timeline
+        self._pad_samples = 0  # silence still to place before the segment's first sample
+        self.departed_frames = 0  # set by the consumer: frames that have left the stream
         self._clears_seen = 0
         self.pending_controls: Controls | None = None  # set by the caller's thread
         self.next_frame = 0
@@ -125,6 +131,7 @@ class StreamPipeline:
         self._timeline.drop_segments(below)
         if self._speaking is not None and self._speaking < below:
             self._speaking = None
+            self._pad_samples = 0
         # Windows from now on hear silence where the interrupted speech was already fed.
         self.motion.silence_from(2 * self.motion.frames_emitted)
 
@@ -134,9 +141,15 @@ class StreamPipeline:
         parts = [np.zeros(0, dtype=np.float32)]
         remaining = count
         while remaining > 0:
-            if self._speaking is None and not self._queue.startable(self._prebuffer_samples):
+            if self._speaking is None and not self._start_segment():
                 parts.append(self._timeline.feed_silence(remaining))
                 break
+            if self._pad_samples > 0:
+                pad = min(self._pad_samples, remaining)
+                parts.append(self._timeline.feed_silence(pad))
+                self._pad_samples -= pad
+                remaining -= pad
+                continue
             item = self._queue.take(remaining)
             if item is None:
                 if not may_wait:
@@ -147,7 +160,19 @@ class StreamPipeline:
                 self._timeline.end_segment(item.segment_id)
                 self._speaking = None
                 continue
-            self._speaking = item.segment_id
             parts.append(self._timeline.feed_speech(item.samples, item.segment_id, item.arrival_s))
             remaining -= len(item.samples)
         return np.concatenate(parts)
+
+    def _start_segment(self) -> bool:
+        """Begin placing the front segment (after its pad, if live) -> False when none queued."""
+        front = self._queue.front_segment()
+        if front is None:
+            return False
+        segment_id, queued, ended = front
+        self._speaking = segment_id
+        if self._start_lead_samples is not None and not ended:
+            shown = frame_start_sample(self.departed_frames, self.fps)
+            lead = self._timeline.fed_samples - shown
+            self._pad_samples = max(0, self._start_lead_samples - lead - queued)
+        return True
