@@ -134,7 +134,7 @@ def export_graphs(
     request.out_dir.mkdir(parents=True, exist_ok=True)
     result = ExportResult()
     _export_motion(request, model, preset, result)
-    decoder_def = _export_decoder(request, avatar, result)
+    decoder_def = export_decoder_graph(request, avatar, result)
     _write_manifest(request, result)
     if request.format == ExportFormat.TENSORRT:
         samples = {f: frontend_samples(model, f) for f in FEATURE_FRAME_RANGE}
@@ -185,7 +185,7 @@ def _export_motion(
     result.graphs.update(paths)
 
 
-def _export_decoder(
+def export_decoder_graph(
     request: ExportRequest, avatar: PreparedAvatar, result: ExportResult
 ) -> GraphDef:
     # gather runs faster in onnxruntime; TensorRT has a native 4-D GridSample layer.
@@ -200,6 +200,8 @@ def _export_decoder(
         return graph
     tmp = path.with_suffix(".tmp.onnx")
     export_decoder(FaceDecoder(config), avatar_tensors(avatar), tmp)
+    if request.format == ExportFormat.TENSORRT:
+        _cast_output_last(tmp)
     _add_metadata(
         tmp,
         {"preset": f"rig-warp-{sampler}", "sampler": sampler, "source_hash": source_hash},
@@ -207,6 +209,26 @@ def _export_decoder(
     )
     tmp.replace(path)
     return graph
+
+
+def _cast_output_last(path: Path) -> None:
+    """Reorder the decoder's tail from Cast(uint8) -> Transpose to Transpose -> Cast(uint8).
+
+    TensorRT supports uint8 as a network output produced by a Cast; a Transpose (shuffle) on
+    uint8 is not guaranteed. Same values, the transpose just moves floats instead of bytes.
+    """
+    model = onnx.load(str(path))
+    nodes = model.graph.node
+    transpose, cast = nodes[-1], next((n for n in nodes if n.output[0] == nodes[-1].input[0]), None)
+    uses = sum(cast.output[0] in n.input for n in nodes) if cast is not None else 0
+    if transpose.op_type != "Transpose" or cast is None or cast.op_type != "Cast" or uses != 1:
+        return
+    output, moved = transpose.output[0], f"{transpose.output[0]}_before_cast"
+    transpose.input[0], transpose.output[0] = cast.input[0], moved
+    cast.input[0], cast.output[0] = moved, output
+    nodes.remove(cast)
+    nodes.append(cast)
+    onnx.save(model, str(path))
 
 
 def _add_metadata(path: Path, values: dict[str, str], graph: GraphDef) -> None:

@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 
+from engine.avatar import PreparedAvatar
+from engine.backends.onnxruntime_backend import OnnxRuntimeBackend
+from engine.export import ExportFormat, ExportRequest, ExportResult, export_decoder_graph
+from engine.renderer import AvatarRenderer, avatar_arrays
 from models import motion_space as ms
 from models.motion_checkpoint import save_inference_checkpoint
 from server.cli import main
+from tests.test_decoder_onnx import _motions
 from tests.test_motion_model import random_model
 
 GRAPHS = ("audio_encoder", "denoiser", "decoder")
@@ -88,3 +95,23 @@ def test_missing_weights_are_refused_clearly(
 ) -> None:
     assert main(["export", "--out", str(tmp_path), "--weights", str(tmp_path / "no.pt")]) == 2
     assert "weights not found" in capsys.readouterr().err
+
+
+def test_tensorrt_flavour_decoder_graph_runs_and_casts_last(
+    tmp_path: Path, prepared_avatar: Callable[[str], PreparedAvatar]
+) -> None:
+    """The graph TensorRT is given (grid_sample, uint8 Cast moved after the Transpose) is checked
+    here in onnxruntime, since TensorRT itself is not on CI."""
+    avatar = prepared_avatar("astronaut.png")
+    request = ExportRequest(tmp_path, ExportFormat.TENSORRT)
+    export_decoder_graph(request, avatar, ExportResult())
+    graph = onnx.load(str(tmp_path / "decoder.onnx"))
+    assert graph.graph.node[-1].op_type == "Cast" and graph.graph.node[-1].output[0] == "frames"
+    meta = {p.key: p.value for p in graph.metadata_props}
+    assert meta["sampler"] == "grid_sample"
+    backend = OnnxRuntimeBackend(tmp_path / "decoder.onnx", avatar_arrays(avatar))
+    motions = _motions(avatar)
+    got = backend.run({"motion": motions})["frames"]
+    expected = AvatarRenderer(avatar).render(motions)
+    diff = np.abs(got.astype(int) - expected.astype(int))
+    assert diff.max() <= 2 and (diff > 1).mean() < 1e-4, f"max {diff.max()}"
