@@ -67,6 +67,19 @@ def engine_cache_key(
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
 
 
+def reduced_precision_flag(trt: Any, precision: Precision) -> Any:
+    """The TensorRT 10 builder flag for fp16/bf16. TensorRT 11 removed these flags (networks are
+    strongly typed; reduced precision must be in the ONNX graph), which export does not do."""
+    flag = getattr(trt.BuilderFlag, precision.name, None)  # FP16 / BF16
+    if flag is None:
+        raise BackendError(
+            f"TensorRT {trt.__version__} has no {precision.name} builder flag (strongly typed "
+            f"networks only): build with --precision fp32, or use TensorRT 10",
+            reason="engine_build",
+        )
+    return flag
+
+
 def build_engine(
     onnx_path: Path,
     plan_path: Path,
@@ -88,10 +101,8 @@ def build_engine(
         raise BackendError(f"TensorRT cannot parse {onnx_path}: {errors}", reason="engine_build")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_bytes)
-    if precision == Precision.FP16:
-        config.set_flag(trt.BuilderFlag.FP16)
-    elif precision == Precision.BF16 and hasattr(trt.BuilderFlag, "BF16"):
-        config.set_flag(trt.BuilderFlag.BF16)
+    if precision != Precision.FP32:
+        config.set_flag(reduced_precision_flag(trt, precision))
     optimisation_profile = builder.create_optimization_profile()
     for name, (low, opt, high) in profile.items():
         optimisation_profile.set_shape(name, low, opt, high)
@@ -143,9 +154,9 @@ class _EngineRuntime:
             (self.inputs if is_input else self.outputs).append(name)
             dtype = _torch_dtype(trt, self.engine.get_tensor_dtype(name))
             shape = tuple(self.engine.get_tensor_shape(name))
-            if is_input:
+            if is_input and any(d < 0 for d in shape):
                 max_shape = tuple(self.engine.get_tensor_profile_shape(name, 0)[2])
-            else:  # an output's largest shape follows from the inputs' largest shapes
+            else:  # static; an output's largest shape is read once inputs are at their largest
                 max_shape = shape
             self.max_shapes[name] = max_shape
             self.specs[name] = TensorSpec(
@@ -224,6 +235,12 @@ class TensorRTBackend:
                 rt.context.set_tensor_address(name, tensor.data_ptr())
             for name, value in inputs.items():
                 host = torch.from_numpy(np.ascontiguousarray(value))
+                if host.numel() > rt.buffers[name].numel():
+                    raise BackendError(
+                        f"{name} {tuple(host.shape)} exceeds the engine's profile "
+                        f"(largest {rt.max_shapes[name]}): rebuild with a larger --max-batch",
+                        reason="bad_inputs",
+                    )
                 device_view = rt.buffers[name][: host.numel()].view(host.shape)
                 device_view.copy_(host, non_blocking=True)
                 rt.context.set_input_shape(name, tuple(host.shape))
