@@ -34,7 +34,6 @@ from engine.scheduler import Scheduler, SchedulerStats
 from engine.session_api import (
     ALLOWED_FPS,
     OUTPUT_AUDIO_RATE_HZ,
-    VIDEO_CLOCK_HZ,
     Controls,
     OutputFrame,
     SegmentEvent,
@@ -43,6 +42,7 @@ from engine.session_api import (
 from engine.speech_queue import SpeechQueue
 from engine.stream_pipeline import StreamPipeline, motion_controls
 from engine.stream_task import ReadyFrame, StreamTask
+from engine.stream_timeline import frame_video_pts
 from models import motion_space as ms
 from models.motion_checkpoint import MotionModel
 from models.motion_data import SAMPLES_PER_MOTION_FRAME
@@ -208,7 +208,7 @@ class AvatarStream:
         return OutputFrame(
             index=frame.index,
             video=ready.picture,
-            video_pts=frame.index * VIDEO_CLOCK_HZ // self.options.fps,
+            video_pts=frame_video_pts(frame.index, self.options.fps),
             audio=pcm,
             audio_pts=audio.start,
             speaking=speaking,

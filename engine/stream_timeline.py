@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.session_api import OUTPUT_AUDIO_RATE_HZ
+from engine.session_api import OUTPUT_AUDIO_RATE_HZ, VIDEO_CLOCK_HZ
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,13 @@ class FrameAudio:
 
 
 def frame_start_sample(frame_index: int, fps: int) -> int:
+    """Audio pts (in 1 / OUTPUT_AUDIO_RATE_HZ) of frame k: exact integers, no accumulated drift."""
     return frame_index * OUTPUT_AUDIO_RATE_HZ // fps
+
+
+def frame_video_pts(frame_index: int, fps: int) -> int:
+    """Video pts (in 1 / VIDEO_CLOCK_HZ) of frame k; exact for every allowed fps."""
+    return frame_index * VIDEO_CLOCK_HZ // fps
 
 
 class Timeline:

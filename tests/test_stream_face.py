@@ -1,0 +1,94 @@
+"""What a viewer sees from a stream, by re-detected landmarks: silence keeps the mouth closed
+(even on a portrait that smiles with its mouth open), speech opens it, and after clear() the
+mouth is closed again within one window. Needs the trained motion weights (skipped without)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.errors import EngineError
+from engine.landmarks import FaceModels
+from engine.motion_generate import load_motion_model
+from engine.profiles import get_profile
+from engine.session_api import StreamOptions
+from engine.stream import StreamEngine
+from tests.face_metrics import mouth_opening
+from tests.stream_harness import Run, drive_sync
+
+FPS = 25
+CLOSED = 0.08  # the astronaut's own (smiling, teeth showing) opening is ~0.17; closed ~0.03
+
+
+@pytest.fixture(scope="module")
+def trained_engine() -> Iterator[StreamEngine]:
+    try:
+        model = load_motion_model()
+    except EngineError as exc:
+        pytest.skip(f"trained motion weights are not here: {exc}")
+    engine = StreamEngine(model=model)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def face_models() -> Iterator[FaceModels]:
+    models = FaceModels()
+    yield models
+    models.close()
+
+
+def opening(face_models: FaceModels, frame: np.ndarray) -> float:
+    faces = face_models.face_landmarks(np.ascontiguousarray(frame))
+    assert faces, "the rendered frame still shows a face"
+    return mouth_opening(faces[0])
+
+
+def speech_16k(shared_data: Path) -> np.ndarray:
+    import soundfile
+    import soxr
+
+    path = shared_data / "speech" / "jfk.flac"
+    if not path.is_file():
+        pytest.skip(f"{path} is not here")
+    audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    return soxr.resample(audio.mean(axis=1)[: 3 * rate], rate, 16_000).astype(np.float32)
+
+
+def test_silence_keeps_the_mouth_closed(trained_engine, prepared_avatar, face_models) -> None:
+    avatar = prepared_avatar("astronaut.png")
+    assert opening(face_models, avatar.image) > 2 * CLOSED, "the portrait's own mouth is open"
+    stream = trained_engine.create_stream(avatar, StreamOptions(fps=FPS), realtime=False)
+    run = drive_sync(stream, 50)
+    openings = [opening(face_models, run.frames[k].video) for k in (10, 25, 40, 49)]
+    assert max(openings) < CLOSED, openings
+
+
+def test_speech_opens_the_mouth_and_clear_closes_it(
+    trained_engine, prepared_avatar, face_models, shared_data
+) -> None:
+    audio = speech_16k(shared_data)
+    stream = trained_engine.create_stream(prepared_avatar("astronaut.png"), StreamOptions(fps=FPS))
+    speak_frames, idle_frames = 40, 25
+
+    def push(s, run: Run) -> None:
+        s.push_audio(audio, 16_000)
+
+    def interrupt(s, run: Run) -> None:
+        s.clear()
+
+    run = drive_sync(stream, speak_frames + idle_frames, {0: push, speak_frames: interrupt})
+    speaking = [f for f in run.frames[:speak_frames] if f.speaking]
+    assert len(speaking) >= 25
+    talking = [opening(face_models, f.video) for f in speaking[::3]]
+    assert max(talking) > 1.5 * CLOSED, talking
+    assert any(e.kind == "finished" and e.interrupted for e in run.events)
+    profile = get_profile("low-latency")
+    window_frames = (profile.window_frames + profile.lookahead_frames) * FPS // 25 + 3
+    after = run.frames[speak_frames + window_frames :]
+    assert not any(f.speaking for f in run.frames[speak_frames:])
+    idle = [opening(face_models, f.video) for f in after[::4]]
+    assert max(idle) < CLOSED, idle
