@@ -10,6 +10,7 @@ use from several threads.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import secrets
 import sqlite3
@@ -120,7 +121,7 @@ class AvatarStore:
             consent=consent,
             source_width=width,
             source_height=height,
-            sha256=str(avatar.meta.get("sha256", "")),
+            sha256=hashlib.sha256(image_bytes).hexdigest(),
         )
         with self._connect() as db:
             db.execute(

@@ -25,6 +25,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamTrack
+from aiortc.sdp import SessionDescription
 
 from engine.avatar import PreparedAvatar
 from engine.avatar_store import AvatarStore
@@ -288,6 +289,7 @@ class SessionManager:
     ) -> tuple[Session, str]:
         """Check limits, load the avatar, start the stream and answer the offer."""
         self._check_offer(offer_sdp)
+        await asyncio.to_thread(self._store.get, avatar_id)  # not_found before the count check
         if len(self._sessions) + self._reserved >= self._settings.max_sessions:
             raise ServerError(
                 f"the server is at its limit of {self._settings.max_sessions} sessions; "
@@ -313,10 +315,14 @@ class SessionManager:
                 f"the SDP offer is {size} bytes; the limit is {self._settings.max_sdp_bytes}",
                 "sdp_too_large",
             )
-        if not sdp.startswith("v=0") or "\nm=video" not in sdp:
+        try:
+            kinds = [media.kind for media in SessionDescription.parse(sdp).media]
+        except Exception as exc:  # aiortc's parser raises assertion, value and index errors
+            raise ServerError(f"the offer is not valid SDP ({exc!r})", "bad_sdp") from exc
+        if "video" not in kinds:
             raise ServerError(
-                "the offer is not an SDP offer with a video section (add a recvonly video "
-                "transceiver before createOffer)",
+                "the offer has no video section (add a recvonly video transceiver before "
+                "createOffer)",
                 "bad_sdp",
             )
 

@@ -96,6 +96,8 @@ async def delete_session(request: Request, session_id: str) -> Response:
 async def speech(websocket: WebSocket, session_id: str) -> None:
     state = websocket.app.state
     if not authorized(websocket, state.settings.api_key):
-        await websocket.close(CLOSE_UNAUTHORIZED, "unauthorized")
+        # Accept first: a close before accepting is a bare HTTP 403 without a reason.
+        await websocket.accept()
+        await websocket.close(CLOSE_UNAUTHORIZED, "unauthorized: this server needs an API key")
         return
     await serve_speech(websocket, session_id, state.sessions, state.settings)

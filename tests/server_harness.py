@@ -207,6 +207,7 @@ async def start_call(
     keep_rgb_every: int = 0,
     options: dict[str, Any] | None = None,
     control_channel: bool = True,
+    api_key: str | None = None,
 ) -> Call:
     """Offer (recvonly video, audio sendrecv or recvonly, a `control` channel) and start reading."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -229,7 +230,8 @@ async def start_call(
         "avatar_id": avatar_id,
         "options": options or {},
     }
-    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, headers=headers) as client:
         response = await client.post("/v1/sessions", json=body)
     if response.status_code != 201:
         await pc.close()
