@@ -14,7 +14,17 @@ import sys
 from engine.errors import EngineError
 
 # Modules under server.commands, in the order they appear in --help.
-COMMAND_MODULES = ("preview", "render", "bench", "data", "train", "eval", "export")
+COMMAND_MODULES = (
+    "serve",
+    "speak",
+    "preview",
+    "render",
+    "bench",
+    "data",
+    "train",
+    "eval",
+    "export",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
