@@ -18,7 +18,12 @@ from engine.backends import BackendConfig, BackendError, BackendName, Precision
 from engine.backends.motion import BackendDenoiser, open_audio_encoder, open_denoiser
 from engine.backends.select import candidates
 from engine.export import ExportFormat, ExportRequest, export_graphs
-from engine.renderer import AvatarRenderer, open_decoder_backend
+from engine.renderer import (
+    AvatarRenderer,
+    default_backend_config,
+    open_decoder_backend,
+    set_default_backend_config,
+)
 from models import motion_space as ms
 from models.diffusion import ddim_sample
 from models.export_motion import DENOISER_INPUTS, example_audio, example_denoiser_inputs
@@ -129,6 +134,17 @@ def test_denoiser_backends_agree_and_drive_the_sampler(exported: Path, model: Mo
         BackendDenoiser(backends[1], model.dit).as_dit(), noise, cond, 4, guidance_scale=1.5
     )
     np.testing.assert_allclose(through_onnx.numpy(), reference.numpy(), atol=1e-3)
+
+
+def test_renderers_use_the_process_default_backend(exported: Path, avatar: PreparedAvatar) -> None:
+    """What a server sets once at start-up reaches every AvatarRenderer (the scheduler's too)."""
+    before = default_backend_config()
+    try:
+        set_default_backend_config(_config(BackendName.ONNXRUNTIME, exported))
+        assert AvatarRenderer(avatar).backend.name == BackendName.ONNXRUNTIME
+    finally:
+        set_default_backend_config(before)
+    assert AvatarRenderer(avatar).backend.name == BackendName.TORCH_CPU
 
 
 def test_unavailable_backend_falls_back_in_order_and_says_why(

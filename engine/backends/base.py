@@ -62,7 +62,9 @@ class BackendConfig:
     artifacts_dir: Path | None = None  # what `gioconda export` wrote (ONNX graphs, engines)
     precision: Precision = Precision.FP32
     max_batch: int = 8  # TensorRT optimisation profiles cover batch 1..max_batch
-    threads: int = 1  # CPU compute threads (one is faster on the 1-core machines)
+    # onnxruntime's CPU threads (one is faster on the 1-core machines); torch keeps the process's
+    # torch.set_num_threads, which commands and the server set once.
+    threads: int = 1
     device_index: int = 0
     build_missing_engines: bool = False  # STYLE 8: the runtime loads; export builds
 
