@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv in the repository root and install Gioconda into it (CPU torch, no CUDA packages).
 # Idempotent: a second run only checks. Needs Python 3.11; as root it also installs the Debian
-# packages the synthetic-speech tools use (espeak-ng).
+# packages the synthetic-speech tools use (espeak-ng) and the browser end-to-end test uses
+# (chromium, driven by the playwright package; no browser is ever downloaded).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
@@ -11,6 +12,11 @@ if [ ! -e /usr/lib/x86_64-linux-gnu/libespeak-ng.so.1 ] && [ "$(id -u)" = 0 ]; t
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
   apt-get install -y -q espeak-ng libespeak-ng1 >/dev/null
+fi
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q chromium fonts-dejavu-core >/dev/null
 fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
