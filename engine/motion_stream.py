@@ -31,6 +31,38 @@ MIN_BLINK_GAP_S = 1.2
 _BLINK_FIELDS = [motion_space.INDEX["eyeBlinkLeft"], motion_space.INDEX["eyeBlinkRight"]]
 
 
+# Temporal smoothing (Gaussian sigma in frames) of the slow fields. The sampled head pose, brows
+# and emotion fields carry frame-to-frame noise (second difference as large as the first, 3-4x
+# the corpus's ratio); the window holds context and lookahead frames around the new ones, so the
+# smoothing adds no latency. Mouth fields, blinks and gaze (saccades) are left sharp.
+_SLOW_EXPRESSIONS = (
+    "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight", "browInnerUp",
+    "browDownLeft", "browDownRight", "browOuterUpLeft", "browOuterUpRight", "cheekSquintLeft",
+    "cheekSquintRight", "eyeWideLeft", "eyeWideRight",
+)  # fmt: skip
+SMOOTHING_SIGMA_FRAMES: dict[str, float] = {
+    **{f.name: 1.5 for f in motion_space.POSE_FIELDS},
+    **{name: 1.0 for name in _SLOW_EXPRESSIONS},
+}
+
+
+def smooth_window(window: torch.Tensor, strength: float) -> torch.Tensor:
+    """(N, M) window -> the same with SMOOTHING_SIGMA_FRAMES * strength applied along time."""
+    if strength <= 0.0:
+        return window
+    out = window.clone()
+    for sigma in sorted(set(SMOOTHING_SIGMA_FRAMES.values())):
+        fields = [motion_space.INDEX[n] for n, s in SMOOTHING_SIGMA_FRAMES.items() if s == sigma]
+        radius = max(1, int(round(3 * sigma * strength)))
+        taps = torch.arange(-radius, radius + 1, dtype=torch.float32)  # (K,)
+        kernel = torch.exp(-0.5 * (taps / (sigma * strength)) ** 2)
+        kernel = kernel / kernel.sum()  # (K,)
+        series = window[:, fields].T[:, None, :]  # (F, 1, N)
+        padded = torch.nn.functional.pad(series, (radius, radius), mode="replicate")
+        out[:, fields] = torch.nn.functional.conv1d(padded, kernel[None, None])[:, 0].T  # (N, F)
+    return out
+
+
 class BlinkSchedule:
     """Seeded blinks laid over the model's eyelids (max of the two), at absolute frame indices.
 
@@ -197,7 +229,8 @@ class MotionStream:
         window = ddim_sample(  # (1, N, M)
             dit, noise, cond, p.sampling_steps, self.guidance_scale, self.eta, self._generator
         )
-        new = self._crossfade(window[0, p.context_frames :])  # (W, M)
+        smoothed = smooth_window(window[0], p.smoothing)  # (N, M)
+        new = self._crossfade(smoothed[p.context_frames :])  # (W, M)
         frames = motion_space.clip(dit.denormalize(new).numpy())  # (W, M)
         frames = self._blinks.apply(frames, self.frames_emitted)  # (W, M)
         clipped = dit.normalize(torch.from_numpy(frames))  # (W, M)
