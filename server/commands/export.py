@@ -22,7 +22,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--format", choices=FORMATS, default="onnx")
     parser.add_argument(
-        "--precision", choices=PRECISIONS, default="fp32", help="engine precision (tensorrt)"
+        "--precision",
+        choices=PRECISIONS,
+        default=None,
+        help="engine precision: fp16 for tensorrt by default; ONNX graphs are fp32",
     )
     parser.add_argument(
         "--max-batch", type=int, default=8, help="largest batch the engines are built for"
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     request = ExportRequest(
         out_dir=args.out,
         format=ExportFormat(args.format),
-        precision=Precision(args.precision),
+        precision=Precision(args.precision or ("fp16" if args.format == "tensorrt" else "fp32")),
         max_batch=args.max_batch,
         force=args.force,
     )
