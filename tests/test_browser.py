@@ -86,7 +86,7 @@ def run_browser_call(base_url: str, speech_wav: Path, out_dir: Path) -> dict[str
             seen["stats_res"] = page.text_content("#stat-res")
             page.screenshot(path=str(out_dir / "browser_during_call.png"))
             page.click("#stop")
-            page.wait_for_function("() => !document.getElementById('stop').disabled === false")
+            page.wait_for_function("() => document.getElementById('stop').disabled")
         finally:
             context.close()
     return seen

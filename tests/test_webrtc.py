@@ -69,7 +69,7 @@ def test_client_that_prefers_h264_gets_h264(server: ServerThread) -> None:
         await asyncio.sleep(3.0)
         await call.close()
         video = call.answer_sdp.split("m=video", 1)[1]
-        first_payload = video.split("\r\n", 1)[0].split()[3]
+        first_payload = video.split("\r\n", 1)[0].split()[2]
         rtpmap = next(
             line for line in video.splitlines() if line.startswith(f"a=rtpmap:{first_payload} ")
         )
@@ -88,5 +88,5 @@ def test_default_codec_is_vp8(server: ServerThread) -> None:
 
     answer = asyncio.run(scenario())
     video = answer.split("m=video", 1)[1]
-    first_payload = video.split("\r\n", 1)[0].split()[3]
+    first_payload = video.split("\r\n", 1)[0].split()[2]
     assert f"a=rtpmap:{first_payload} VP8/90000" in video
