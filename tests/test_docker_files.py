@@ -5,6 +5,8 @@ the engine build at first start in the GPU image, and a GPU reservation in the c
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -118,3 +120,31 @@ def test_compose_reserves_a_gpu_for_the_gpu_service() -> None:
 def test_build_context_leaves_out_the_venv_and_git(name: str) -> None:
     ignored = (DOCKER / f"{name}.dockerignore").read_text().split()
     assert {".git", ".venv"} <= set(ignored)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("tensorrt") is not None, reason="tensorrt is installed here"
+)
+def test_gpu_entrypoint_serves_anyway_when_engines_cannot_be_built(tmp_path: Path) -> None:
+    """Without TensorRT the engine build fails, the entrypoint says so and still runs the
+    command it was given (the server then falls back to the next backend)."""
+    sh = shutil.which("sh")
+    if sh is None:
+        pytest.skip("no sh here")
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "GIOCONDA_EXPORT_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sh, str(DOCKER / "entrypoint-gpu.sh"), "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "tensorrt is not installed" in result.stderr
+    assert "TensorRT engines not built" in result.stderr
+    assert "usage: gioconda" in result.stdout

@@ -55,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
         max_batch=args.max_batch,
         force=args.force,
     )
+    if request.format == ExportFormat.TENSORRT:
+        from engine.backends.tensorrt_backend import import_tensorrt
+
+        import_tensorrt()  # before the model and portrait load: say at once why it cannot run
     model, preset, avatar = load_export_inputs(args.weights, args.image)
     result = export_graphs(request, model, preset, avatar)
     for name, path in result.graphs.items():
