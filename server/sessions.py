@@ -222,7 +222,7 @@ class Session:
                 "type": "server_stats",
                 "latency_ms": latency_ms,
                 "frames_sent": self.pump.frames_pulled,
-            "speaking": self.pump.speaking,
+                "speaking": self.pump.speaking,
             }
         )
 
@@ -240,7 +240,7 @@ class Session:
                 raise ServerError(f"unknown message type {kind!r}", "bad_control")
             controls = self.set_controls(data)
             self._send_on_channel({"type": "controls", "controls": dataclasses.asdict(controls)})
-        except (EngineError, ValueError) as exc:
+        except (EngineError, ValueError, TypeError) as exc:
             reason = exc.reason if isinstance(exc, EngineError) else "bad_control"
             self._send_on_channel({"type": "error", "error": reason, "detail": str(exc)})
 

@@ -20,6 +20,7 @@ import pytest
 from tests.server_harness import REPO_ROOT, SPEECH_WAV, running_server, server_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
+SMALL_PORTRAIT = REPO_ROOT / "engine" / "assets" / "mona_lisa_197px.jpg"
 OUT_DIR = REPO_ROOT / "out"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -85,11 +86,36 @@ def run_browser_call(base_url: str, speech_wav: Path, out_dir: Path) -> dict[str
             seen["stats_fps"] = page.text_content("#stat-fps")
             seen["stats_res"] = page.text_content("#stat-res")
             page.screenshot(path=str(out_dir / "browser_during_call.png"))
+            _record_and_play_a_file(page, speech_wav, seen)
             page.click("#stop")
             page.wait_for_function("() => document.getElementById('stop').disabled")
         finally:
             context.close()
     return seen
+
+
+def _record_and_play_a_file(page: Any, speech_wav: Path, seen: dict[str, Any]) -> None:
+    """Record the call while the source switches from the microphone to a file played into it;
+    then upload a portrait through the form."""
+    page.click("#record")
+    page.check("input[name=source][value=file]")
+    page.set_input_files("#audio-file", str(speech_wav))
+    page.click("#play-file")
+    before = _frames_decoded(page)
+    time.sleep(3.0)
+    seen["frames_while_file"] = _frames_decoded(page) - before
+    page.click("#record")
+    page.wait_for_selector("#download:not([hidden])", timeout=10_000)
+    seen["recording_name"] = page.get_attribute("#download", "download")
+    seen["call_error"] = page.eval_on_selector("#call-state", "e => e.className === 'error'")
+    page.click("#upload-box summary")
+    page.set_input_files("#upload-file", str(SMALL_PORTRAIT))
+    page.check("#upload-consent")
+    page.click("#upload-button")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.avatar').length === 4", timeout=60_000
+    )
+    seen["selected_after_upload"] = page.get_attribute(".avatar.selected", "data-id")
 
 
 @pytest.fixture(scope="module")
@@ -113,4 +139,7 @@ def test_browser_call_receives_512px_video_that_keeps_coming(
     assert seen["fps"] > 15, seen  # one shared core runs server, engine and browser
     assert seen["stats_res"] == "512×512"
     assert seen["session_id"].startswith("s_")
+    assert seen["frames_while_file"] > 45, seen  # the call went on after replaceTrack
+    assert seen["recording_name"].startswith("gioconda-") and not seen["call_error"], seen
+    assert seen["selected_after_upload"].startswith("av_"), seen
     assert (OUT_DIR / "browser_during_call.png").stat().st_size > 10_000
