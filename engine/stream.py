@@ -1,13 +1,21 @@
 """The streaming engine: live sessions (and offline renders) from audio to synced frames.
 
 `StreamEngine` owns the motion model, one decoder renderer per avatar in use and the scheduler's
-model worker thread. `AvatarStream` is one session; it satisfies `engine.session_api.SessionStream`
-and every method is safe to call from the event loop: audio, ends, clears and controls are
-queued for the worker, frames and events come back through bounded channels.
+model worker thread (one compute thread by default). `AvatarStream` is one session; it satisfies
+`engine.session_api.SessionStream` and every method is safe to call from the event loop: audio,
+ends, clears and controls are queued for the worker, frames and events come back through
+bounded channels.
 
-Live streams (realtime=True) keep at most LIVE_CHANNEL_FRAMES finished frames ahead of the
-consumer and degrade when late (see engine.scheduler); offline streams (realtime=False) never
-degrade and wait for audio instead of inserting silence, so a render is deterministic per seed.
+Bounds and their policies:
+- speech waiting to be placed: at most MAX_QUEUED_S (30 s) per stream; a push beyond it raises
+  AudioError(queue_full) and the caller pushes again later (back-pressure, nothing dropped);
+- one push: at most MAX_CHUNK_S (10 s) of audio, else AudioError(chunk_too_long);
+- finished frames: LIVE_CHANNEL_FRAMES (2) per live stream, OFFLINE_CHANNEL_FRAMES (8) offline;
+  the worker makes a stream's next frame only when its channel has room (back-pressure);
+- segment events: MAX_EVENTS per stream; when full the oldest is dropped.
+Live streams (realtime=True) degrade when late (engine.scheduler: repeated pictures, never
+dropped audio); offline streams (realtime=False) never degrade and wait for audio instead of
+inserting silence, so a render is deterministic per seed.
 """
 
 from __future__ import annotations

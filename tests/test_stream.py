@@ -213,3 +213,69 @@ def test_a_failing_stream_is_closed_alone(engine: StreamEngine, prepared_avatar)
     assert len(run.frames) == 10
     with pytest.raises(EngineError):
         bad.push_audio(speech(0.1), RATE_HZ)
+
+
+def test_a_late_live_stream_repeats_pictures_but_keeps_audio_and_clock(
+    engine: StreamEngine, prepared_avatar
+) -> None:
+    """Degradation policy: late by more than 6 frames -> decode 1 frame in 8, repeat the rest;
+    every frame still comes, in order, with its audio. Late by more than RESYNC_S: re-anchor."""
+    stream = engine.create_stream(prepared_avatar("astronaut.png"))
+    repeated_before = engine.stats.frames_repeated
+
+    def fall_behind(s, run: Run) -> None:
+        s._task.anchor_s -= 0.4  # 16 frames behind the media clock at 40 fps
+
+    def push(s, run: Run) -> None:
+        s.push_audio(speech(1.0), RATE_HZ)
+        s.end_segment()
+
+    run = drive_sync(stream, 40, {0: push, 8: fall_behind})
+    repeated = engine.stats.frames_repeated - repeated_before
+    assert repeated >= 8, "late frames reuse the last picture instead of decoding"
+    assert [f.index for f in run.frames] == list(range(40))
+    same = [
+        np.array_equal(a.video, b.video)
+        for a, b in zip(run.frames[:-1], run.frames[1:], strict=True)
+    ]
+    assert sum(same) >= repeated - 2
+    assert sum(run.speaking()) == 40, "audio is never dropped"
+
+
+def test_real_time_source_plays_without_gaps(engine: StreamEngine, prepared_avatar) -> None:
+    """A live segment arriving in real-time 20 ms chunks starts behind its pad and then never
+    starves: the frames carry the speech contiguously, with no silence inserted."""
+    import asyncio
+    import time
+
+    fps, chunk = 25, 320
+    audio = speech(1.2, seed=5)
+    stream = engine.create_stream(prepared_avatar("astronaut.png"), StreamOptions(fps=fps))
+
+    async def source() -> None:
+        start = time.monotonic()
+        for i, begin in enumerate(range(0, len(audio), chunk)):
+            await asyncio.sleep(max(0.0, start + i * chunk / RATE_HZ - time.monotonic()))
+            stream.push_audio(audio[begin : begin + chunk], RATE_HZ)
+        stream.end_segment()
+
+    async def paced() -> Run:
+        feeder = asyncio.create_task(source())
+        run = Run()
+        start = time.monotonic()
+        async for frame in stream.frames():
+            run.frames.append(frame)
+            if len(run.frames) == 2 * fps:
+                break
+            await asyncio.sleep(max(0.0, start + len(run.frames) / fps - time.monotonic()))
+        await feeder
+        await stream.close()
+        return run
+
+    run = asyncio.run(paced())
+    assert stream.underruns == 0
+    first = next(f for f in run.frames if f.speaking)
+    played = np.concatenate([f.audio for f in run.frames]).astype(np.float32) / 32767
+    start = first.audio_pts + int(np.flatnonzero(first.audio)[0])  # the segment's first sample
+    assert len(played) >= start + len(audio)
+    assert np.abs(played[start : start + len(audio)] - audio).max() < 1e-3
