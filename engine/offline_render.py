@@ -29,7 +29,7 @@ from engine.stream import AvatarStream, StreamEngine
 FEED_CHUNK_S = 1.0
 FEED_AHEAD_S = 4.0  # keep this much audio queued ahead of the worker
 FEED_POLL_S = 0.01
-H264_OPTIONS = {"crf": "18", "preset": "veryfast", "threads": "1"}
+H264_OPTIONS = {"crf": "18", "preset": "ultrafast", "threads": "1"}
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from engine.errors import EngineError
 from engine.motion_batch import WindowRequest, sample_windows
 from engine.stream_pipeline import PipelineFrame
 from engine.stream_task import ReadyFrame, StreamTask
@@ -103,6 +104,8 @@ class Scheduler:
                 done.set()
 
         with self._wake:
+            if self._closed:
+                raise EngineError("the engine is closed", reason="engine_closed")
             self._calls.append(wrapped)
             self._wake.notify()
         done.wait()
@@ -120,9 +123,9 @@ class Scheduler:
         torch.set_num_threads(self._threads)
         while True:
             with self._wake:
-                if self._closed:
-                    return
                 calls, self._calls = self._calls, []
+                if self._closed and not calls:
+                    return
                 tasks = self._rotated()
             for call in calls:
                 call()
