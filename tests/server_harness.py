@@ -28,6 +28,7 @@ import pytest
 import uvicorn
 from aiortc import (
     RTCConfiguration,
+    RTCDataChannel,
     RTCPeerConnection,
     RTCRtpSender,
     RTCSessionDescription,
@@ -143,6 +144,7 @@ class Call:
     sizes: set[tuple[int, int]] = field(default_factory=set)
     keep_rgb_every: int = 0  # keep the decoded picture of every n-th frame (0: none)
     audio_samples: int = 0
+    channel: RTCDataChannel | None = None
     channel_messages: list[str] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -240,6 +242,7 @@ async def start_call(
     await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
     call = Call(pc, answer["session_id"], answer["sdp"], keep_rgb_every=keep_rgb_every)
     if channel is not None:
+        call.channel = channel
         channel.on("message", call.channel_messages.append)
     loop = asyncio.get_running_loop()
     for track in received:

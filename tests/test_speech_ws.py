@@ -9,12 +9,15 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import av
 import httpx
 import numpy as np
 import pytest
 import websockets
 
+from server.cli import main as cli_main
 from server.speak_client import speak, speech_url
 from tests.server_harness import (
     SPEECH_WAV,
@@ -125,3 +128,32 @@ def test_refused_messages_get_an_error_event_and_the_connection_stays(
     ]
     assert all(r["type"] == "error" and r["detail"] for r in replies[:4])
     assert replies[4]["type"] == "playback_started"
+
+
+def test_gioconda_speak_streams_a_file_and_prints_the_events(
+    server: ServerThread, speech: np.ndarray, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = tmp_path / "clip.wav"
+    with av.open(str(clip), "w") as container:  # 1.5 s at 24 kHz, as a TTS might write it
+        stream = container.add_stream("pcm_s16le", rate=24_000, layout="mono")
+        frame = av.AudioFrame.from_ndarray(
+            speech[None, :36_000].copy(), format="s16", layout="mono"
+        )
+        frame.sample_rate = 24_000
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+    async def scenario() -> int:
+        call = await start_call(server.url)
+        try:
+            argv = ["speak", call.session_id, str(clip), "--url", server.url]
+            return await asyncio.to_thread(cli_main, argv)
+        finally:
+            await call.close()
+
+    assert asyncio.run(scenario()) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line[:1] == "{"]
+    assert [e["type"] for e in printed] == ["playback_started", "playback_finished"]
+    assert printed[1]["position_s"] == pytest.approx(1.5, abs=0.05)

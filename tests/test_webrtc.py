@@ -4,12 +4,15 @@ while speech arrives on the client's audio track and stays closed in silence; H2
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 
+import httpx
 import numpy as np
 import pytest
 
+from server.label import LabelPainter
 from tests.server_harness import (
     SPEECH_WAV,
     PcmTrack,
@@ -90,3 +93,55 @@ def test_default_codec_is_vp8(server: ServerThread) -> None:
     video = answer.split("m=video", 1)[1]
     first_payload = video.split("\r\n", 1)[0].split()[2]
     assert f"a=rtpmap:{first_payload} VP8/90000" in video
+
+
+def test_control_channel_sets_controls_and_answers_errors(server: ServerThread) -> None:
+    async def scenario() -> tuple[list[dict[str, object]], dict[str, object]]:
+        call = await start_call(server.url)
+        try:
+            for _ in range(100):  # the channel opens once DTLS and SCTP are up
+                if call.channel is not None and call.channel.readyState == "open":
+                    break
+                await asyncio.sleep(0.05)
+            assert call.channel is not None and call.channel.readyState == "open"
+            for message in (
+                {"type": "controls", "emotion": "happy", "emotion_intensity": 0.8},
+                {"type": "controls", "gaze_x": 5.0},
+                {"type": "controls", "gaze_x": "left"},
+                {"type": "controls", "wings": 1},
+                {"type": "ping", "t": 1},
+            ):
+                call.channel.send(json.dumps(message))
+            await asyncio.sleep(1.5)
+            async with httpx.AsyncClient(base_url=server.url) as client:
+                state = (await client.get(f"/v1/sessions/{call.session_id}")).json()
+        finally:
+            await call.close()
+        replies = [json.loads(m) for m in call.channel_messages]
+        return [r for r in replies if r["type"] != "server_stats"], state
+
+    replies, state = asyncio.run(scenario())
+    assert [r["type"] for r in replies] == ["controls", "error", "error", "error", "pong"]
+    assert replies[0]["controls"]["emotion"] == "happy"
+    assert [r.get("error") for r in replies[1:4]] == ["bad_control"] * 3
+    assert state["controls"]["emotion_intensity"] == 0.8
+
+
+def test_frames_carry_the_ai_label(server: ServerThread) -> None:
+    """The label's dark box sits in the bottom-left corner of every frame, on by default."""
+
+    async def scenario() -> list[np.ndarray]:
+        call = await start_call(server.url, keep_rgb_every=10)
+        await asyncio.sleep(2.0)
+        await call.close()
+        return [f.rgb for f in call.frames if f.rgb is not None]
+
+    pictures = asyncio.run(scenario())
+    assert pictures
+    painter = LabelPainter("AI-generated")
+    width, height = painter.size
+    for rgb in pictures:
+        box = rgb[512 - 10 - height : 512 - 10, 10 : 10 + width].astype(np.float32)
+        bright = (box.min(axis=2) > 200).mean()  # the white letters
+        assert 0.05 < bright < 0.6, bright
+        assert np.median(box) < 110  # on a darkened box
