@@ -110,6 +110,7 @@ class Session:
         self._tasks: set[asyncio.Task[None]] = set()
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._channel: RTCDataChannel | None = None
+        self._closer: asyncio.Task[None] | None = None  # a close started by a task's end
         label = LabelPainter(settings.ai_label_text) if settings.ai_label else None
         self.video = AvatarVideoTrack(metrics)
         self.audio = AvatarAudioTrack()
@@ -254,10 +255,12 @@ class Session:
         if task.cancelled() or self.closed.is_set():
             return
         exc = task.exception()
-        if exc is None:
-            return  # the pump ends when the stream does; the watchdog closes the rest
-        log.error("session %s: task %s failed", self.id, task.get_name(), exc_info=exc)
-        asyncio.get_running_loop().create_task(self.close("failed"))
+        loop = asyncio.get_running_loop()
+        if exc is not None:
+            log.error("session %s: task %s failed", self.id, task.get_name(), exc_info=exc)
+            self._closer = loop.create_task(self.close("failed"))
+        elif task.get_name().endswith(":pump"):
+            self._closer = loop.create_task(self.close("stream_ended"))  # the engine ended it
 
 
 class SessionManager:
