@@ -116,6 +116,11 @@ def _record_and_play_a_file(page: Any, speech_wav: Path, seen: dict[str, Any]) -
         "() => document.querySelectorAll('.avatar').length === 4", timeout=60_000
     )
     seen["selected_after_upload"] = page.get_attribute(".avatar.selected", "data-id")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.avatar img')].every(i => i.naturalWidth > 0)",
+        timeout=30_000,
+    )
+    page.screenshot(path=str(OUT_DIR / "browser_after_upload.png"))
 
 
 @pytest.fixture(scope="module")

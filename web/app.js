@@ -74,6 +74,12 @@ async function loadAvatars(selectId) {
   }
 }
 
+function previewUrl(avatar) {
+  // <img> cannot send headers: the key (if any) goes in the query, as for the websocket.
+  const key = $("api-key").value.trim();
+  return key ? `${avatar.preview_url}?api_key=${encodeURIComponent(key)}` : avatar.preview_url;
+}
+
 function renderAvatars(selectId) {
   const grid = $("avatars");
   grid.replaceChildren();
@@ -83,9 +89,8 @@ function renderAvatars(selectId) {
     tile.title = avatar.name;
     tile.dataset.id = avatar.id;
     const img = document.createElement("img");
-    img.src = avatar.preview_url;
+    img.src = previewUrl(avatar);
     img.alt = avatar.name;
-    img.loading = "lazy";
     const name = document.createElement("span");
     name.className = "name";
     name.textContent = avatar.name;
@@ -111,7 +116,7 @@ function selectAvatar(id) {
   for (const tile of document.querySelectorAll(".avatar")) {
     tile.classList.toggle("selected", tile.dataset.id === avatar.id);
   }
-  $("stage-preview").src = avatar.preview_url;
+  $("stage-preview").src = previewUrl(avatar);
 }
 
 async function deleteAvatar(id) {
