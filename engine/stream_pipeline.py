@@ -138,6 +138,8 @@ class StreamPipeline:
     def _feed(self, count: int, may_wait: bool) -> NDArray[np.float32]:
         """Place up to `count` samples on the timeline -> what was placed (maybe less)."""
         self._apply_clear()
+        if self._start_lead_samples is None and self._partial_request(count):
+            return np.zeros(0, dtype=np.float32)
         parts = [np.zeros(0, dtype=np.float32)]
         remaining = count
         while remaining > 0:
@@ -176,3 +178,12 @@ class StreamPipeline:
             lead = self._timeline.fed_samples - shown
             self._pad_samples = max(0, self._start_lead_samples - lead - queued)
         return True
+
+    def _partial_request(self, count: int) -> bool:
+        """Offline: whether only part of `count` is queued for a segment still arriving. Offline
+        streams then wait, so the encoder sees the same chunks however the file was pushed."""
+        front = self._queue.front_segment()
+        if front is None:
+            return False
+        _, queued, ended = front
+        return not ended and queued < count
