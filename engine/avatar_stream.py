@@ -95,7 +95,7 @@ class AvatarStream:
     def set_controls(self, controls: Controls) -> None:
         self._check_open()
         validate_controls(controls)
-        self._task.pipeline.pending_controls = controls
+        self._task.pipeline.set_controls(controls)
         self.options = replace(self.options, controls=controls)
         self._engine.notify()
 

@@ -17,6 +17,7 @@ while idle lands at the earliest sample the next window has not heard yet. Speec
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,7 +79,7 @@ class StreamPipeline:
         self._pad_samples = 0  # silence still to place before the segment's first sample
         self.departed_frames = 0  # set by the consumer: frames that have left the stream
         self._clears_seen = 0
-        self.pending_controls: Controls | None = None  # set by the caller's thread
+        self._pending_controls: deque[Controls] = deque()  # appended by the caller's thread
         self.next_frame = 0
         self.underruns = 0
 
@@ -113,8 +114,14 @@ class StreamPipeline:
         self._buffer_first += drop
         return PipelineFrame(k, motion, audio)
 
+    def set_controls(self, controls: Controls) -> None:
+        """From any thread; applied from the next window on (deque append/pop are atomic)."""
+        self._pending_controls.append(controls)
+
     def _apply_controls(self) -> None:
-        controls, self.pending_controls = self.pending_controls, None
+        controls = None
+        while self._pending_controls:
+            controls = self._pending_controls.popleft()
         if controls is None:
             return
         self.motion.set_controls(motion_controls(controls))

@@ -92,3 +92,30 @@ def test_speech_opens_the_mouth_and_clear_closes_it(
     assert not any(f.speaking for f in run.frames[speak_frames:])
     idle = [opening(face_models, f.video) for f in after[::4]]
     assert max(idle) < CLOSED, idle
+
+
+def test_controls_changed_mid_stream_move_gaze_and_head_distance(
+    trained_engine, prepared_avatar, face_models
+) -> None:
+    from engine.session_api import Controls
+    from tests.face_metrics import iris_offset
+
+    far_left = Controls(gaze_x=-0.8, head_distance=-0.2)
+    near_right = Controls(gaze_x=0.8, head_distance=0.2)
+    options = StreamOptions(fps=FPS, controls=far_left)
+    stream = trained_engine.create_stream(prepared_avatar("astronaut.png"), options, realtime=False)
+
+    def change(s, run: Run) -> None:
+        s.set_controls(near_right)
+
+    run = drive_sync(stream, 50, {15: change})
+
+    def measure(frames: list) -> tuple[float, float]:
+        faces = [face_models.face_landmarks(np.ascontiguousarray(f.video))[0] for f in frames]
+        width = float(np.mean([np.ptp(face[:, 0]) for face in faces]))
+        return width, float(np.mean([iris_offset(face)[0] for face in faces]))
+
+    width_before, gaze_before = measure(run.frames[4:15:3])
+    width_after, gaze_after = measure(run.frames[38:50:3])
+    assert width_after > 1.25 * width_before, (width_before, width_after)
+    assert gaze_after > gaze_before + 0.08, (gaze_before, gaze_after)
