@@ -119,3 +119,26 @@ def test_controls_changed_mid_stream_move_gaze_and_head_distance(
     width_after, gaze_after = measure(run.frames[38:50:3])
     assert width_after > 1.25 * width_before, (width_before, width_after)
     assert gaze_after > gaze_before + 0.08, (gaze_before, gaze_after)
+
+
+def test_a_segment_starts_from_idle_without_a_jump(
+    trained_engine, prepared_avatar, shared_data
+) -> None:
+    """Idle and speech are one motion stream: the frame where speech starts changes no more
+    than frames change while speaking."""
+    audio = speech_16k(shared_data)[: 2 * 16_000]
+    stream = trained_engine.create_stream(prepared_avatar("astronaut.png"), StreamOptions(fps=FPS))
+
+    def push(s, run: Run) -> None:
+        s.push_audio(audio, 16_000)
+        s.end_segment()
+
+    run = drive_sync(stream, 60, {20: push})
+    start = next(k for k, f in enumerate(run.frames) if f.speaking)
+    change = [
+        float(np.abs(a.video.astype(np.int16) - b.video).mean())
+        for a, b in zip(run.frames[:-1], run.frames[1:], strict=True)
+    ]
+    at_start = max(change[start - 2 : start + 2])
+    speaking = sorted(change[start + 2 :])
+    assert at_start <= speaking[int(0.95 * len(speaking))], (at_start, speaking[-5:])
