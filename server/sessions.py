@@ -102,6 +102,7 @@ class Session:
         self.controls = stream.options.controls
         self.created_s = time.monotonic()
         self.last_activity_s = self.created_s
+        self.connected_once = False
         self.closed = asyncio.Event()
         self.close_cause = ""
         self._settings = settings
@@ -209,8 +210,16 @@ class Session:
             if now - self.created_s > settings.session_max_duration_s:
                 await self.close("max_duration")
                 return
-            if self.pc.connectionState in ("failed", "closed"):
+            state = self.pc.connectionState
+            self.connected_once = self.connected_once or state == "connected"
+            if state in ("failed", "closed"):
                 await self.close("disconnected")
+                return
+            if (
+                not self.connected_once
+                and now - self.created_s > settings.session_connect_timeout_s
+            ):
+                await self.close("connect_timeout")  # the peer went away before connecting
                 return
 
     def _send_stats(self) -> None:
@@ -291,7 +300,7 @@ class SessionManager:
         self, offer_sdp: str, avatar_id: str, options: StreamOptions
     ) -> tuple[Session, str]:
         """Check limits, load the avatar, start the stream and answer the offer."""
-        self._check_offer(offer_sdp)
+        kinds = self._check_offer(offer_sdp)
         await asyncio.to_thread(self._store.get, avatar_id)  # not_found before the count check
         if len(self._sessions) + self._reserved >= self._settings.max_sessions:
             raise ServerError(
@@ -304,14 +313,15 @@ class SessionManager:
             avatar = await asyncio.to_thread(self._store.load, avatar_id)
             # Building the avatar's renderer takes a moment: off the event loop.
             stream = await asyncio.to_thread(self._engine.create_stream, avatar, options)
-            return await self._connect(stream, self._store.resolve(avatar_id), offer_sdp)
+            return await self._connect(stream, self._store.resolve(avatar_id), offer_sdp, kinds)
         finally:
             self._reserved -= 1
 
     async def close_all(self) -> None:
         await asyncio.gather(*(s.close("shutdown") for s in list(self._sessions.values())))
 
-    def _check_offer(self, sdp: str) -> None:
+    def _check_offer(self, sdp: str) -> list[str]:
+        """The offer's media kinds, in order; refuses oversized, unparsable or video-less SDP."""
         size = len(sdp.encode())
         if size > self._settings.max_sdp_bytes:
             raise ServerError(
@@ -328,9 +338,10 @@ class SessionManager:
                 "createOffer)",
                 "bad_sdp",
             )
+        return kinds
 
     async def _connect(
-        self, stream: SessionStream, avatar_id: str, offer_sdp: str
+        self, stream: SessionStream, avatar_id: str, offer_sdp: str, kinds: list[str]
     ) -> tuple[Session, str]:
         ice_servers = [RTCIceServer(urls=url) for url in self._settings.ice_servers]
         pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers))
@@ -350,7 +361,8 @@ class SessionManager:
             offer = RTCSessionDescription(filter_remote_candidates(offer_sdp), "offer")
             await pc.setRemoteDescription(offer)
             pc.addTrack(session.video)
-            pc.addTrack(session.audio)
+            if "audio" in kinds:  # a video-only offer gets video only
+                pc.addTrack(session.audio)
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as exc:
             await _quietly(pc.close(), "peer connection")

@@ -53,6 +53,7 @@ class ServerSettings(BaseSettings):
     max_sdp_bytes: int = 20_000
     max_upload_bytes: int = 10_000_000
     max_upload_pixels: int = 25_000_000
+    session_connect_timeout_s: float = 30.0  # offer answered, but the peer never connected
     session_idle_timeout_s: float = 120.0  # no audio, control or speech message for this long
     session_max_duration_s: float = 3600.0
     ws_max_message_bytes: int = 64_000  # 2 s of 16 kHz int16 PCM

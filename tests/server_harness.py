@@ -140,6 +140,8 @@ class Call:
     pc: RTCPeerConnection
     session_id: str
     answer_sdp: str
+    base_url: str
+    headers: dict[str, str]
     frames: list[ReceivedFrame] = field(default_factory=list)
     sizes: set[tuple[int, int]] = field(default_factory=set)
     keep_rgb_every: int = 0  # keep the decoded picture of every n-th frame (0: none)
@@ -149,8 +151,11 @@ class Call:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def close(self) -> None:
+        """Hang up as the web client does: end the session on the server, then close."""
         for task in self.tasks:
             task.cancel()
+        async with httpx.AsyncClient(base_url=self.base_url, headers=self.headers) as client:
+            await client.delete(f"/v1/sessions/{self.session_id}")
         await self.pc.close()
 
     def pictures_between(self, start_s: float, end_s: float) -> list[np.ndarray]:
@@ -240,7 +245,9 @@ async def start_call(
         raise RuntimeError(f"POST /v1/sessions -> {response.status_code}: {response.text}")
     answer = response.json()
     await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
-    call = Call(pc, answer["session_id"], answer["sdp"], keep_rgb_every=keep_rgb_every)
+    call = Call(
+        pc, answer["session_id"], answer["sdp"], base_url, headers, keep_rgb_every=keep_rgb_every
+    )
     if channel is not None:
         call.channel = channel
         channel.on("message", call.channel_messages.append)

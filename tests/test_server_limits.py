@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
+from aiortc import RTCConfiguration, RTCPeerConnection
 from PIL import Image
 
 from server.speak_client import speech_url
@@ -246,3 +247,31 @@ def test_api_key_idle_timeout_and_restart(tmp_path: Path) -> None:
     ):
         ids = [a["id"] for a in client.get("/v1/avatars").json()["avatars"]]
         assert created.json()["id"] in ids
+
+
+def test_a_peer_that_leaves_before_connecting_frees_its_slot(tmp_path: Path) -> None:
+    """Regression: a client that posted an offer and vanished before ICE completed kept its
+    session (and its slot under max_sessions) until the idle timeout, two minutes later."""
+    settings = server_settings(tmp_path, max_sessions=1, session_connect_timeout_s=1.0)
+
+    async def scenario(url: str) -> tuple[int, int]:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.addTransceiver("video", direction="recvonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        async with httpx.AsyncClient(base_url=url) as client:
+            answer = await client.post("/v1/sessions", json={"sdp": pc.localDescription.sdp})
+            await pc.close()  # never applies the answer: no DELETE, no connection, just gone
+            assert answer.status_code == 201, answer.text
+            session_id = answer.json()["session_id"]
+            during = (await client.get(f"/v1/sessions/{session_id}")).status_code
+        await asyncio.sleep(2.5)
+        next_call = await start_call(url)  # 503 if the slot were still taken
+        await next_call.close()
+        return during, len(next_call.session_id)
+
+    with running_server(settings) as server:
+        during, new_id_length = asyncio.run(scenario(server.url))
+        with httpx.Client(base_url=server.url) as client:
+            metrics = client.get("/metrics").text
+    assert during == 200 and new_id_length > 0
+    assert 'gioconda_sessions_closed_total{cause="connect_timeout"} 1.0' in metrics
