@@ -115,7 +115,8 @@ async def _guard_v1(
         settings: ServerSettings = request.app.state.settings
         if not authorized(request, settings.api_key):
             return _refuse(request, "unauthorized", "this server needs an API key")
-        declared = int(request.headers.get("content-length") or 0)
+        length = request.headers.get("content-length") or "0"
+        declared = int(length) if length.isdigit() else 0  # the body parser judges the rest
         cap = settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
         if path == "/v1/avatars" and request.method == "POST" and declared > cap:
             return _refuse(
