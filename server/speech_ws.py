@@ -84,7 +84,8 @@ class SpeechConnection:
                 await sender
             # An agent that vanishes mid-segment must not leave the segment open forever.
             if self._sample_rate_hz is not None and not self._session.closed.is_set():
-                self._session.stream.end_segment()
+                with contextlib.suppress(EngineError):  # the stream may be closing meanwhile
+                    self._session.stream.end_segment()
 
     async def _receive_loop(self) -> None:
         session_closed = asyncio.get_running_loop().create_task(self._session.closed.wait())
