@@ -83,8 +83,19 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _new_engine(settings: ServerSettings) -> StreamEngine:
+    from engine.backends.base import BackendConfig, BackendName, Precision
+    from engine.renderer import set_default_backend_config
     from engine.stream import StreamEngine as EngineImpl  # loads the models
 
+    set_default_backend_config(
+        BackendConfig(
+            backend=BackendName(settings.backend),
+            artifacts_dir=settings.export_dir,
+            precision=Precision(settings.precision),
+            max_batch=settings.max_batch,
+            threads=settings.engine_threads,
+        )
+    )
     engine: StreamEngine = EngineImpl(
         threads=settings.engine_threads, weights=settings.motion_weights
     )

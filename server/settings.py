@@ -41,6 +41,12 @@ class ServerSettings(BaseSettings):
     fps: int = 40
     engine_threads: int = 1
     motion_weights: Path | None = None  # default: the committed models/weights/motion_S.pt
+    # Decoder backend: auto = torch-cpu without CUDA; with CUDA the first that works of
+    # tensorrt -> torch-cuda -> onnxruntime -> torch-cpu (engine/backends/select.py logs which).
+    backend: str = "auto"
+    export_dir: Path | None = None  # what `gioconda export` wrote (ONNX graphs, TensorRT engines)
+    precision: str = "fp32"  # fp16/bf16 on torch-cuda and TensorRT
+    max_batch: int = 8
     warm_up: bool = True  # /readyz is true only after one warm-up inference
 
     api_key: str | None = None  # when set, /v1 needs "Authorization: Bearer KEY" (or ?api_key=)

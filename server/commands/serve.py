@@ -31,6 +31,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--ice-server", action="append", help="STUN/TURN URL (repeatable)")
     parser.add_argument("--no-ai-label", action="store_true", help="do not draw the AI label")
+    parser.add_argument(
+        "--backend",
+        choices=["auto", "torch-cpu", "torch-cuda", "onnxruntime", "tensorrt"],
+        help="decoder backend (default auto: torch-cpu without a GPU)",
+    )
+    parser.add_argument("--export-dir", type=Path, help="artifacts of `gioconda export`")
+    parser.add_argument("--precision", choices=["fp32", "fp16", "bf16"], help="GPU precision")
     parser.set_defaults(handler=run)
 
 
@@ -50,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
         "api_key": args.api_key,
         "ice_loopback": args.ice_loopback,
         "ice_servers": args.ice_server,
+        "backend": args.backend,
+        "export_dir": args.export_dir,
+        "precision": args.precision,
     }
     if args.no_ai_label:
         overrides["ai_label"] = False
