@@ -23,7 +23,7 @@ class MotionProfile:
     guidance_scale: float  # classifier-free guidance on audio (1.0 = off, no extra batch)
     eta: float = 0.0  # sampler stochasticity: 0 = deterministic DDIM, 1 = DDPM-like
     blinks_per_min: float = 15.0  # seeded blinks laid over the model's (0 = model only)
-    smoothing: float = 1.5  # scale of the slow fields' smoothing (engine/motion_stream.py); 0 = off
+    smoothing: float = 0.75  # scale of engine/motion_stream.py SMOOTHING_SIGMA_FRAMES; 0 = off
 
     @property
     def algorithmic_latency_ms(self) -> int:
