@@ -209,9 +209,18 @@ class MotionStream:
         return torch.where(inside[:, None], picked, self._silence)  # (2N, D)
 
     def _window(self) -> npt.NDArray[np.float32]:
+        noise, cond = self.window_inputs()
+        p = self.profile
+        window = ddim_sample(  # (1, N, M)
+            self._model.dit, noise, cond, p.sampling_steps, self.guidance_scale, self.eta,
+            self._generator,
+        )  # fmt: skip
+        return self.finish_window(window[0])
+
+    def window_inputs(self) -> tuple[torch.Tensor, WindowCondition]:
+        """The next window's (1, N, M) starting noise and its condition (draws the noise)."""
         p = self.profile
         tokens = p.context_frames + p.window_frames + p.lookahead_frames
-        dit = self._model.dit
         context = torch.zeros(1, tokens, motion_space.MOTION_DIM)  # (1, N, M)
         context[0, : p.context_frames] = self._history
         known = torch.zeros(1, tokens, 1)  # (1, N, 1)
@@ -226,10 +235,18 @@ class MotionStream:
             positions=window_positions(p.context_frames, tokens)[None],  # (1, N)
         )
         noise = torch.randn(1, tokens, motion_space.MOTION_DIM, generator=self._generator)
-        window = ddim_sample(  # (1, N, M)
-            dit, noise, cond, p.sampling_steps, self.guidance_scale, self.eta, self._generator
-        )
-        smoothed = smooth_window(window[0], p.smoothing)  # (N, M)
+        return noise, cond
+
+    def finish_window(self, window: torch.Tensor) -> npt.NDArray[np.float32]:
+        """(N, M) normalized sampled window -> (W, M) new motion frames, kept as history.
+
+        Smoothing, the crossfade into the previous window and blinks happen here, so a batched
+        sampler (engine/motion_batch.py) that samples many streams' windows at once stays equal
+        to this stream's own _window().
+        """
+        p = self.profile
+        dit = self._model.dit
+        smoothed = smooth_window(window, p.smoothing)  # (N, M)
         new = self._crossfade(smoothed[p.context_frames :])  # (W, M)
         frames = motion_space.clip(dit.denormalize(new).numpy())  # (W, M)
         frames = self._blinks.apply(frames, self.frames_emitted)  # (W, M)
