@@ -52,7 +52,7 @@ SEAM_POINTS = len(ft.LIPS_INNER_UPPER)
 @dataclass(frozen=True)
 class DecoderConfig:
     crop_px: int = 512
-    grid_size: int = 192  # must match the rig's grid
+    grid_size: int = 128  # must match the rig's grid
     inversion_steps: int = 4
     sampler: str = "grid_sample"  # or "gather": the same bilinear result, faster in onnxruntime
     # The mouth interior and closing lids are painted only inside windows (rows, cols) of output

@@ -42,7 +42,7 @@ from models.rig_regions import (
 )
 
 CROP_PX = 512
-GRID_SIZE = 192  # rig grid resolution over the crop; the decoder upsamples its field to CROP_PX
+GRID_SIZE = 128  # rig grid resolution over the crop; the decoder upsamples its field to CROP_PX
 REFERENCE_FACE_WIDTH_FRAC = 0.4  # scale = log(face width / (0.4 * crop))
 
 
