@@ -1,25 +1,25 @@
 """Sliding-window motion whose windows are sampled in one batch across several streams.
 
-`WindowedMotionStream` is `engine.motion_stream.MotionStream` with its window step split in two:
-`window_request()` (the window's starting noise and condition) and `finish_window()` (keep the W
-new frames as history). `sample_windows` runs one `ddim_sample` for the requests of many streams
-that share a model and a sampling setup. A stream's noise still comes from its own seeded
-generator, so with eta = 0 a stream's motion does not depend on who it was batched with (up to
-float rounding); with eta > 0 the re-injected noise comes from the first stream's generator.
+`engine.motion_stream.MotionStream` splits a window into `window_inputs()` (its starting noise and
+condition) and `finish_window()` (smoothing, crossfade, blinks, history). `WindowedMotionStream`
+adds what a scheduler needs around that split: taking audio features without sampling, and
+asking whether the next window can be sampled. `sample_windows` runs one `ddim_sample` for the
+requests of many streams that share a model and a sampling setup. A stream's noise still comes
+from its own seeded generator, so with eta = 0 its motion does not depend on who it was batched
+with (up to float rounding); with eta > 0 the re-injected noise comes from the first stream's
+generator.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
 from engine.motion_stream import MotionStream
-from models import motion_space
 from models.diffusion import WindowCondition, ddim_sample
-from models.motion_dit import window_positions
 
 
 @dataclass(frozen=True)
@@ -30,13 +30,13 @@ class WindowRequest:
 
     @property
     def batch_key(self) -> tuple[int, int, int, float, float]:
-        p = self.stream.profile
+        stream = self.stream
         return (
-            id(self.stream.model),
+            id(stream.model),
             self.noise.shape[1],
-            p.sampling_steps,
-            self.stream.guidance_scale,
-            self.stream.eta,
+            stream.profile.sampling_steps,
+            stream.guidance_scale,
+            stream.eta,
         )
 
 
@@ -63,44 +63,8 @@ class WindowedMotionStream(MotionStream):
         self._features[local:] = self._silence
 
     def window_request(self) -> WindowRequest:
-        p = self.profile
-        tokens = p.context_frames + p.window_frames + p.lookahead_frames
-        context = torch.zeros(1, tokens, motion_space.MOTION_DIM)  # (1, N, M)
-        context[0, : p.context_frames] = self._history
-        known = torch.zeros(1, tokens, 1)  # (1, N, 1)
-        known[0, : p.context_frames] = 1.0
-        condition = WindowCondition(
-            context_motion=context,
-            known=known,
-            audio_features=self._window_features()[None],  # (1, 2N, D)
-            audio_keep=torch.ones(1, 1),
-            controls=self._controls,
-            control_keep=self._control_keep,
-            positions=window_positions(p.context_frames, tokens)[None],  # (1, N)
-        )
-        noise = torch.randn(1, tokens, motion_space.MOTION_DIM, generator=self._generator)
+        noise, condition = self.window_inputs()
         return WindowRequest(self, noise, condition)
-
-    def finish_window(self, window: torch.Tensor) -> NDArray[np.float32]:
-        """(N, M) normalized sampled window -> (W, M) new motion frames, kept as history."""
-        p = self.profile
-        dit = self._model.dit
-        new = self._new_frames(window[p.context_frames :])  # (W, M)
-        frames = motion_space.clip(dit.denormalize(new).numpy())  # (W, M)
-        clipped = dit.normalize(torch.from_numpy(frames))  # (W, M)
-        self._history = torch.cat([self._history, clipped])[-p.context_frames :]  # (P, M)
-        self.frames_emitted += p.window_frames
-        self._drop_old_features()
-        return frames
-
-    def _new_frames(self, predicted: torch.Tensor) -> torch.Tensor:
-        """(W + L, M) -> (W, M) the window's new frames, cross-faded into the previous window's
-        lookahead where the sampler does that (MotionStream._crossfade), as in _window()."""
-        crossfade = getattr(self, "_crossfade", None)
-        if crossfade is not None:
-            faded: torch.Tensor = crossfade(predicted)
-            return faded
-        return predicted[: self.profile.window_frames]
 
 
 def sample_windows(requests: list[WindowRequest]) -> list[NDArray[np.float32]]:
@@ -108,10 +72,7 @@ def sample_windows(requests: list[WindowRequest]) -> list[NDArray[np.float32]]:
     first = requests[0].stream
     conditions = [r.condition for r in requests]
     batched = WindowCondition(
-        *(
-            torch.cat([getattr(c, name) for c in conditions])
-            for name in WindowCondition.__dataclass_fields__
-        )
+        *(torch.cat([getattr(c, f.name) for c in conditions]) for f in fields(WindowCondition))
     )
     noise = torch.cat([r.noise for r in requests])  # (B, N, M)
     windows = ddim_sample(  # (B, N, M)
