@@ -1,13 +1,14 @@
 """`gioconda bench stream`: live streams on this machine, no network.
 
-A real-time speech source pushes 20 ms chunks (utterances of UTTERANCE_S with PAUSE_S of silence
-between, so idle and speech alternate) into each stream; a consumer per stream pulls frames on
-the media clock (frame k at t0 + k / fps, as the WebRTC track does). Reported per stream count:
-latency from a chunk entering the stream to the departure of the first frame that shows it (p50,
-p95), frames/s delivered, frames late or repeated (degradation), process CPU share, and where
-the worker's time goes. First, one unpaced stream measures the frames/s the pipeline sustains
-(its headroom over real time). A count is sustained when under 1% of frames are repeated or late by
-more than one frame. The motion profile's W, P, L and its algorithmic latency are printed.
+A speech source pushes utterances with pauses between (so idle and speech alternate) into each
+stream, either in real-time 20 ms chunks (a microphone) or each utterance at once (a TTS); a
+consumer per stream pulls frames on the media clock (frame k at t0 + k / fps, as the WebRTC
+track does). Reported per stream count: latency from a chunk entering the stream to the
+departure of the first frame that shows it (p50, p95), frames/s delivered, frames late or
+repeated (degradation), process CPU share, and where the worker's time goes. First, one
+unpaced stream measures the frames/s the pipeline sustains (its headroom over real time). A
+count is sustained when under 1% of frames are repeated or late by more than one frame. The
+motion profile's W, P, L and its algorithmic latency are printed.
 """
 
 from __future__ import annotations
@@ -83,17 +84,19 @@ class TrialResult:
 async def _source(stream: AvatarStream, seconds: float, burst: bool) -> None:
     """Utterances then pauses; each utterance in real-time 20 ms chunks (a microphone) or pushed
     at once (a TTS that synthesizes faster than real time)."""
-    chunk = len(speech_like(UTTERANCE_S)) if burst else int(CHUNK_S * RATE_HZ)
+    rng = np.random.default_rng(0)
+    audio = speech_like(UTTERANCE_S / 2 if burst else UTTERANCE_S)
+    chunk = len(audio) if burst else int(CHUNK_S * RATE_HZ)
     start = time.monotonic()
     sent_s = 0.0
-    audio = speech_like(UTTERANCE_S)
     while sent_s < seconds:
         for begin in range(0, len(audio), chunk):
             stream.push_audio(audio[begin : begin + chunk], RATE_HZ)
             sent_s += chunk / RATE_HZ
             await asyncio.sleep(max(0.0, start + sent_s - time.monotonic()))
         stream.end_segment()
-        sent_s += PAUSE_S
+        # A random part of a motion window more, so arrivals sample every window phase.
+        sent_s += PAUSE_S + rng.uniform(0.0, 0.16)
         await asyncio.sleep(max(0.0, start + sent_s - time.monotonic()))
 
 
