@@ -75,7 +75,8 @@ def test_segment_events_report_positions(engine: StreamEngine, prepared_avatar) 
     ]
     speaking = np.array(run.speaking())
     assert speaking[:32].all() and not speaking[32:50].any(), "0.8 s at 40 fps is 32 frames"
-    assert speaking.sum() == 32 + 16
+    # 0.4 s is 16 frames; where it starts depends on when it was pushed, so it may straddle 17.
+    assert speaking[50:].sum() in (16, 17)
     assert not np.any(np.concatenate([f.audio for f in run.frames if not f.speaking]))
 
 
