@@ -31,6 +31,34 @@ class ClientCall:
         await self.pc.close()
 
 
+async def negotiate(
+    pc: RTCPeerConnection,
+    base_url: str,
+    avatar_id: str,
+    options: dict[str, Any] | None,
+    api_key: str | None,
+) -> dict[str, Any]:
+    """Offer what `pc` has set up, POST /v1/sessions, apply the answer; -> the JSON answer.
+
+    Closes `pc` and raises RuntimeError with the server's reason when it refuses."""
+    await pc.setLocalDescription(await pc.createOffer())
+    body = {
+        "sdp": pc.localDescription.sdp,
+        "type": "offer",
+        "avatar_id": avatar_id,
+        "options": options or {},
+    }
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, headers=headers) as client:
+        response = await client.post("/v1/sessions", json=body)
+    if response.status_code != 201:
+        await pc.close()
+        raise RuntimeError(f"POST /v1/sessions -> {response.status_code}: {response.text}")
+    answer: dict[str, Any] = response.json()
+    await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+    return answer
+
+
 async def call_server(
     base_url: str,
     on_frame: FrameCallback,
@@ -45,16 +73,7 @@ async def call_server(
     pc.createDataChannel("control")
     tracks: list[MediaStreamTrack] = []
     pc.on("track", tracks.append)
-    await pc.setLocalDescription(await pc.createOffer())
-    body = {"sdp": pc.localDescription.sdp, "avatar_id": avatar_id, "options": options or {}}
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    async with httpx.AsyncClient(base_url=base_url, timeout=60, headers=headers) as client:
-        response = await client.post("/v1/sessions", json=body)
-    if response.status_code != 201:
-        await pc.close()
-        raise RuntimeError(f"POST /v1/sessions -> {response.status_code}: {response.text}")
-    answer = response.json()
-    await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+    answer = await negotiate(pc, base_url, avatar_id, options, api_key)
     call = ClientCall(pc, answer["session_id"])
     loop = asyncio.get_running_loop()
     for track in tracks:

@@ -31,12 +31,12 @@ from aiortc import (
     RTCDataChannel,
     RTCPeerConnection,
     RTCRtpSender,
-    RTCSessionDescription,
 )
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
 
 from server.app import create_app
 from server.settings import IceLoopback, ServerSettings
+from server.webrtc_client import negotiate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SPEECH_WAV = REPO_ROOT.parent / "shared" / "data" / "speech" / "lj050-0131.wav"
@@ -230,21 +230,8 @@ async def start_call(
     channel = pc.createDataChannel("control") if control_channel else None
     received: list[MediaStreamTrack] = []
     pc.on("track", received.append)
-    await pc.setLocalDescription(await pc.createOffer())
-    body = {
-        "sdp": pc.localDescription.sdp,
-        "type": "offer",
-        "avatar_id": avatar_id,
-        "options": options or {},
-    }
+    answer = await negotiate(pc, base_url, avatar_id, options, api_key)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    async with httpx.AsyncClient(base_url=base_url, timeout=60, headers=headers) as client:
-        response = await client.post("/v1/sessions", json=body)
-    if response.status_code != 201:
-        await pc.close()
-        raise RuntimeError(f"POST /v1/sessions -> {response.status_code}: {response.text}")
-    answer = response.json()
-    await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
     call = Call(
         pc, answer["session_id"], answer["sdp"], base_url, headers, keep_rgb_every=keep_rgb_every
     )
