@@ -29,6 +29,7 @@ from engine.errors import AvatarError
 from engine.image_io import MAX_FILE_BYTES, MAX_PIXELS
 
 DEFAULT_AVATAR_ID = "astronaut"
+DEFAULT_STORE_DIR = Path.home() / ".local/share/gioconda"  # the server's and CLI's default
 DEFAULT_ALIAS = "default"  # StreamOptions.avatar_id's default names the default avatar
 MAX_NAME_CHARS = 80
 MAX_CONSENT_CHARS = 1000

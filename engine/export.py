@@ -103,17 +103,9 @@ def load_export_inputs(
     """The motion checkpoint (default: the committed S weights), its preset and the example avatar
     whose tensor shapes the decoder graph is traced with (default: the built-in portrait)."""
     from engine.avatar_source import load_avatar
-    from engine.errors import EngineError
-    from engine.motion_generate import DEFAULT_WEIGHTS
-    from models.motion_checkpoint import CheckpointError, load_inference_checkpoint
+    from engine.motion_generate import DEFAULT_WEIGHTS, load_checkpoint
 
-    path = weights or DEFAULT_WEIGHTS
-    if not path.is_file():
-        raise EngineError(f"motion model weights not found: {path}", reason="missing_weights")
-    try:
-        model, meta = load_inference_checkpoint(path)
-    except CheckpointError as exc:
-        raise EngineError(str(exc), reason="bad_weights") from exc
+    model, meta = load_checkpoint(weights or DEFAULT_WEIGHTS)
     return model, str(meta.get("preset", "unknown")), load_avatar(image)
 
 

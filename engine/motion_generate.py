@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -30,13 +31,17 @@ def load_motion_model(path: Path | str | None = None) -> MotionModel:
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(path: Path) -> MotionModel:
-    if not path.exists():
+    return load_checkpoint(path)[0]
+
+
+def load_checkpoint(path: Path) -> tuple[MotionModel, dict[str, Any]]:
+    """(model, metadata) of an inference checkpoint; a missing or bad file is an EngineError."""
+    if not path.is_file():
         raise EngineError(f"motion model weights not found: {path}", reason="missing_weights")
     try:
-        model, _ = load_inference_checkpoint(path)
+        return load_inference_checkpoint(path)
     except CheckpointError as exc:
         raise EngineError(str(exc), reason="bad_weights") from exc
-    return model
 
 
 def window_frames(profile: str = "low-latency") -> int:

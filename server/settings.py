@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from engine.avatar_store import DEFAULT_STORE_DIR
+
 
 class IceLoopback(StrEnum):
     """Whether the server offers 127.0.0.1 ICE candidates (aioice skips loopback by default).
@@ -35,7 +37,7 @@ class ServerSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    data_dir: Path = Field(default_factory=lambda: Path.home() / ".local/share/gioconda")
+    data_dir: Path = DEFAULT_STORE_DIR
     default_avatar: str = "astronaut"
     profile: str = "low-latency"
     fps: int = 40

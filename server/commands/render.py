@@ -11,10 +11,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.avatar_store import DEFAULT_STORE_DIR
+
 if TYPE_CHECKING:
     from engine.avatar import PreparedAvatar
-
-DEFAULT_DATA_DIR = Path.home() / ".local/share/gioconda"
 
 
 def register(subparsers: Any) -> None:
@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(os.environ.get("GIOCONDA_DATA_DIR", DEFAULT_DATA_DIR)),
+        default=Path(os.environ.get("GIOCONDA_DATA_DIR", DEFAULT_STORE_DIR)),
         help="avatar store folder, for avatar ids (default: $GIOCONDA_DATA_DIR or %(default)s)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
