@@ -141,7 +141,9 @@ class FaceDecoder(nn.Module):
             seam_fit,
         )
         # Truncation rounds: sampled and painted values carry +0.5, the background is whole.
-        return frame.to(torch.uint8).permute(0, 2, 3, 1)  # (B, H, W, 3)
+        # Contiguous (B, H, W, 3): 0.5 ms here, against ~2.5 ms for numpy or PyAV to copy a
+        # strided view of a frame later (measured on one CPU thread).
+        return frame.to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
     def _sample_norm(self, image: torch.Tensor, where_norm: torch.Tensor) -> torch.Tensor:
         """Bilinear, border-padded sampling at grid_sample's normalised coordinates."""
@@ -206,20 +208,23 @@ class FaceDecoder(nn.Module):
             back = -self._sample(forward_px, (where + 0.5) / step - 0.5)  # grid cell coords
         return back
 
-    def _window_pixels(self, landmarks_xy: torch.Tensor, seams_xy: torch.Tensor) -> torch.Tensor:
-        """(B, P, 2) integer pixel coordinates of the mouth window and both eye windows."""
+    def _window_pixels(
+        self, landmarks_xy: torch.Tensor, seams_xy: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Integer pixel coordinates of the mouth window (B, Pm, 2) and both eye windows (B, Pe, 2)."""
         c = self.config
         corners = 0.5 * (seams_xy[:, 0] + seams_xy[:, SEAM_POINTS - 1])  # (B, 2)
         left = landmarks_xy[:, list(ft.EYE_LEFT_CORNERS)].mean(1)  # (B, 2)
         right = landmarks_xy[:, list(ft.EYE_RIGHT_CORNERS)].mean(1)
-        return torch.cat(
+        mouth = self._place(corners, c.mouth_window_px, self.mouth_offsets, 0.3)
+        eyes = torch.cat(
             [
-                self._place(corners, c.mouth_window_px, self.mouth_offsets, 0.3),
                 self._place(left, c.eye_window_px, self.eye_offsets, 0.5),
                 self._place(right, c.eye_window_px, self.eye_offsets, 0.5),
             ],
             dim=1,
         )
+        return mouth, eyes
 
     def _place(
         self, anchor: torch.Tensor, size: tuple[int, int], offsets: torch.Tensor, above: float
@@ -243,26 +248,32 @@ class FaceDecoder(nn.Module):
         palette: torch.Tensor,
         seam_fit: torch.Tensor,
     ) -> torch.Tensor:
-        """Closing lids and the mouth interior, painted at the window pixels only.
+        """Closing lids, then the mouth interior, each painted at its own window's pixels only.
 
-        A window pixel's value depends on its position alone, so where windows overlap they
-        write the same value.
+        A window pixel's value depends on its position alone, so where the two eye windows
+        overlap they write the same value; the mouth pass reads the frame the eye pass wrote.
         """
         batch, channels, height, width = frame.shape
-        pixels = self._window_pixels(landmarks_xy, seams_xy)  # (B, P, 2)
-        index = (pixels[..., 1] * width + pixels[..., 0]).long()  # (B, P)
+        mouth_px, eye_px = self._window_pixels(landmarks_xy, seams_xy)  # (B, Pm, 2), (B, Pe, 2)
         flat = frame.reshape(batch, channels, height * width)
-        index3 = index[:, None, :].expand(-1, channels, -1)
-        colour = torch.gather(flat, 2, index3).transpose(1, 2)  # (B, P, 3)
+
+        eye_index = (eye_px[..., 1] * width + eye_px[..., 0]).long()  # (B, Pe)
+        eye_index3 = eye_index[:, None, :].expand(-1, channels, -1)
+        colour = torch.gather(flat, 2, eye_index3).transpose(1, 2)  # (B, Pe, 3)
         source_norm = torch.gather(
-            where_norm.reshape(batch, height * width, 2), 1, index[..., None].expand(-1, -1, 2)
-        )  # (B, P, 2) where each window pixel samples the portrait
+            where_norm.reshape(batch, height * width, 2), 1, eye_index[..., None].expand(-1, -1, 2)
+        )  # (B, Pe, 2) where each eye-window pixel samples the portrait
         source_at = (source_norm + 1.0) * (0.5 * self.config.crop_px) - 0.5  # px
-        eyes = self._sample(eye_plane, source_at[:, None])[:, 0, 0]  # (B, P)
+        eyes = self._sample(eye_plane, source_at[:, None])[:, 0, 0]  # (B, Pe)
         colour = self._close_lids(colour, eyes, motion, palette)
-        mouth_colour, inside = self._mouth_layer(pixels, seams_xy, mouth, palette, seam_fit)
-        colour = colour + (mouth_colour - colour) * inside[..., None]
-        return flat.scatter(2, index3, colour.transpose(1, 2)).reshape(frame.shape)
+        flat = flat.scatter_(2, eye_index3, colour.transpose(1, 2))  # frame is ours: in place
+
+        mouth_index = (mouth_px[..., 1] * width + mouth_px[..., 0]).long()  # (B, Pm)
+        mouth_index3 = mouth_index[:, None, :].expand(-1, channels, -1)
+        colour = torch.gather(flat, 2, mouth_index3).transpose(1, 2)  # (B, Pm, 3)
+        weights, inside = self._mouth_layer(mouth_px, seams_xy, mouth, seam_fit)
+        colour = colour * (1.0 - inside)[..., None] + weights @ palette[:3]  # (B, Pm, 3)
+        return flat.scatter_(2, mouth_index3, colour.transpose(1, 2)).reshape(frame.shape)
 
     def _close_lids(
         self, colour: torch.Tensor, eyes: torch.Tensor, motion: torch.Tensor, palette: torch.Tensor
@@ -278,10 +289,10 @@ class FaceDecoder(nn.Module):
         pixels: torch.Tensor,
         seams_xy: torch.Tensor,
         mouth: torch.Tensor,
-        palette: torch.Tensor,
         seam_fit: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mouth interior colour (B, P, 3) and coverage (B, P) at pixels (B, P, 2)."""
+        """At pixels (B, P, 2): interior palette weights (B, P, 3) already scaled by the
+        coverage, and the coverage (B, P). Colour = weights @ (teeth, cavity, tongue)."""
         upper_seam, lower_seam = seams_xy[:, :SEAM_POINTS], seams_xy[:, SEAM_POINTS:]  # (B, S, 2)
         left, right = upper_seam[:, 0], upper_seam[:, -1]  # (B, 2) the mouth's inner corners
         span = right - left
@@ -289,14 +300,14 @@ class FaceDecoder(nn.Module):
         along = span / length
         down = torch.stack([-along[:, 1], along[:, 0]], dim=-1)  # (B, 2)
         rel = pixels - left[:, None, :]  # (B, P, 2)
-        u = (rel * along[:, None]).sum(-1) / length  # (B, P), 0..1 corner to corner
-        d = (rel * down[:, None]).sum(-1)  # (B, P) px below the corner line
-        powers = torch.stack([torch.ones_like(u), u, u * u, u * u * u, u * u * u * u], dim=-1)
+        rel_x, rel_y = rel[..., 0], rel[..., 1]  # (B, P)
+        u = (rel_x * along[:, 0:1] + rel_y * along[:, 1:2]) / length  # (B, P), 0..1 corners
+        d = rel_x * down[:, 0:1] + rel_y * down[:, 1:2]  # (B, P) px below the corner line
 
         def seam_depth(seam: torch.Tensor) -> torch.Tensor:  # (B, S, 2) -> (B, P)
             depth = ((seam - left[:, None, :]) * down[:, None, :]).sum(-1)  # (B, S)
-            coefficients = depth @ seam_fit.t()  # (B, 5)
-            return (powers * coefficients[:, None, :]).sum(-1)
+            c = depth @ seam_fit.t()  # (B, 5) quartic coefficients, evaluated by Horner
+            return (((c[:, 4:5] * u + c[:, 3:4]) * u + c[:, 2:3]) * u + c[:, 1:2]) * u + c[:, 0:1]
 
         upper_y, lower_y = seam_depth(upper_seam), seam_depth(lower_seam)
         within = torch.clamp(u * length * 0.5, 0.0, 1.0) * torch.clamp(
@@ -304,20 +315,23 @@ class FaceDecoder(nn.Module):
         )
         inside = _ramp(d - upper_y, 1.5) * _ramp(lower_y - d, 1.5) * within
         opening = torch.clamp(lower_y - upper_y, min=0.0)
-        colour = self._interior_colour(u, d - upper_y, lower_y - d, opening, mouth, palette)
-        return colour, inside
+        weights = self._interior_weights(u, d - upper_y, lower_y - d, opening, mouth)
+        return weights * inside[..., None], inside
 
     @staticmethod
-    def _interior_colour(
+    def _interior_weights(
         u: torch.Tensor,
         below_upper: torch.Tensor,
         above_lower: torch.Tensor,
         opening: torch.Tensor,
         mouth: torch.Tensor,
-        palette: torch.Tensor,
     ) -> torch.Tensor:
-        """Cavity, tongue and teeth colours at each window pixel: (B, P, 3)."""
-        teeth, cavity, tongue = palette[0], palette[1], palette[2]  # (3,)
+        """Teeth, cavity and tongue weights at each window pixel: (B, P, 3).
+
+        Layers, back to front: the cavity, the tongue (80 % cover), the lower teeth (at 70 %
+        brightness) and the upper teeth, each shaded; folded into one weight per palette colour
+        so the colour is a single small matmul.
+        """
         mouth_width, source_gap = mouth[0], mouth[1]
         centred = torch.clamp(1.0 - torch.abs(2.0 * u - 1.0), 0.0, 1.0)  # 1 mid-mouth, 0 corners
         # Teeth the portrait already shows move with its jaws; paint only the missing part.
@@ -333,14 +347,13 @@ class FaceDecoder(nn.Module):
             -(((2.0 * u - 1.0) / 0.6) ** 2)
             - ((above_lower - 0.05 * mouth_width) / (0.1 * mouth_width)) ** 2
         )
-        tongue_w = tongue_w * torch.clamp(
+        tongue_w = 0.8 * tongue_w * torch.clamp(
             (opening - 0.15 * mouth_width) / (0.1 * mouth_width), 0, 1
         )
         # Light falls off into the mouth and towards its corners; under the upper lip is shadow.
-        shade = ((0.6 + 0.4 * centred) * (0.8 + 0.2 * _ramp(below_upper - 2.0, 4.0)))[..., None]
-        depth_shade = (0.6 + 0.4 * centred)[..., None]
-        colour = cavity * depth_shade
-        colour = colour + (tongue * depth_shade - colour) * (0.8 * tongue_w[..., None])
-        colour = colour + (teeth * 0.7 * shade - colour) * lower_teeth[..., None]
-        colour = colour + (teeth * shade - colour) * upper_teeth[..., None]
-        return colour
+        depth_shade = 0.6 + 0.4 * centred
+        shade = depth_shade * (0.8 + 0.2 * _ramp(below_upper - 2.0, 4.0))
+        behind_teeth = (1.0 - lower_teeth) * (1.0 - upper_teeth)
+        back = depth_shade * behind_teeth
+        teeth = shade * (0.7 * lower_teeth * (1.0 - upper_teeth) + upper_teeth)
+        return torch.stack([teeth, back * (1.0 - tongue_w), back * tongue_w], dim=-1)
