@@ -211,7 +211,7 @@ class FaceDecoder(nn.Module):
     def _window_pixels(
         self, landmarks_xy: torch.Tensor, seams_xy: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Integer pixel coordinates of the mouth window (B, Pm, 2) and both eye windows (B, Pe, 2)."""
+        """Integer pixel coordinates: mouth window (B, Pm, 2) and both eye windows (B, Pe, 2)."""
         c = self.config
         corners = 0.5 * (seams_xy[:, 0] + seams_xy[:, SEAM_POINTS - 1])  # (B, 2)
         left = landmarks_xy[:, list(ft.EYE_LEFT_CORNERS)].mean(1)  # (B, 2)
