@@ -347,8 +347,8 @@ class FaceDecoder(nn.Module):
             -(((2.0 * u - 1.0) / 0.6) ** 2)
             - ((above_lower - 0.05 * mouth_width) / (0.1 * mouth_width)) ** 2
         )
-        tongue_w = 0.8 * tongue_w * torch.clamp(
-            (opening - 0.15 * mouth_width) / (0.1 * mouth_width), 0, 1
+        tongue_w = (
+            0.8 * tongue_w * torch.clamp((opening - 0.15 * mouth_width) / (0.1 * mouth_width), 0, 1)
         )
         # Light falls off into the mouth and towards its corners; under the upper lip is shadow.
         depth_shade = 0.6 + 0.4 * centred
