@@ -28,7 +28,12 @@ from models import motion_space
 from models.audio_features import pad_clip as pad_audio_clip
 from models.audio_features import silence_log_mel
 from models.diffusion import q_sample
-from models.motion_checkpoint import MotionModel, save_inference_checkpoint
+from models.motion_checkpoint import (
+    CheckpointError,
+    MotionModel,
+    load_inference_checkpoint,
+    save_inference_checkpoint,
+)
 from models.motion_data import Shard, list_shards, load_shard
 from models.motion_dit import (
     CONTROL_GROUPS,
@@ -321,11 +326,18 @@ def train(
     val_dirs: list[Path] | None = None,
     resume: bool = False,
     on_best: Callable[[Path], None] | None = None,
+    init: Path | None = None,
 ) -> TrainState:
-    """Train; writes last.pt, best.pt (inference checkpoint) and metrics.jsonl under out_dir."""
+    """Train; writes last.pt, best.pt (inference checkpoint) and metrics.jsonl under out_dir.
+
+    `init` (an inference checkpoint of the same preset) fine-tunes: its weights and its motion
+    normalization are kept, so what it learned still means the same thing.
+    """
     torch.manual_seed(config.seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = MotionModel.from_preset(config.preset)
+    if init is not None:
+        _load_init(init, model, config.preset)
     paths = list_shards(*data_dirs)
     if val_dirs:
         train_paths, val_paths = paths, list_shards(*val_dirs)
@@ -343,12 +355,21 @@ def train(
     if resume and last_path.exists():
         state = _resume(last_path, model, optimizer)
         log.info("resumed at step %d", state.step)
+    elif init is not None:
+        log.info("fine-tuning from %s", init)
     else:
         mean, std = motion_statistics(train_corpus)
         model.dit.motion_mean.copy_(mean)
         model.dit.motion_std.copy_(std)
     _loop(model, optimizer, state, config, train_corpus, val_corpus, out_dir, on_best)
     return state
+
+
+def _load_init(path: Path, model: MotionModel, preset: str) -> None:
+    initial, meta = load_inference_checkpoint(path)
+    if meta["preset"] != preset or initial.configs() != model.configs():
+        raise CheckpointError(f"{path} is preset {meta['preset']}, not {preset}: cannot fine-tune")
+    model.load_state_dict(initial.state_dict())
 
 
 def _resume(path: Path, model: MotionModel, optimizer: torch.optim.Optimizer) -> TrainState:

@@ -34,6 +34,13 @@ def register(subparsers: Any) -> None:
     motion.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, log)")
     motion.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     motion.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="fine-tune from this inference checkpoint of the same preset "
+        "(e.g. models/weights/motion_S.pt)",
+    )
+    motion.add_argument(
         "--export",
         type=Path,
         default=None,
@@ -63,6 +70,6 @@ def run_motion(args: argparse.Namespace) -> int:
             export.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(best, export)
 
-    state = train(args.data, args.out, config, args.val, args.resume, on_best)
+    state = train(args.data, args.out, config, args.val, args.resume, on_best, args.init)
     print(f"done at step {state.step}; best validation loss {state.best_val:.4f}")
     return 0
