@@ -147,6 +147,30 @@ def test_a_few_training_steps_lower_the_loss(tmp_path: Path) -> None:
     assert resumed.step == 65
 
 
+def test_fine_tuning_starts_from_the_checkpoint_and_keeps_its_normalisation(
+    tmp_path: Path,
+) -> None:
+    from models.motion_checkpoint import CheckpointError
+    from models.train_motion import TrainConfig, train
+
+    write_shards(tmp_path / "shards", count=4)
+    base = random_model(seed=3)
+    with torch.no_grad():
+        base.dit.motion_mean.fill_(0.25)
+    save_inference_checkpoint(tmp_path / "base.pt", base, "S", {"step": 0})
+    config = TrainConfig(steps=4, batch_size=8, warmup_steps=1, val_every=2, val_batches=1)
+    train([tmp_path / "shards"], tmp_path / "run", config, init=tmp_path / "base.pt")
+    tuned, _ = load_inference_checkpoint(tmp_path / "run" / "best.pt")
+    assert torch.allclose(tuned.dit.motion_mean, torch.full_like(tuned.dit.motion_mean, 0.25))
+    with pytest.raises(CheckpointError, match="not B"):
+        train(
+            [tmp_path / "shards"],
+            tmp_path / "run_b",
+            TrainConfig(preset="B", steps=1),
+            init=tmp_path / "base.pt",
+        )
+
+
 def test_checkpoint_round_trip(tmp_path: Path) -> None:
     model = random_model()
     path = tmp_path / "motion.pt"
