@@ -46,11 +46,25 @@ class VideoTrack:
     source_fps: float
 
 
+def _open_media(path: Path) -> Any:
+    """PyAV container for reading; a file that is missing or not a media file -> clear error."""
+    import av
+
+    if not path.is_file():
+        raise VideoExtractError(f"{path}: no such file", reason="not_found")
+    try:
+        return av.open(str(path))
+    except av.FFmpegError as exc:
+        raise VideoExtractError(
+            f"{path}: not a video that can be decoded ({exc.strerror})", reason="bad_video"
+        ) from exc
+
+
 def decode_audio_16k(path: Path) -> Float32Array:
     """The first audio stream as 16 kHz mono float32 (PyAV's resampler)."""
     import av
 
-    with av.open(str(path)) as container:
+    with _open_media(path) as container:
         if not container.streams.audio:
             raise VideoExtractError(f"{path}: no audio stream")
         resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE_HZ)
@@ -67,9 +81,7 @@ def decode_audio_16k(path: Path) -> Float32Array:
 
 def decode_frames(path: Path) -> Iterator[tuple[float, NDArray[np.uint8]]]:
     """(time_s, RGB frame) for every video frame, in presentation order."""
-    import av
-
-    with av.open(str(path)) as container:
+    with _open_media(path) as container:
         if not container.streams.video:
             raise VideoExtractError(f"{path}: no video stream")
         stream = container.streams.video[0]

@@ -88,3 +88,15 @@ def test_real_talking_face_clip_moves_the_mouth(tmp_path: Path) -> None:
     jaw = track.motion[:, motion_space.INDEX["jawOpen"]]
     assert track.tracked.mean() > 0.95
     assert jaw.max() > 0.3 and jaw.min() < 0.1
+
+
+def test_a_file_that_is_not_a_video_is_refused_clearly(tmp_path: Path) -> None:
+    from engine.video_extract import VideoExtractError
+
+    not_video = tmp_path / "clip.npz"
+    not_video.write_bytes(b"PK\x03\x04 not a video")
+    with pytest.raises(VideoExtractError, match="not a video that can be decoded") as error:
+        track_video(not_video)
+    assert error.value.reason == "bad_video"
+    with pytest.raises(VideoExtractError, match="no such file"):
+        track_video(tmp_path / "missing.mp4")
