@@ -189,14 +189,14 @@ def _quality_rows(motion: FloatArray, audio: FloatArray, real: FloatArray | None
         Row("lip sync r (opening vs audio dB)", _fmt(r),
             _fmt(real_sync[0]) if real_sync else "-", "higher (HDTF clip: 0.11)"),
         Row("lip sync lag (frames, + = mouth late)", str(lag),
-            str(real_sync[1]) if real_sync else "-", "0..2"),
+            str(real_sync[1]) if real_sync else "-", "-1..+1"),
         Row("mouth closed in silence (jawOpen<0.1)", _fmt(closed_in_silence(motion, audio)),
-            _fmt(closed_in_silence(real, audio)) if real is not None else "-", "near 1"),
+            _fmt(closed_in_silence(real, audio)) if real is not None else "-", ">= 0.90"),
         Row("blinks per minute", _fmt(blink_rate_per_min(motion), 1),
-            _fmt(blink_rate_per_min(real), 1) if real is not None else "-", "10-20"),
+            _fmt(blink_rate_per_min(real), 1) if real is not None else "-", "8-30"),
         Row("head |d pose| deg/frame (y/p/r)", "/".join(_fmt(v, 2) for v in head),
             "/".join(_fmt(v, 2) for v in real_head) if real_head is not None else "-",
-            "close to real"),
+            "within 50% of real"),
     ]  # fmt: skip
     if real is not None:
         mouth_r, distance = mouth_agreement(motion, real)
@@ -220,7 +220,7 @@ def _behaviour_rows(audio: NDArray[np.float32], generate: MotionGenerator,
     scale_shift = field_mean(near, "scale") - field_mean(base, "scale")
     seams = boundary_smoothness(base, window_frames)
     return [
-        Row("window seam / elsewhere |d|", _fmt(seams, 2), "-", f"~1 (W={window_frames})"),
+        Row("window seam / elsewhere |d|", _fmt(seams, 2), "-", f"<= 1.5 (W={window_frames})"),
         Row("seed 0 vs 1 head pose |diff| deg", _fmt(seed_gap_deg, 2), "-", "> 0.5"),
         Row("same seed max |diff|", _fmt(float(np.abs(again - base).max()), 6), "-", "0"),
         Row("happy: smile minus neutral", _fmt(smile_shift), "-", "> 0.1"),

@@ -22,7 +22,9 @@ class MotionProfile:
     sampling_steps: int
     guidance_scale: float  # classifier-free guidance on audio (1.0 = off, no extra batch)
     eta: float = 0.0  # sampler stochasticity: 0 = deterministic DDIM, 1 = DDPM-like
-    blinks_per_min: float = 15.0  # seeded blinks laid over the model's (0 = model only)
+    # Seeded blinks laid over the model's (0 = model only). Talkers blink about 15-30 times a
+    # minute (the tracked HDTF speaker: 30); 20 keeps short clips inside that band.
+    blinks_per_min: float = 20.0
     smoothing: float = 0.75  # scale of engine/motion_stream.py SMOOTHING_SIGMA_FRAMES; 0 = off
 
     @property
