@@ -64,7 +64,7 @@ class SegmentEvent:
 @dataclass(frozen=True)
 class StreamOptions:
     avatar_id: str = "default"
-    profile: str = "low-latency"  # engine.profiles: "low-latency" | "quality"
+    profile: str = "low-latency"  # engine.profiles: low-latency | balanced | quality
     fps: int = DEFAULT_FPS
     seed: int = 0
     controls: Controls = field(default_factory=Controls)

@@ -10,7 +10,7 @@ Bounds and their policies:
 - speech waiting to be placed: at most MAX_QUEUED_S (30 s) per stream; a push beyond it raises
   AudioError(queue_full) and the caller pushes again later (back-pressure, nothing dropped);
 - one push: at most MAX_CHUNK_S (10 s) of audio, else AudioError(chunk_too_long);
-- finished frames: LIVE_CHANNEL_FRAMES (2) per live stream, OFFLINE_CHANNEL_FRAMES (8) offline;
+- finished frames: LIVE_CHANNEL_FRAMES (1) per live stream, OFFLINE_CHANNEL_FRAMES (8) offline;
   the worker makes a stream's next frame only when its channel has room (back-pressure);
 - segment events: MAX_EVENTS per stream; when full the oldest is dropped.
 Live streams (realtime=True) degrade when late (engine.scheduler: repeated pictures, never

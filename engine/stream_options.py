@@ -11,7 +11,10 @@ from engine.stream_pipeline import motion_controls
 from models import motion_space as ms
 from models.motion_data import SAMPLES_PER_MOTION_FRAME
 
-LIVE_CHANNEL_FRAMES = 2
+# One finished frame waits per live stream: each waiting frame adds 25 ms to a real-time
+# source's latency, and with W = 2 the worker refills the channel every 80 ms with room to spare
+# (bench stream: 0 late or repeated frames of 480, bench webrtc: 40.0 fps received).
+LIVE_CHANNEL_FRAMES = 1
 OFFLINE_CHANNEL_FRAMES = 8
 GUIDANCE_RANGE = (1.0, 10.0)
 

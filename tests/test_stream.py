@@ -344,7 +344,8 @@ def test_stream_motion_equals_the_motion_models_own_generation(engine: StreamEng
             pipeline.add_window(sample_windows([request])[0])
         else:
             motion.append(pipeline.take_frame().motion)
-    # The last frames' lookahead differs by design: generate_motion pads the end with the
+    # The last window's frames differ by design: generate_motion pads the end with the
     # encoder's silence features, a stream goes on hearing real (silent) audio.
-    tail = get_profile("low-latency").lookahead_frames + 1
+    profile = get_profile("low-latency")
+    tail = profile.window_frames + profile.lookahead_frames
     np.testing.assert_allclose(np.array(motion)[:-tail], reference[:-tail], atol=1e-4)

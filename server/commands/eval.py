@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-PROFILES = ("low-latency", "quality")
+PROFILES = ("low-latency", "balanced", "quality")
 
 
 def register(subparsers: Any) -> None:

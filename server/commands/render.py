@@ -33,7 +33,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--head-distance", type=float, default=0.0, help="log scale, + closer")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fps", type=int, default=40, choices=(25, 30, 40, 50))
-    parser.add_argument("--profile", default="low-latency", help="low-latency | quality")
+    parser.add_argument(
+        "--profile",
+        default="quality",
+        help="motion profile (default quality: offline has no latency budget, and its long "
+        "windows are also the cheapest per frame), balanced or low-latency",
+    )
     parser.add_argument("--weights", type=Path, default=None, help="motion model checkpoint")
     parser.add_argument(
         "--data-dir",

@@ -20,7 +20,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default 8000)")
     parser.add_argument("--avatar", help="default avatar id (astronaut, mona-lisa, ...)")
-    parser.add_argument("--profile", help="motion profile: low-latency (default) or quality")
+    parser.add_argument(
+        "--profile", help="motion profile: low-latency (default), balanced or quality"
+    )
     parser.add_argument("--data-dir", type=Path, help="avatar store folder")
     parser.add_argument("--max-sessions", type=int, help="concurrent sessions (default 2)")
     parser.add_argument("--api-key", help="require this key on /v1 (Authorization: Bearer KEY)")
