@@ -157,7 +157,12 @@ def _palette(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     skin = rgb[face & ~outer].mean(0)
     lips = rgb[outer & ~inner].mean(0) if (outer & ~inner).any() else skin * [0.9, 0.6, 0.6]
     brightness = float(skin.mean())
-    teeth = np.clip(np.array([1.0, 0.97, 0.9]) * min(1.0, 0.35 + 1.1 * brightness), 0, 1)
+    # Teeth take part of the picture's colour cast (grey-world, square-rooted) and sit below
+    # paper white: pure white teeth looked pasted onto a varnished painting.
+    mean = rgb.reshape(-1, 3).mean(0)
+    cast = np.sqrt(np.clip(mean / max(float(mean.mean()), 1e-6), 0.6, 1.4))
+    level = min(0.88, 0.3 + 1.0 * brightness)
+    teeth = np.clip(np.array([1.0, 0.97, 0.9]) * cast * level, 0, 1)
     return np.stack([teeth, lips * 0.22, lips * 0.7]).astype(np.float32)
 
 
