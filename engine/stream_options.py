@@ -15,6 +15,8 @@ from models.motion_data import SAMPLES_PER_MOTION_FRAME
 # source's latency, and with W = 2 the worker refills the channel every 80 ms with room to spare
 # (bench stream: 0 late or repeated frames of 480, bench webrtc: 40.0 fps received).
 LIVE_CHANNEL_FRAMES = 1
+# Real-time sources deliver audio in chunks: WebRTC (Opus) and most microphone APIs send 20 ms.
+SOURCE_CHUNK_S = 0.02
 OFFLINE_CHANNEL_FRAMES = 8
 GUIDANCE_RANGE = (1.0, 10.0)
 
@@ -37,11 +39,17 @@ def validate_controls(controls: Controls) -> None:
 def live_start_lead_samples(options: StreamOptions) -> int:
     """How far ahead of the shown frame a live segment's first sample is placed when its audio
     is still arriving: the audio a window needs beyond its first frame (W + L motion frames and
-    the encoder's 40 ms) plus the frames buffered in the channel and one of compute."""
+    the encoder's 40 ms), one source chunk (a sample arrives when its chunk is complete), plus
+    the frames buffered in the channel and one of compute."""
     profile = get_profile(options.profile)
     motion_frames = profile.window_frames + profile.lookahead_frames + 1
     frame_samples = OUTPUT_AUDIO_RATE_HZ // options.fps
-    return motion_frames * SAMPLES_PER_MOTION_FRAME + (LIVE_CHANNEL_FRAMES + 1) * frame_samples
+    chunk_samples = int(SOURCE_CHUNK_S * OUTPUT_AUDIO_RATE_HZ)
+    return (
+        motion_frames * SAMPLES_PER_MOTION_FRAME
+        + chunk_samples
+        + (LIVE_CHANNEL_FRAMES + 1) * frame_samples
+    )
 
 
 def validate_options(options: StreamOptions) -> None:
