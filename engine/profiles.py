@@ -34,8 +34,8 @@ class MotionProfile:
 
 # A live stream's latency is at least (W + L + 1) motion frames plus the frame channel (see
 # engine/stream_options.py): every window boundary falls inside a segment sooner or later, so its
-# worst phase sets the lead for all of it. low-latency keeps that under 250 ms (W 2, L 1: 235 ms);
-# balanced is the previous default (W 4, L 2: 355 ms), cheaper per frame and with more lookahead.
+# worst phase sets the lead for all of it. low-latency keeps that under 250 ms (W 2, L 1: 230 ms);
+# balanced is the previous default (W 4, L 2: 370 ms), cheaper per frame and with more lookahead.
 PROFILES: dict[str, MotionProfile] = {
     "low-latency": MotionProfile(
         "low-latency",
