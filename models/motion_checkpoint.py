@@ -7,6 +7,7 @@ inside it, so loading never needs the preset name.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,10 @@ def save_inference_checkpoint(
 
 def load_inference_checkpoint(path: Path) -> tuple[MotionModel, dict[str, Any]]:
     """-> (model in eval mode, fp32, the checkpoint's metadata without the weights)."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:  # not a torch file at all
+        raise CheckpointError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint") from exc
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint")
     version = payload["motion_space_version"]

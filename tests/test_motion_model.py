@@ -171,6 +171,22 @@ def test_fine_tuning_starts_from_the_checkpoint_and_keeps_its_normalisation(
         )
 
 
+def test_fine_tuning_from_a_missing_or_foreign_file_is_a_clear_error(tmp_path: Path) -> None:
+    from engine.errors import EngineError
+    from engine.training import TrainConfig, train
+
+    write_shards(tmp_path / "shards", count=2)
+    foreign = tmp_path / "notes.pt"
+    foreign.write_text("not a checkpoint")
+    config = TrainConfig(steps=1, batch_size=4)
+    with pytest.raises(EngineError, match="not found") as missing:
+        train([tmp_path / "shards"], tmp_path / "run", config, init=tmp_path / "absent.pt")
+    assert missing.value.reason == "missing_weights"
+    with pytest.raises(EngineError, match="not a gioconda-motion/1 checkpoint") as bad:
+        train([tmp_path / "shards"], tmp_path / "run", config, init=foreign)
+    assert bad.value.reason == "bad_weights"
+
+
 def test_checkpoint_round_trip(tmp_path: Path) -> None:
     model = random_model()
     path = tmp_path / "motion.pt"
