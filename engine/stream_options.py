@@ -11,8 +11,8 @@ from engine.stream_pipeline import motion_controls
 from models import motion_space as ms
 from models.motion_data import SAMPLES_PER_MOTION_FRAME
 
-# One finished frame waits per live stream: each waiting frame adds 25 ms to a real-time
-# source's latency, and with W = 2 the worker refills the channel every 80 ms with room to spare
+# One finished frame waits per live stream: each waiting frame adds a frame period (25 ms at
+# 40 fps) to a real-time source's latency, and a frame takes the worker ~10 ms to decode
 # (bench stream: 0 late or repeated frames of 480, bench webrtc: 40.0 fps received).
 LIVE_CHANNEL_FRAMES = 1
 # Real-time sources deliver audio in chunks: WebRTC (Opus) and most microphone APIs send 20 ms.
