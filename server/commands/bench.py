@@ -16,20 +16,27 @@ BENCHMARKS = {
 }
 
 
+class _LazyArgumentsParser(argparse.ArgumentParser):
+    """A benchmark's parser whose arguments are declared by its engine module, imported only when
+    this benchmark is the one being parsed: the modules pull in torch, so building the whole
+    command line (for `gioconda --help` or any other command) stays fast."""
+
+    module_name = ""
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self.module_name:
+            importlib.import_module(self.module_name).add_arguments(self)
+            self.module_name = ""
+        return super().parse_known_args(args, namespace)
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("bench", help="benchmarks (print numbers measured here)")
-    benches = parser.add_subparsers(dest="bench", required=True)
+    benches = parser.add_subparsers(dest="bench", required=True, parser_class=_LazyArgumentsParser)
     for name, (module_name, help_text) in BENCHMARKS.items():
         sub = benches.add_parser(name, help=help_text)
-        _add_lazy_arguments(sub, module_name)
+        sub.module_name = module_name
         sub.set_defaults(handler=_runner(module_name))
-
-
-def _add_lazy_arguments(parser: argparse.ArgumentParser, module_name: str) -> None:
-    # Argument definitions live next to the benchmark; importing it pulls in torch, which is
-    # acceptable only once the user asked for a benchmark's help or run.
-    module = importlib.import_module(module_name)
-    module.add_arguments(parser)
 
 
 def _runner(module_name: str) -> Any:
