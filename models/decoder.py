@@ -126,7 +126,7 @@ class FaceDecoder(nn.Module):
         where_norm = self.crop_norm + back_norm.permute(0, 2, 3, 1)  # (B, H, W, 2)
         layers = self._sample_norm(source_planes[:, :4], where_norm)  # (B, 4, H, W)
         rgb, alpha = layers[:, :3], layers[:, 3:4]  # (B, 3, H, W) rgb + 0.5, (B, 1, H, W)
-        frame = torch.addcmul(background, rgb - background, alpha)
+        frame = torch.lerp(background, rgb, alpha)
         landmarks_xy = moved_xy[:, g * g : g * g + ft.NUM_LANDMARKS]  # (B, 478, 2)
         seams_xy = moved_xy[:, -2 * SEAM_POINTS :]  # (B, 2S, 2): upper-jaw then lower-jaw seam
         frame = self._paint_windows(
