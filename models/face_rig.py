@@ -163,7 +163,10 @@ def _palette(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     cast = np.sqrt(np.clip(mean / max(float(mean.mean()), 1e-6), 0.6, 1.4))
     level = min(0.88, 0.3 + 1.0 * brightness)
     teeth = np.clip(np.array([1.0, 0.97, 0.9]) * cast * level, 0, 1)
-    return np.stack([teeth, lips * 0.22, lips * 0.7]).astype(np.float32)
+    # The cavity and tongue are mucosa: half the portrait's own lip colour, half a dark red, so
+    # a pale or grey-lipped portrait still opens onto a warm mouth rather than a grey hole.
+    mucosa = 0.5 * lips + 0.5 * np.array([0.62, 0.2, 0.2])
+    return np.stack([teeth, mucosa * 0.3, mucosa * 0.8]).astype(np.float32)
 
 
 def _eye_interiors(landmarks_px: np.ndarray) -> np.ndarray:
