@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from engine.errors import EngineError
 from engine.profiles import PROFILES, MotionProfile, get_profile
 
 if TYPE_CHECKING:
@@ -116,17 +115,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.motion_generate import DEFAULT_WEIGHTS, load_motion_model
-    from models.motion_checkpoint import MotionModel
+    from engine.motion_generate import model_for_timing
 
-    path: Path = args.weights or DEFAULT_WEIGHTS
-    try:
-        model = load_motion_model(path)
-        weights = str(path)
-    except EngineError:
-        # Timing depends on the architecture only; say so rather than fail.
-        model = MotionModel.from_preset("S").eval()
-        weights = f"untrained S preset ({path} not found)"
+    model, weights = model_for_timing(args.weights)
     result = bench_motion(model, get_profile(args.profile), args.seconds, weights)
     print("\n".join(result.lines()))
     return 0

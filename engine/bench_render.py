@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.backends.base import BackendConfig, BackendName, Precision
-from engine.errors import EngineError
 from engine.profiles import PROFILES, MotionProfile, get_profile
 
 if TYPE_CHECKING:
@@ -170,26 +169,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, help="CPU compute threads (default 1)")
 
 
-def _model(weights: Path | None) -> tuple[MotionModel, str]:
-    from engine.motion_generate import DEFAULT_WEIGHTS, load_motion_model
-
-    path = weights or DEFAULT_WEIGHTS
-    try:
-        return load_motion_model(path), str(path)
-    except EngineError:
-        # Cost depends on the architecture only; say so rather than fail.
-        from models.motion_checkpoint import MotionModel
-
-        return MotionModel.from_preset("S").eval(), f"untrained S preset ({path} not found)"
-
-
 def run(args: argparse.Namespace) -> int:
     import torch
 
     from engine.avatar_source import load_avatar
 
     torch.set_num_threads(args.threads)
-    model, weights = _model(args.weights)
+    from engine.motion_generate import model_for_timing
+
+    model, weights = model_for_timing(args.weights)
     backend = BackendName(args.backend)
     needs_export = backend in (BackendName.ONNXRUNTIME, BackendName.TENSORRT)
     with tempfile.TemporaryDirectory() as tmp:

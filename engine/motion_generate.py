@@ -29,6 +29,18 @@ def load_motion_model(path: Path | str | None = None) -> MotionModel:
     return _load_cached(resolved.resolve())
 
 
+def model_for_timing(path: Path | None) -> tuple[MotionModel, str]:
+    """(model, description) for benchmarks. Cost depends on the architecture only, so when the
+    committed weights are missing the untrained S preset stands in, and says so; weights the user
+    named must load (a missing or bad file is an EngineError)."""
+    if path is not None:
+        return load_motion_model(path), str(path)
+    if not DEFAULT_WEIGHTS.is_file():
+        untrained = f"untrained S preset ({DEFAULT_WEIGHTS} not found)"
+        return MotionModel.from_preset("S").eval(), untrained
+    return load_motion_model(DEFAULT_WEIGHTS), str(DEFAULT_WEIGHTS)
+
+
 @functools.lru_cache(maxsize=4)
 def _load_cached(path: Path) -> MotionModel:
     return load_checkpoint(path)[0]

@@ -56,7 +56,8 @@ def _open_media(path: Path) -> Any:
         return av.open(str(path))
     except av.FFmpegError as exc:
         raise VideoExtractError(
-            f"{path}: not a video that can be decoded ({exc.strerror})", reason="bad_video"
+            f"{path}: not an audio or video file that can be decoded ({exc.strerror})",
+            reason="bad_media",
         ) from exc
 
 

@@ -95,8 +95,8 @@ def test_a_file_that_is_not_a_video_is_refused_clearly(tmp_path: Path) -> None:
 
     not_video = tmp_path / "clip.npz"
     not_video.write_bytes(b"PK\x03\x04 not a video")
-    with pytest.raises(VideoExtractError, match="not a video that can be decoded") as error:
+    with pytest.raises(VideoExtractError, match="not an audio or video file") as error:
         track_video(not_video)
-    assert error.value.reason == "bad_video"
+    assert error.value.reason == "bad_media"
     with pytest.raises(VideoExtractError, match="no such file"):
         track_video(tmp_path / "missing.mp4")

@@ -48,4 +48,5 @@ def run_extract(args: argparse.Namespace) -> int:
 
     paths = extract_videos(args.videos, args.out, max_clip_s=args.max_clip_s)
     print(f"{len(paths)} shards written to {args.out}")
-    return 0
+    # Some videos may be skipped (logged); none usable at all is a failed run.
+    return 0 if paths else 1
