@@ -99,3 +99,14 @@ def test_render_refuses_bad_controls_before_work(inputs: tuple[Path, Path], tmp_
     argv = ["render", "astronaut", str(wav), "-o", str(tmp_path / "x.mp4"), "--emotion", "bored"]
     assert main(argv) == 2
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_render_names_both_readings_of_an_unknown_portrait(
+    inputs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    weights, wav = inputs
+    argv = ["render", str(tmp_path / "absent.png"), str(wav), "-o", str(tmp_path / "x.mp4")]
+    assert main([*argv, "--data-dir", str(tmp_path / "store")]) == 2
+    error = capsys.readouterr().err
+    assert "no such image file" in error and "no avatar with that id" in error
+    assert not (tmp_path / "x.mp4").exists()

@@ -108,4 +108,12 @@ def _resolve_avatar(source: str, data_dir: Path) -> PreparedAvatar:
         from engine.avatar_store import AvatarStore
     except ImportError:
         raise AvatarError(f"{source}: no such file", "not_found") from None
-    return AvatarStore(data_dir).load(source)
+    try:
+        return AvatarStore(data_dir).load(source)
+    except AvatarError as exc:
+        if exc.reason == "not_found":  # say both things the argument could have been
+            raise AvatarError(
+                f"{source}: no such image file, and no avatar with that id in {data_dir}",
+                "not_found",
+            ) from None
+        raise
