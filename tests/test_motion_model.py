@@ -171,20 +171,23 @@ def test_fine_tuning_starts_from_the_checkpoint_and_keeps_its_normalisation(
         )
 
 
-def test_fine_tuning_from_a_missing_or_foreign_file_is_a_clear_error(tmp_path: Path) -> None:
-    from engine.errors import EngineError
-    from engine.training import TrainConfig, train
+def test_fine_tuning_from_a_missing_or_foreign_file_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from server.cli import main
 
     write_shards(tmp_path / "shards", count=2)
     foreign = tmp_path / "notes.pt"
     foreign.write_text("not a checkpoint")
-    config = TrainConfig(steps=1, batch_size=4)
-    with pytest.raises(EngineError, match="not found") as missing:
-        train([tmp_path / "shards"], tmp_path / "run", config, init=tmp_path / "absent.pt")
-    assert missing.value.reason == "missing_weights"
-    with pytest.raises(EngineError, match="not a gioconda-motion/1 checkpoint") as bad:
-        train([tmp_path / "shards"], tmp_path / "run", config, init=foreign)
-    assert bad.value.reason == "bad_weights"
+    argv = ["train", "motion", "--data", str(tmp_path / "shards"), "--out", str(tmp_path / "run")]
+    assert main([*argv, "--init", str(tmp_path / "absent.pt")]) == 2
+    assert "weights not found" in capsys.readouterr().err
+    assert main([*argv, "--init", str(foreign)]) == 2
+    assert "not a gioconda-motion/1 checkpoint" in capsys.readouterr().err
+    save_inference_checkpoint(tmp_path / "s.pt", random_model(), "S", {"step": 0})
+    assert main([*argv, "--init", str(tmp_path / "s.pt"), "--preset", "B"]) == 2
+    assert "is preset S, not B" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_checkpoint_round_trip(tmp_path: Path) -> None:
