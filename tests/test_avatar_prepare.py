@@ -238,3 +238,18 @@ def test_too_many_pixels_is_refused_before_decoding(size: tuple[int, int]) -> No
     error = refused(png_claiming_size(*size))
     assert error.reason == "too_many_pixels"
     assert "megapixels" in str(error)
+
+
+def test_padding_beyond_the_picture_does_not_streak() -> None:
+    """A crop that runs past the bottom of a picture repeats its last row; far from the edge the
+    padding must be a soft fill, not the row's columns drawn out as stripes."""
+    from engine.image_io import square_transform, warp_square
+
+    image = np.full((512, 512, 3), 120, np.uint8)
+    image[-40:] = np.where((np.arange(512) // 24) % 2 == 0, 250, 20)[None, :, None]  # stripes
+    # A 512 px crop centred 150 px above the bottom edge: its last ~100 rows lie outside.
+    out = warp_square(image, square_transform((256.0, 362.0), 512.0, 0.0, 512), 512)
+    near_edge = out[375:395, 100:412].astype(np.float32)  # inside the picture, the stripes
+    far_outside = out[-20:, 100:412].astype(np.float32)  # 80-100 px past the edge
+    assert near_edge.std(axis=1).mean() > 80  # the stripes themselves: 0.5 x (250 - 20)
+    assert far_outside.std(axis=1).mean() < 10
