@@ -252,18 +252,11 @@ def format_table(rows: list[Row], title: str = "") -> str:
 
 
 def load_audio_16k(path: Path) -> NDArray[np.float32]:
-    """Any audio file (or a video's audio track) as 16 kHz mono float32.
+    """Any audio file (or a video's audio track) as 16 kHz mono float32, read by the engine's
+    one audio-file reader (libsndfile, else PyAV; unreadable files are an AudioError)."""
+    from engine.audio_input import read_audio_file
 
-    soundfile reads WAV/FLAC/OGG and soxr resamples; other containers go through PyAV.
-    """
-    import soundfile
-
-    try:
-        samples, rate_hz = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except soundfile.LibsndfileError:
-        from engine.video_extract import decode_audio_16k
-
-        return decode_audio_16k(path)
+    samples, rate_hz = read_audio_file(path)  # (S, C)
     mono = samples.mean(axis=1)
     if rate_hz != AUDIO_RATE_HZ:
         import soxr
