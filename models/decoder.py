@@ -74,6 +74,15 @@ def _window_offsets(size: tuple[int, int]) -> torch.Tensor:
     return torch.stack([xs, ys], dim=-1).reshape(-1, 2).float()
 
 
+def _flat_index(
+    pixels: torch.Tensor, width: int, channels: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, P, 2) integer x, y -> (B, P) indices into a flattened frame, and the same expanded
+    over its channels (B, C, P) for gather / scatter on (B, C, H * W)."""
+    index = (pixels[..., 1] * width + pixels[..., 0]).long()
+    return index, index[:, None, :].expand(-1, channels, -1)
+
+
 def _ramp(x: torch.Tensor, width: float) -> torch.Tensor:
     """0 for x <= 0, rising linearly to 1 at x = width: zero area when two edges coincide."""
     return torch.clamp(x / width, 0.0, 1.0)
@@ -257,8 +266,7 @@ class FaceDecoder(nn.Module):
         mouth_px, eye_px = self._window_pixels(landmarks_xy, seams_xy)  # (B, Pm, 2), (B, Pe, 2)
         flat = frame.reshape(batch, channels, height * width)
 
-        eye_index = (eye_px[..., 1] * width + eye_px[..., 0]).long()  # (B, Pe)
-        eye_index3 = eye_index[:, None, :].expand(-1, channels, -1)
+        eye_index, eye_index3 = _flat_index(eye_px, width, channels)  # (B, Pe), (B, 3, Pe)
         colour = torch.gather(flat, 2, eye_index3).transpose(1, 2)  # (B, Pe, 3)
         source_norm = torch.gather(
             where_norm.reshape(batch, height * width, 2), 1, eye_index[..., None].expand(-1, -1, 2)
@@ -268,8 +276,7 @@ class FaceDecoder(nn.Module):
         colour = self._close_lids(colour, eyes, motion, palette)
         flat = flat.scatter_(2, eye_index3, colour.transpose(1, 2))  # frame is ours: in place
 
-        mouth_index = (mouth_px[..., 1] * width + mouth_px[..., 0]).long()  # (B, Pm)
-        mouth_index3 = mouth_index[:, None, :].expand(-1, channels, -1)
+        _, mouth_index3 = _flat_index(mouth_px, width, channels)  # (B, 3, Pm)
         colour = torch.gather(flat, 2, mouth_index3).transpose(1, 2)  # (B, Pm, 3)
         weights, inside = self._mouth_layer(mouth_px, seams_xy, mouth, seam_fit)
         colour = colour * (1.0 - inside)[..., None] + weights @ palette[:3]  # (B, Pm, 3)
