@@ -2,14 +2,17 @@
 
 Stages, each on the named backend (no fallback): the audio encoder for one window's features, one
 sliding-window sampler call (the profile's steps, classifier-free guidance batched), and the
-decoder per frame at batch 1 and batch 8. From them: the implied maximum number of concurrent
-40 fps sessions on this device, i.e. 1 s divided by the compute one session needs per second
+decoder per frame at each batch size (default 1 and 8): one avatar's frames, and on the torch
+backends also a stacked call with a different avatar per frame (how the scheduler batches the
+frames of many sessions on a GPU). From them: the implied maximum number of concurrent 40 fps
+sessions on this device, i.e. 1 s divided by the compute one session needs per second
 ((25 / W) windows x (encoder + sampler) + 40 frames x decoder).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import os
 import platform
@@ -43,12 +46,14 @@ class RenderBenchResult:
     profile: MotionProfile
     encoder_ms: float  # one window's audio features
     sampler_ms: float  # one window
-    decoder_ms_per_frame: dict[int, float]  # batch -> ms per frame
+    decoder_ms_per_frame: dict[int, float]  # batch -> ms per frame, one avatar
+    stacked_ms_per_frame: dict[int, float]  # batch -> ms per frame, one avatar per frame
+    precision_note: str = ""
 
-    def max_sessions(self, batch: int) -> float:
+    def max_sessions(self, decoder_ms: float) -> float:
         windows_per_s = MOTION_RATE_HZ / self.profile.window_frames
         per_session_ms = windows_per_s * (self.encoder_ms + self.sampler_ms)
-        per_session_ms += VIDEO_FPS * self.decoder_ms_per_frame[batch]
+        per_session_ms += VIDEO_FPS * decoder_ms
         return 1000.0 / per_session_ms
 
     def lines(self) -> list[str]:
@@ -61,13 +66,19 @@ class RenderBenchResult:
             f"{self.encoder_ms:8.2f} ms",
             f"sampler, one window:                     {self.sampler_ms:8.2f} ms",
         ]
-        for batch, value in self.decoder_ms_per_frame.items():
-            out.append(f"decoder per frame at batch {batch}:            {value:8.2f} ms")
-        for batch in self.decoder_ms_per_frame:
-            out.append(
-                f"max {VIDEO_FPS} fps sessions (decoder batch {batch}): "
-                f"{self.max_sessions(batch):.2f}"
-            )
+        if self.precision_note:
+            out.insert(1, self.precision_note)
+        rows = [("", self.decoder_ms_per_frame), (" stacked", self.stacked_ms_per_frame)]
+        for label, table in rows:
+            for batch, value in table.items():
+                what = f"decoder per frame at batch {batch}{label}:"
+                out.append(f"{what:40} {value:8.2f} ms ({1000.0 / value:7.1f} frames/s)")
+        for label, table in rows:
+            for batch, value in table.items():
+                out.append(
+                    f"max {VIDEO_FPS} fps sessions (decoder batch {batch}{label}): "
+                    f"{self.max_sessions(value):.2f}"
+                )
         return out
 
 
@@ -114,13 +125,14 @@ def bench_render(
     config: BackendConfig,
     image: Path | None,
     repeats: int,
+    batches: tuple[int, ...] = DECODER_BATCHES,
 ) -> RenderBenchResult:
     import torch
 
     from engine.avatar_source import load_avatar
     from engine.backends.motion import BackendDenoiser, open_audio_encoder, open_denoiser
     from engine.bench_decoder import motion_sweep
-    from engine.renderer import open_decoder_backend
+    from engine.renderer import AvatarRenderer, open_decoder_backend, render_stacked
     from models.diffusion import ddim_sample
     from models.export_motion import example_audio
 
@@ -141,13 +153,42 @@ def bench_render(
 
     avatar = load_avatar(image)
     decoder = open_decoder_backend(avatar, config, strict=True)
-    sweep = motion_sweep(avatar, max(DECODER_BATCHES))
+    sweep = motion_sweep(avatar, max(batches))
     decoder_ms: dict[int, float] = {}
-    for batch in DECODER_BATCHES:
+    for batch in batches:
         feeds = {"motion": sweep[:batch]}
         call = functools.partial(decoder.run, feeds)
         decoder_ms[batch] = _median_ms(call, max(3, repeats // 4)) / batch
-    return RenderBenchResult(str(config.backend), profile, encoder_ms, sampler_ms, decoder_ms)
+
+    # Stacked: one renderer per frame (the cost is the same whether the avatars differ or not:
+    # each frame's avatar tensors are copied into the stack on the device).
+    stacked_ms: dict[int, float] = {}
+    stacking = dataclasses.replace(config, stack_avatars=True)
+    renderers = [AvatarRenderer(avatar, backend=stacking) for _ in range(max(batches))]
+    if renderers[0].stack_key is not None:
+        for batch in (b for b in batches if b > 1):
+            parts = [(renderers[i], sweep[i : i + 1]) for i in range(batch)]
+            call = functools.partial(render_stacked, parts)
+            stacked_ms[batch] = _median_ms(call, max(3, repeats // 4)) / batch
+    return RenderBenchResult(
+        str(config.backend),
+        profile,
+        encoder_ms,
+        sampler_ms,
+        decoder_ms,
+        stacked_ms,
+        _precision_note(config),
+    )
+
+
+def _precision_note(config: BackendConfig) -> str:
+    if config.precision == Precision.FP32:
+        return ""
+    if config.backend == BackendName.TORCH_CUDA:
+        return f"precision {config.precision}: autocast (sampling ops stay fp32)"
+    if config.backend == BackendName.TENSORRT:
+        return f"precision {config.precision}: TensorRT builder flag"
+    return f"precision {config.precision} ignored: {config.backend} runs fp32"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -166,7 +207,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", type=Path, default=None, help="motion checkpoint")
     parser.add_argument("--image", type=Path, default=None, help="portrait or .avatar.npz")
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per stage")
+    parser.add_argument(
+        "--batches",
+        type=_batch_sizes,
+        default=DECODER_BATCHES,
+        help="decoder batch sizes, comma-separated (default 1,8; on a GPU try 1,8,32,64)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="CPU compute threads (default 1)")
+
+
+def _batch_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of positive batch sizes")
+    return sizes
 
 
 def run(args: argparse.Namespace) -> int:
@@ -188,15 +245,19 @@ def run(args: argparse.Namespace) -> int:
             fmt = ExportFormat.TENSORRT if backend == BackendName.TENSORRT else ExportFormat.ONNX
             artifacts = Path(tmp)
             precision = Precision(args.precision) if fmt == ExportFormat.TENSORRT else None
-            request = ExportRequest(artifacts, fmt, precision or Precision.FP32)
+            request = ExportRequest(
+                artifacts, fmt, precision or Precision.FP32, max_batch=max(args.batches)
+            )
             export_graphs(request, model, "S", load_avatar(args.image))
         config = BackendConfig(
             backend=backend,
             artifacts_dir=artifacts,
             precision=Precision(args.precision),
+            max_batch=max(args.batches),  # TensorRT engines are built for batch 1..this
             threads=args.threads,
         )
-        result = bench_render(model, get_profile(args.profile), config, args.image, args.repeats)
+        profile = get_profile(args.profile)
+        result = bench_render(model, profile, config, args.image, args.repeats, args.batches)
     print(
         f"render benchmark: {platform.machine()}, {os.cpu_count()} CPUs visible, "
         f"{args.threads} thread(s), load average {os.getloadavg()[0]:.2f}, "

@@ -3,8 +3,10 @@
 Each round visits the active streams in rotating order; a stream whose frame channel has room
 contributes either one motion window request or up to `frames_per_round` frames. Window
 requests that share a model and sampling setup run as one batched sampler call; frames of the
-same avatar run as one decoder batch. A stream's failure (its pipeline or its share of a batch)
-closes that stream alone; the worker and the other streams keep going.
+same avatar run as one decoder batch, and where renderers can stack avatars (the torch decoder
+on CUDA, engine/renderer.py) frames of different avatars do too, up to `max_decoder_batch`.
+A stream's failure (its pipeline or its share of a batch) closes that stream alone; the worker
+and the other streams keep going.
 
 Falling behind (live streams only): frame k is due at anchor + k / fps on the consumer's media
 clock. A stream that is late renders only every 2nd, 4th or 8th frame (late by > 1, > 3, > 6
@@ -19,7 +21,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -29,6 +31,7 @@ from numpy.typing import NDArray
 
 from engine.errors import EngineError
 from engine.motion_batch import WindowRequest, sample_windows
+from engine.renderer import render_stacked
 from engine.stream_pipeline import PipelineFrame
 from engine.stream_task import ReadyFrame, StreamTask
 
@@ -57,6 +60,7 @@ class SchedulerStats:
     frames_rendered: int = 0
     frames_repeated: int = 0
     render_batches: int = 0
+    stacked_batches: int = 0  # decoder calls that rendered frames of more than one avatar
     sampler_s: float = 0.0
     encoder_s: float = 0.0
     decoder_s: float = 0.0
@@ -64,9 +68,12 @@ class SchedulerStats:
 
 
 class Scheduler:
-    def __init__(self, threads: int = 1, frames_per_round: int = 2) -> None:
+    def __init__(
+        self, threads: int = 1, frames_per_round: int = 2, max_decoder_batch: int = 64
+    ) -> None:
         self._threads = threads
         self._frames_per_round = frames_per_round
+        self._max_decoder_batch = max_decoder_batch
         self._tasks: list[StreamTask] = []
         self._wake = threading.Condition()
         self._closed = False
@@ -201,24 +208,31 @@ class Scheduler:
                 self.stats.windows += 1
 
     def _render(self, jobs: list[FrameJob]) -> None:
-        groups: dict[int, list[FrameJob]] = defaultdict(list)
+        groups: dict[Hashable, list[FrameJob]] = defaultdict(list)
         for job in jobs:
             if job.render:
-                groups[id(job.task.renderer)].append(job)
+                renderer = job.task.renderer
+                groups[renderer.stack_key or id(renderer)].append(job)
         pictures: dict[int, NDArray[np.uint8]] = {}
-        for group in groups.values():
-            start = time.perf_counter()
-            results = self._batched(group, self._render_group, lambda job: job.task)
-            self.stats.decoder_s += time.perf_counter() - start
-            self.stats.render_batches += 1
-            pictures.update({id(job): picture for job, picture in results})
+        for whole in groups.values():
+            for first in range(0, len(whole), self._max_decoder_batch):
+                group = whole[first : first + self._max_decoder_batch]
+                start = time.perf_counter()
+                results = self._batched(group, self._render_group, lambda job: job.task)
+                self.stats.decoder_s += time.perf_counter() - start
+                self.stats.render_batches += 1
+                pictures.update({id(job): picture for job, picture in results})
         for job in jobs:
             self._deliver(job, pictures.get(id(job)))
 
-    @staticmethod
-    def _render_group(group: list[FrameJob]) -> list[NDArray[np.uint8]]:
-        motion = np.stack([job.frame.motion for job in group])  # (B, M)
-        return list(group[0].task.renderer.render(motion))
+    def _render_group(self, group: list[FrameJob]) -> list[NDArray[np.uint8]]:
+        if len({id(job.task.renderer) for job in group}) == 1:
+            motion = np.stack([job.frame.motion for job in group])  # (B, M)
+            return list(group[0].task.renderer.render(motion))
+        # Frames of different avatars: one decoder call, their tensors stacked per frame.
+        self.stats.stacked_batches += 1
+        parts = render_stacked([(job.task.renderer, job.frame.motion[None]) for job in group])
+        return [frames[0] for frames in parts]
 
     def _deliver(self, job: FrameJob, picture: NDArray[np.uint8] | None) -> None:
         task = job.task

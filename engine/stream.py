@@ -26,6 +26,7 @@ import torch
 
 from engine.avatar import PreparedAvatar
 from engine.avatar_stream import AvatarStream
+from engine.backends.base import BackendConfig
 from engine.errors import EngineError
 from engine.motion_batch import sample_windows
 from engine.motion_generate import load_motion_model
@@ -53,9 +54,12 @@ class StreamEngine:
         weights: Path | str | None = None,
         *,
         model: MotionModel | None = None,
+        backend: BackendConfig | None = None,
     ) -> None:
+        """backend: how decoders run; None means the process default (set by the server)."""
         torch.set_num_threads(threads)
         self.model = (model if model is not None else load_motion_model(weights)).eval()
+        self._backend = backend
         self._scheduler = Scheduler(threads)
         self._renderers: dict[int, tuple[PreparedAvatar, AvatarRenderer, int]] = {}
         self._streams: list[AvatarStream] = []
@@ -74,7 +78,7 @@ class StreamEngine:
 
             avatar = load_avatar(None)
         pipeline = StreamPipeline(self.model, avatar.source_motion, StreamOptions(), SpeechQueue())
-        renderer = AvatarRenderer(avatar)
+        renderer = AvatarRenderer(avatar, backend=self._backend)
 
         def work() -> None:
             request = pipeline.request_window(may_wait=False)
@@ -135,6 +139,6 @@ class StreamEngine:
         # Keyed by identity; the cached avatar reference keeps the id from being reused.
         entry = self._renderers.get(id(avatar))
         if entry is None:
-            entry = (avatar, AvatarRenderer(avatar), 0)
+            entry = (avatar, AvatarRenderer(avatar, backend=self._backend), 0)
         self._renderers[id(avatar)] = (entry[0], entry[1], entry[2] + 1)
         return entry[1]

@@ -14,6 +14,9 @@ field built from the portrait's own landmarks (models/face_rig.py). Per frame th
    gap between the lip seam as carried by the upper jaw and the same seam carried by the lower.
 
 Avatar tensors are forward() inputs, not buffers, so one exported graph serves every avatar.
+They come either unbatched (one avatar for the whole batch: the shapes in AVATAR_INPUTS, which the
+exported graph keeps) or stacked with one avatar per frame (`stack_avatars`), so one call can
+render frames of different avatars: how a GPU batches the frames of many sessions.
 """
 
 from __future__ import annotations
@@ -47,6 +50,24 @@ AVATAR_INPUTS = (
     "seam_fit",  # (5, S) least-squares quartic through the S lip-seam points
 )
 SEAM_POINTS = len(ft.LIPS_INNER_UPPER)
+# Avatar inputs whose unbatched shape already has a leading batch axis of 1.
+_IMAGE_INPUTS = ("source_planes", "background")
+
+
+def stack_avatars(avatars: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Unbatched avatar tensors (one dict per frame) -> per-frame ones, stacked on a new first
+    axis (images on their existing one); forward() renders frame i with avatar i."""
+    return {
+        name: torch.cat([a[name] for a in avatars])
+        if name in _IMAGE_INPUTS
+        else torch.stack([a[name] for a in avatars])
+        for name in AVATAR_INPUTS
+    }
+
+
+def _batched(name: str, value: torch.Tensor, per_frame: bool) -> torch.Tensor:
+    """An avatar input with a leading avatar axis: 1 (shared) or one per frame."""
+    return value if per_frame or name in _IMAGE_INPUTS else value.unsqueeze(0)
 
 
 @dataclass(frozen=True)
@@ -120,6 +141,45 @@ class FaceDecoder(nn.Module):
         palette: torch.Tensor,
         seam_fit: torch.Tensor,
     ) -> torch.Tensor:
+        # Every avatar tensor gets a leading avatar axis A: 1 (one avatar for the batch, the
+        # exported graph's case) or B (stacked, one avatar per frame).
+        per_frame = source_motion.dim() == 2
+        if per_frame and source_motion.shape[0] != motion.shape[0]:
+            raise ValueError(
+                f"{source_motion.shape[0]} stacked avatars for {motion.shape[0]} motion frames"
+            )
+        (
+            source_motion,
+            source_planes,
+            background,
+            points_canonical,
+            points_source_xy,
+            head_weight,
+            basis,
+            center,
+            mouth,
+            palette,
+            seam_fit,
+        ) = (
+            _batched(name, value, per_frame)
+            for name, value in zip(
+                AVATAR_INPUTS,
+                (
+                    source_motion,
+                    source_planes,
+                    background,
+                    points_canonical,
+                    points_source_xy,
+                    head_weight,
+                    basis,
+                    center,
+                    mouth,
+                    palette,
+                    seam_fit,
+                ),
+                strict=True,
+            )
+        )
         forward_px = self._forward_displacement(
             motion, source_motion, points_canonical, points_source_xy, head_weight, basis, center
         )
@@ -180,7 +240,7 @@ class FaceDecoder(nn.Module):
             [motion[:, : self.close_index], close[:, None], motion[:, self.close_index + 1 :]],
             dim=1,
         )
-        delta = motion[:, ms.NONRIGID_SLICE] - source_motion[ms.NONRIGID_SLICE]  # (B, K)
+        delta = motion[:, ms.NONRIGID_SLICE] - source_motion[:, ms.NONRIGID_SLICE]  # (B, K)
         # Opening past the portrait tears the lips apart at the seam; closing a mouth the
         # portrait shows open compresses its interior instead (a separate rig field).
         jaw = self.jaw_index - ms.NONRIGID_SLICE.start
@@ -194,18 +254,22 @@ class FaceDecoder(nn.Module):
             ],
             dim=1,
         )  # (B, K + 1)
-        moved = points_canonical + (delta @ basis).reshape(motion.shape[0], -1, 3)  # (B, N, 3)
+        if basis.shape[0] == 1:  # one avatar: a plain (B, K + 1) x (K + 1, 3N) product
+            fields = delta @ basis[0]
+        else:  # one avatar per frame
+            fields = torch.bmm(delta[:, None, :], basis)[:, 0]
+        moved = points_canonical + fields.reshape(motion.shape[0], -1, 3)  # (B, N, 3)
         # The rig's canonical frame is the mesh's own axes, which lean back by PITCH_BIAS_RAD.
         rotation = rotation_matrix_torch(motion[:, 0], motion[:, 1] + PITCH_BIAS_RAD, motion[:, 2])
-        scale = torch.exp(motion[:, 5] - source_motion[5])  # (B,)
-        shift_xy = (motion[:, 3:5] - source_motion[3:5]) * self.config.crop_px  # (B, 2)
+        scale = torch.exp(motion[:, 5] - source_motion[:, 5])  # (B,)
+        shift_xy = (motion[:, 3:5] - source_motion[:, 3:5]) * self.config.crop_px  # (B, 2)
         # Only image x and y are needed; spelled out, because a batched (N, 3) x (3, 3) matmul
         # is several times slower on the CPU than these six products.
         r = rotation[:, :2, :, None, None] * scale[:, None, None, None, None]  # (B, 2, 3, 1, 1)
         x, y, z = moved[..., 0:1], moved[..., 1:2], moved[..., 2:3]  # (B, N, 1)
         target_x = r[:, 0, 0] * x + r[:, 0, 1] * y + r[:, 0, 2] * z  # (B, N, 1)
         target_y = r[:, 1, 0] * x + r[:, 1, 1] * y + r[:, 1, 2] * z
-        target_xy = torch.cat([target_x, target_y], dim=-1) + (center[:2] + shift_xy)[:, None, :]
+        target_xy = torch.cat([target_x, target_y], dim=-1) + (center[:, :2] + shift_xy)[:, None, :]
         return head_weight * (target_xy - points_source_xy)  # (B, N, 2)
 
     def _invert(self, forward_px: torch.Tensor) -> torch.Tensor:
@@ -279,7 +343,7 @@ class FaceDecoder(nn.Module):
         _, mouth_index3 = _flat_index(mouth_px, width, channels)  # (B, 3, Pm)
         colour = torch.gather(flat, 2, mouth_index3).transpose(1, 2)  # (B, Pm, 3)
         weights, inside = self._mouth_layer(mouth_px, seams_xy, mouth, seam_fit)
-        colour = colour * (1.0 - inside)[..., None] + weights @ palette[:3]  # (B, Pm, 3)
+        colour = colour * (1.0 - inside)[..., None] + weights @ palette[:, :3]  # (B, Pm, 3)
         return flat.scatter_(2, mouth_index3, colour.transpose(1, 2)).reshape(frame.shape)
 
     def _close_lids(
@@ -289,7 +353,8 @@ class FaceDecoder(nn.Module):
         closing = torch.clamp((motion[:, self.blink_indices] - 0.6) / 0.35, 0.0, 1.0)  # (B, 2)
         left = (torch.relu(eyes) * closing[:, 0:1])[..., None]  # (B, P, 1)
         right = (torch.relu(-eyes) * closing[:, 1:2])[..., None]
-        return colour + (palette[3] - colour) * left + (palette[4] - colour) * right
+        lid_left, lid_right = palette[:, 3:4], palette[:, 4:5]  # (A, 1, 3)
+        return colour + (lid_left - colour) * left + (lid_right - colour) * right
 
     def _mouth_layer(
         self,
@@ -313,7 +378,10 @@ class FaceDecoder(nn.Module):
 
         def seam_depth(seam: torch.Tensor) -> torch.Tensor:  # (B, S, 2) -> (B, P)
             depth = ((seam - left[:, None, :]) * down[:, None, :]).sum(-1)  # (B, S)
-            c = depth @ seam_fit.t()  # (B, 5) quartic coefficients, evaluated by Horner
+            if seam_fit.shape[0] == 1:  # (B, 5) quartic coefficients, evaluated by Horner
+                c = depth @ seam_fit[0].t()
+            else:
+                c = torch.bmm(depth[:, None, :], seam_fit.transpose(1, 2))[:, 0]
             return (((c[:, 4:5] * u + c[:, 3:4]) * u + c[:, 2:3]) * u + c[:, 1:2]) * u + c[:, 0:1]
 
         upper_y, lower_y = seam_depth(upper_seam), seam_depth(lower_seam)
@@ -339,7 +407,7 @@ class FaceDecoder(nn.Module):
         brightness) and the upper teeth, each shaded; folded into one weight per palette colour
         so the colour is a single small matmul.
         """
-        mouth_width, source_gap = mouth[0], mouth[1]
+        mouth_width, source_gap = mouth[:, 0:1], mouth[:, 1:2]  # (A, 1) against (B, P)
         centred = torch.clamp(1.0 - torch.abs(2.0 * u - 1.0), 0.0, 1.0)  # 1 mid-mouth, 0 corners
         # Teeth the portrait already shows move with its jaws; paint only the missing part.
         upper_h = torch.clamp(0.12 * mouth_width - 0.5 * source_gap, min=0.0)

@@ -94,6 +94,7 @@ def _new_engine(settings: ServerSettings) -> StreamEngine:
             precision=Precision(settings.precision),
             max_batch=settings.max_batch,
             threads=settings.engine_threads,
+            stack_avatars=settings.stack_avatars,
         )
     )
     engine: StreamEngine = EngineImpl(

@@ -49,6 +49,9 @@ class ServerSettings(BaseSettings):
     export_dir: Path | None = None  # what `gioconda export` wrote (ONNX graphs, TensorRT engines)
     precision: str = "fp32"  # fp16/bf16 on torch-cuda and TensorRT
     max_batch: int = 8
+    # One decoder call for the frames of sessions on different avatars (torch backends);
+    # unset: on where the decoder runs on CUDA, off on a CPU (where it costs more than it saves).
+    stack_avatars: bool | None = None
     warm_up: bool = True  # /readyz is true only after one warm-up inference
 
     api_key: str | None = None  # when set, /v1 needs "Authorization: Bearer KEY" (or ?api_key=)

@@ -196,7 +196,8 @@ def test_a_failing_stream_is_closed_alone(engine: StreamEngine, prepared_avatar)
     def broken(motion: np.ndarray) -> np.ndarray:
         raise RuntimeError("decoder exploded")
 
-    bad._task.renderer = type("Broken", (), {"render": staticmethod(broken)})()
+    broken_renderer = {"render": staticmethod(broken), "stack_key": None}
+    bad._task.renderer = type("Broken", (), broken_renderer)()
 
     async def both() -> tuple[Run, BaseException | None]:
         error: BaseException | None = None

@@ -67,6 +67,10 @@ class BackendConfig:
     threads: int = 1
     device_index: int = 0
     build_missing_engines: bool = False  # STYLE 8: the runtime loads; export builds
+    # One decoder call for frames of different avatars (their tensors stacked per frame) on the
+    # torch backends. None: only where the decoder runs on CUDA; on a CPU, stacking copies
+    # ~15 MB per frame and batching does not pay (docs/benchmarks.md).
+    stack_avatars: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import torch
@@ -49,14 +49,23 @@ class TorchBackend:
     def io_spec(self) -> IOSpec:
         return self._spec
 
-    @torch.inference_mode()
+    @property
+    def bound(self) -> Mapping[str, torch.Tensor]:
+        """The inputs bound at construction, already on the device."""
+        return self._bound
+
     def run(self, inputs: Arrays) -> dict[str, NDArray[np.generic]]:
         check_inputs(self._spec, inputs)
         given = {
             name: torch.from_numpy(np.ascontiguousarray(value)).to(self.device, non_blocking=True)
             for name, value in inputs.items()
         }
-        values = {**self._bound, **given}
+        return self.call({**self._bound, **given})
+
+    @torch.inference_mode()
+    def call(self, values: Mapping[str, torch.Tensor]) -> dict[str, NDArray[np.generic]]:
+        """The module on device tensors named like its arguments (bound ones included): for
+        callers that build the bound inputs themselves, e.g. several avatars stacked."""
         with self._autocast():
             result = self.module(*(values[name] for name in self._argument_order))
         outputs = result if isinstance(result, tuple) else (result,)
