@@ -168,8 +168,8 @@ def bench_render(
     if renderers[0].stack_key is not None:
         for batch in (b for b in batches if b > 1):
             parts = [(renderers[i], sweep[i : i + 1]) for i in range(batch)]
-            call = functools.partial(render_stacked, parts)
-            stacked_ms[batch] = _median_ms(call, max(3, repeats // 4)) / batch
+            stacked_call = functools.partial(render_stacked, parts)
+            stacked_ms[batch] = _median_ms(stacked_call, max(3, repeats // 4)) / batch
     return RenderBenchResult(
         str(config.backend),
         profile,
