@@ -21,6 +21,7 @@ render frames of different avatars: how a GPU batches the frames of many session
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -104,6 +105,15 @@ def _flat_index(
     return index, index[:, None, :].expand(-1, channels, -1)
 
 
+def _full_precision(device: torch.device) -> contextlib.AbstractContextManager[object]:
+    """Autocast off (where a device has it): under fp16/bf16 autocast the rig's matmuls would
+    place pixels (up to 512) and the lip-seam quartic in half precision, and bf16 moved lip
+    edges by whole pixels. The colour mixing may still run in half precision."""
+    if device.type in ("cpu", "cuda"):
+        return torch.autocast(device_type=device.type, enabled=False)
+    return contextlib.nullcontext()
+
+
 def _ramp(x: torch.Tensor, width: float) -> torch.Tensor:
     """0 for x <= 0, rising linearly to 1 at x = width: zero area when two edges coincide."""
     return torch.clamp(x / width, 0.0, 1.0)
@@ -180,9 +190,16 @@ class FaceDecoder(nn.Module):
                 strict=True,
             )
         )
-        forward_px = self._forward_displacement(
-            motion, source_motion, points_canonical, points_source_xy, head_weight, basis, center
-        )
+        with _full_precision(motion.device):
+            forward_px = self._forward_displacement(
+                motion,
+                source_motion,
+                points_canonical,
+                points_source_xy,
+                head_weight,
+                basis,
+                center,
+            )
         moved_xy = points_source_xy + forward_px  # (B, N, 2) where every rig point goes
         g, batch, size = self.config.grid_size, motion.shape[0], self.config.crop_px
         grid_fwd = forward_px[:, : g * g].reshape(batch, g, g, 2).permute(0, 3, 1, 2)
@@ -342,7 +359,8 @@ class FaceDecoder(nn.Module):
 
         _, mouth_index3 = _flat_index(mouth_px, width, channels)  # (B, 3, Pm)
         colour = torch.gather(flat, 2, mouth_index3).transpose(1, 2)  # (B, Pm, 3)
-        weights, inside = self._mouth_layer(mouth_px, seams_xy, mouth, seam_fit)
+        with _full_precision(motion.device):
+            weights, inside = self._mouth_layer(mouth_px, seams_xy, mouth, seam_fit)
         colour = colour * (1.0 - inside)[..., None] + weights @ palette[:, :3]  # (B, Pm, 3)
         return flat.scatter_(2, mouth_index3, colour.transpose(1, 2)).reshape(frame.shape)
 

@@ -107,7 +107,7 @@ def ddim_sample(
     the number of steps is small.
     """
     batch = noise.shape[0]
-    times = torch.linspace(1.0, 0.0, steps + 1)  # (K + 1,)
+    times = torch.linspace(1.0, 0.0, steps + 1, device=noise.device)  # (K + 1,)
     guided = guidance_scale != 1.0
     doubled = cond.doubled_for_cfg() if guided else replace(cond)
     x = noise  # (B, N, M)
@@ -124,5 +124,12 @@ def ddim_sample(
         sigma = eta * ((1.0 - ab_next) / (1.0 - ab_now) * (1.0 - ab_now / ab_next)).sqrt()
         x = ab_next.sqrt() * x0 + (1.0 - ab_next - sigma**2).clamp(min=0.0).sqrt() * eps
         if eta > 0.0 and k + 1 < steps:
-            x = x + sigma * torch.randn(x.shape, generator=generator)  # (B, N, M)
+            # Drawn on the generator's device (the CPU), so a seed gives the same noise on any
+            # device the sampler runs on.
+            fresh = torch.randn(x.shape, generator=generator, device=_device_of(generator))
+            x = x + sigma * fresh.to(x.device)  # (B, N, M)
     return cond.known * cond.context_motion + (1.0 - cond.known) * x0  # (B, N, M)
+
+
+def _device_of(generator: torch.Generator | None) -> torch.device:
+    return generator.device if generator is not None else torch.device("cpu")

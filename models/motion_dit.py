@@ -53,7 +53,8 @@ MOTION_DIT_PRESETS: dict[str, MotionDiTConfig] = {
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     """(B,) diffusion time in [0, 1] -> (B, dim) sinusoidal embedding."""
     half = dim // 2
-    freqs = torch.exp(-math.log(10_000.0) * torch.arange(half, dtype=torch.float32) / half)  # (H,)
+    steps = torch.arange(half, dtype=torch.float32, device=t.device)
+    freqs = torch.exp(-math.log(10_000.0) * steps / half)  # (H,)
     args = (t[:, None] * 1000.0) * freqs[None]  # (B, H)
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)  # (B, dim)
 

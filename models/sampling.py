@@ -15,7 +15,7 @@ import torch.nn.functional as F
 def grid_sample_px(image: torch.Tensor, where_px: torch.Tensor) -> torch.Tensor:
     """image (1 or B, C, H, W), where_px (B, H', W', 2) as x, y pixel centres -> (B, C, H', W')."""
     height, width = image.shape[-2], image.shape[-1]
-    scale = torch.tensor([2.0 / width, 2.0 / height], dtype=where_px.dtype)
+    scale = torch.tensor([2.0 / width, 2.0 / height], dtype=where_px.dtype, device=where_px.device)
     norm = (where_px + 0.5) * scale - 1.0
     image = image.expand(where_px.shape[0], -1, -1, -1)  # a view, no copy
     return F.grid_sample(image, norm, mode="bilinear", padding_mode="border", align_corners=False)
@@ -36,9 +36,9 @@ def gather_sample_px(image: torch.Tensor, where_px: torch.Tensor) -> torch.Tenso
     # serves the whole batch.
     flat = image.permute(0, 2, 3, 1).reshape(image_batch * height * width, channels)
     if image_batch > 1:
-        base = (torch.arange(batch) * (height * width))[:, None]  # (B, 1)
+        base = (torch.arange(batch, device=image.device) * (height * width))[:, None]  # (B, 1)
     else:
-        base = torch.zeros((batch, 1), dtype=torch.long)
+        base = torch.zeros((batch, 1), dtype=torch.long, device=image.device)
 
     def take(yi: torch.Tensor, xi: torch.Tensor) -> torch.Tensor:  # -> (B, C, N)
         rows = flat.index_select(0, (base + yi * width + xi).reshape(-1))  # (B*N, C)
