@@ -20,6 +20,8 @@ from numpy.typing import NDArray
 
 from engine.motion_stream import MotionStream
 from models.diffusion import WindowCondition, ddim_sample
+from models.motion_checkpoint import MotionModel
+from models.motion_dit import MotionDiT
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class WindowRequest:
 
 class WindowedMotionStream(MotionStream):
     @property
-    def model(self) -> object:
+    def model(self) -> MotionModel:
         return self._model
 
     def add_features(self, features: NDArray[np.float32]) -> None:
@@ -67,21 +69,32 @@ class WindowedMotionStream(MotionStream):
         return WindowRequest(self, noise, condition)
 
 
-def sample_windows(requests: list[WindowRequest]) -> list[NDArray[np.float32]]:
-    """Requests sharing one batch_key -> each stream's (W, M) new frames, in order."""
+def sample_windows(
+    requests: list[WindowRequest], denoiser: MotionDiT | None = None
+) -> list[NDArray[np.float32]]:
+    """Requests sharing one batch_key -> each stream's (W, M) new frames, in order.
+
+    `denoiser`: a copy of the streams' model.dit on another device (a GPU) to sample with; the
+    batch goes there and the sampled windows come back to the CPU, where the streams finish them.
+    """
     first = requests[0].stream
+    dit = denoiser if denoiser is not None else first._model.dit
+    device = next(dit.parameters()).device
     conditions = [r.condition for r in requests]
     batched = WindowCondition(
-        *(torch.cat([getattr(c, f.name) for c in conditions]) for f in fields(WindowCondition))
+        *(
+            torch.cat([getattr(c, f.name) for c in conditions]).to(device)
+            for f in fields(WindowCondition)
+        )
     )
-    noise = torch.cat([r.noise for r in requests])  # (B, N, M)
+    noise = torch.cat([r.noise for r in requests]).to(device)  # (B, N, M)
     windows = ddim_sample(  # (B, N, M)
-        first._model.dit,
+        dit,
         noise,
         batched,
         first.profile.sampling_steps,
         first.guidance_scale,
         first.eta,
         first._generator,
-    )
+    ).cpu()
     return [r.stream.finish_window(w) for r, w in zip(requests, windows, strict=True)]

@@ -20,6 +20,7 @@ inserting silence, so a render is deterministic per seed.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -27,10 +28,11 @@ import torch
 from engine.avatar import PreparedAvatar
 from engine.avatar_stream import AvatarStream
 from engine.backends.base import BackendConfig
+from engine.backends.select import motion_device
 from engine.errors import EngineError
 from engine.motion_batch import sample_windows
 from engine.motion_generate import load_motion_model
-from engine.renderer import AvatarRenderer
+from engine.renderer import AvatarRenderer, default_backend_config
 from engine.scheduler import Scheduler, SchedulerStats
 from engine.session_api import StreamOptions
 from engine.speech_queue import SpeechQueue
@@ -46,6 +48,8 @@ from models.motion_checkpoint import MotionModel
 
 __all__ = ["AvatarStream", "StreamEngine", "validate_options"]
 
+log = logging.getLogger(__name__)
+
 
 class StreamEngine:
     def __init__(
@@ -60,7 +64,9 @@ class StreamEngine:
         torch.set_num_threads(threads)
         self.model = (model if model is not None else load_motion_model(weights)).eval()
         self._backend = backend
-        self._scheduler = Scheduler(threads)
+        sampler_device = motion_device(backend or default_backend_config())
+        log.info("motion windows are sampled on %s", sampler_device)
+        self._scheduler = Scheduler(threads, sampler_device=sampler_device)
         self._renderers: dict[int, tuple[PreparedAvatar, AvatarRenderer, int]] = {}
         self._streams: list[AvatarStream] = []
         self._created = 0
@@ -83,7 +89,8 @@ class StreamEngine:
         def work() -> None:
             request = pipeline.request_window(may_wait=False)
             assert request is not None, "a window on silence never waits"
-            renderer.render(sample_windows([request])[0][:1])
+            denoiser = self._scheduler.denoiser_for(self.model.dit)
+            renderer.render(sample_windows([request], denoiser)[0][:1])
 
         self._scheduler.call(work)
         self.ready = True
