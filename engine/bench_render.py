@@ -49,6 +49,9 @@ class RenderBenchResult:
     decoder_ms_per_frame: dict[int, float]  # batch -> ms per frame, one avatar
     stacked_ms_per_frame: dict[int, float]  # batch -> ms per frame, one avatar per frame
     precision_note: str = ""
+    # The named backend's decoder frames against torch-cpu's (fp32 reference), 0..255 levels.
+    frame_mean_abs_diff: float = 0.0
+    frame_max_abs_diff: int = 0
 
     def max_sessions(self, decoder_ms: float) -> float:
         windows_per_s = MOTION_RATE_HZ / self.profile.window_frames
@@ -79,6 +82,10 @@ class RenderBenchResult:
                     f"max {VIDEO_FPS} fps sessions (decoder batch {batch}{label}): "
                     f"{self.max_sessions(value):.2f}"
                 )
+        out.append(
+            f"decoder frames against torch-cpu: mean |diff| {self.frame_mean_abs_diff:.3f}, "
+            f"max {self.frame_max_abs_diff} (of 255)"
+        )
         return out
 
 
@@ -160,6 +167,12 @@ def bench_render(
         call = functools.partial(decoder.run, feeds)
         decoder_ms[batch] = _median_ms(call, max(3, repeats // 4)) / batch
 
+    reference = AvatarRenderer(avatar, backend=BackendConfig(backend=BackendName.TORCH_CPU))
+    check = sweep[: min(8, len(sweep))]
+    difference = np.abs(
+        decoder.run({"motion": check})["frames"].astype(np.int16) - reference.render(check)
+    )
+
     # Stacked: one renderer per frame (the cost is the same whether the avatars differ or not:
     # each frame's avatar tensors are copied into the stack on the device).
     stacked_ms: dict[int, float] = {}
@@ -178,6 +191,8 @@ def bench_render(
         decoder_ms,
         stacked_ms,
         _precision_note(config),
+        float(difference.mean()),
+        int(difference.max()),
     )
 
 
