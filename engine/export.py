@@ -36,6 +36,7 @@ from engine.backends.graphs import (
     audio_encoder_graph,
     decoder_graph,
     denoiser_graph,
+    engine_precision,
     tensorrt_profile,
 )
 from engine.backends.select import engine_path, onnx_metadata
@@ -257,7 +258,10 @@ def _write_manifest(request: ExportRequest, result: ExportResult) -> None:
             for name, path in result.graphs.items()
         },
         "engines": {
-            str(name): str(path.relative_to(request.out_dir))
+            str(name): {
+                "file": str(path.relative_to(request.out_dir)),
+                "precision": str(engine_precision(name, request.precision)),
+            }
             for name, path in result.engines.items()
         },
     }

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backends.base import GraphName, TensorSpec
+from engine.backends.base import GraphName, Precision, TensorSpec
 from engine.backends.tensorrt_backend import ProfileShapes, Shape
 from models import motion_space as ms
 from models.decoder import AVATAR_INPUTS
@@ -79,6 +79,15 @@ def denoiser_graph(motion_dim: int, audio_dim: int) -> GraphDef:
         inputs=tuple(TensorSpec(n, *shapes[n]) for n in DENOISER_INPUTS),
         outputs=(TensorSpec("x0", ("batch", "tokens", motion_dim), "float32"),),
     )
+
+
+def engine_precision(graph: GraphName, requested: Precision) -> Precision:
+    """The precision a TensorRT engine of `graph` is built in. The decoder's stays fp32: its
+    graph is pixel coordinates (up to 512) and the lip-seam quartic, which half precision moves
+    by whole pixels (under bf16 autocast, before its geometry was pinned to fp32, lip edges were
+    off by up to 166 levels), and TensorRT's fp16 flag would let any layer, the coordinate
+    arithmetic included, run in fp16. The motion graphs are transformers: they take `requested`."""
+    return Precision.FP32 if graph == GraphName.DECODER else requested
 
 
 def tensorrt_profile(

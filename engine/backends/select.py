@@ -24,7 +24,7 @@ from engine.backends.base import (
     BackendName,
     IOSpec,
 )
-from engine.backends.graphs import GraphDef
+from engine.backends.graphs import GraphDef, engine_precision
 from engine.backends.tensorrt_backend import ProfileShapes, engine_cache_key, import_tensorrt
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,8 @@ def engine_path(
     if profile is None:
         raise BackendError(f"no TensorRT shape profile given for {graph.name}")
     source_hash = onnx_metadata(onnx_path).get("source_hash", "")
-    key = engine_cache_key(source_hash, config.precision, profile, config.device_index)
+    precision = engine_precision(graph.name, config.precision)
+    key = engine_cache_key(source_hash, precision, profile, config.device_index)
     assert config.artifacts_dir is not None  # _exported checked it
     plan = config.artifacts_dir / ENGINES_SUBDIR / f"{graph.name}-{key}.plan"
     if plan.is_file():
@@ -163,5 +164,10 @@ def engine_path(
         )
     from engine.backends.tensorrt_backend import build_engine
 
-    log.info("%s: building TensorRT engine %s (once per model, GPU and version)", graph.name, plan)
-    return build_engine(onnx_path, plan, config.precision, profile)
+    log.info(
+        "%s: building %s TensorRT engine %s (once per model, GPU and version)",
+        graph.name,
+        precision,
+        plan,
+    )
+    return build_engine(onnx_path, plan, precision, profile)
