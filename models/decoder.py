@@ -53,6 +53,8 @@ AVATAR_INPUTS = (
 SEAM_POINTS = len(ft.LIPS_INNER_UPPER)
 # Avatar inputs whose unbatched shape already has a leading batch axis of 1.
 _IMAGE_INPUTS = ("source_planes", "background")
+# Matmul operands: unbatched they stay 2-D (a plain matmul), stacked they are 3-D (a bmm).
+_MATMUL_INPUTS = ("basis", "seam_fit")
 
 
 def stack_avatars(avatars: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -67,8 +69,11 @@ def stack_avatars(avatars: list[dict[str, torch.Tensor]]) -> dict[str, torch.Ten
 
 
 def _batched(name: str, value: torch.Tensor, per_frame: bool) -> torch.Tensor:
-    """An avatar input with a leading avatar axis: 1 (shared) or one per frame."""
-    return value if per_frame or name in _IMAGE_INPUTS else value.unsqueeze(0)
+    """An avatar input with a leading avatar axis: 1 (shared) or one per frame; the matmul
+    operands of a shared avatar keep their own shape."""
+    if per_frame or name in _IMAGE_INPUTS or name in _MATMUL_INPUTS:
+        return value
+    return value.unsqueeze(0)
 
 
 @dataclass(frozen=True)
@@ -152,7 +157,8 @@ class FaceDecoder(nn.Module):
         seam_fit: torch.Tensor,
     ) -> torch.Tensor:
         # Every avatar tensor gets a leading avatar axis A: 1 (one avatar for the batch, the
-        # exported graph's case) or B (stacked, one avatar per frame).
+        # exported graph's case) or B (stacked, one avatar per frame); basis and seam_fit stay
+        # 2-D for one avatar.
         per_frame = source_motion.dim() == 2
         if per_frame and source_motion.shape[0] != motion.shape[0]:
             raise ValueError(
@@ -271,8 +277,8 @@ class FaceDecoder(nn.Module):
             ],
             dim=1,
         )  # (B, K + 1)
-        if basis.shape[0] == 1:  # one avatar: a plain (B, K + 1) x (K + 1, 3N) product
-            fields = delta @ basis[0]
+        if basis.dim() == 2:  # one avatar: a plain (B, K + 1) x (K + 1, 3N) product
+            fields = delta @ basis
         else:  # one avatar per frame
             fields = torch.bmm(delta[:, None, :], basis)[:, 0]
         moved = points_canonical + fields.reshape(motion.shape[0], -1, 3)  # (B, N, 3)
@@ -396,8 +402,8 @@ class FaceDecoder(nn.Module):
 
         def seam_depth(seam: torch.Tensor) -> torch.Tensor:  # (B, S, 2) -> (B, P)
             depth = ((seam - left[:, None, :]) * down[:, None, :]).sum(-1)  # (B, S)
-            if seam_fit.shape[0] == 1:  # (B, 5) quartic coefficients, evaluated by Horner
-                c = depth @ seam_fit[0].t()
+            if seam_fit.dim() == 2:  # (B, 5) quartic coefficients, evaluated by Horner
+                c = depth @ seam_fit.t()
             else:
                 c = torch.bmm(depth[:, None, :], seam_fit.transpose(1, 2))[:, 0]
             return (((c[:, 4:5] * u + c[:, 3:4]) * u + c[:, 2:3]) * u + c[:, 1:2]) * u + c[:, 0:1]
