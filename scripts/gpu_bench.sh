@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU measurements issue 6 asks for, in one go, for docs/benchmarks.md: the machine, then
-# `gioconda bench render` on torch-cuda (fp16 and fp32; batches 1..64, one avatar and stacked),
-# and on TensorRT where it imports. Prepare .gpu_kit first (scripts/gpu_kit.sh, on the CPU
-# machine). Results go to $RESULTS (default: $OUT where the device tool sets it, else out/gpu).
+# the tests that need a GPU (CUDA and TensorRT parity, stacked calls), `gioconda bench render` on
+# torch-cuda (fp16 and fp32; batches 1..64, one avatar and stacked), and TensorRT where it
+# imports. Prepare .gpu_kit first (scripts/gpu_kit.sh, on the CPU machine). Results go to
+# $RESULTS (default: $OUT where the device tool sets it, else out/gpu). TESTS=0 skips the tests.
 # A dry run of the same steps on a CPU: BACKEND=torch-cpu PRECISIONS=fp32 PYTHON=.venv/bin/python
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,11 @@ bench() {  # backend precision
         --image "$KIT/astronaut.avatar.npz" 2>&1 | tee "$RESULTS/bench-render-$1-$2.txt"
 }
 status=0
+if [ "${TESTS:-1}" = 1 ]; then  # the GPU-only tests (skipped on CPU machines), kit avatars
+    GIOCONDA_TEST_AVATARS="$KIT" "$PY" -m pytest -q -p no:cacheprovider -rs \
+        tests/test_backends.py tests/test_device_placement.py tests/test_stacked_render.py \
+        2>&1 | tee "$RESULTS/tests.txt" || status=1
+fi
 for precision in $PRECISIONS; do
     bench "$BACKEND" "$precision" || status=1
 done

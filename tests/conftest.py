@@ -7,6 +7,7 @@ are also in engine/assets, so tests run from a bare checkout. Files marked "loca
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,14 +51,25 @@ def portrait_path() -> Callable[[str], Path]:
 
 @pytest.fixture(scope="session")
 def prepared_avatar(portrait_path: Callable[[str], Path]) -> Callable[[str], PreparedAvatar]:
-    """name -> PreparedAvatar of that portrait, prepared once per test session (~1 s each)."""
+    """name -> PreparedAvatar of that portrait, prepared once per test session (~1 s each).
+
+    Where GIOCONDA_TEST_AVATARS names a folder holding NAME.avatar.npz (prepared elsewhere, e.g.
+    .gpu_kit from scripts/gpu_kit.sh), that file is loaded instead: machines without mediapipe,
+    such as the lent GPU machine, can then run the tests that need a prepared avatar."""
     cache: dict[str, PreparedAvatar] = {}
+    prepared_dir = os.environ.get("GIOCONDA_TEST_AVATARS")
 
     def prepare(name: str) -> PreparedAvatar:
         if name not in cache:
-            from engine.prepare import prepare_avatar  # mediapipe loads only when needed
+            stored = Path(prepared_dir or ".") / f"{Path(name).stem}.avatar.npz"
+            if prepared_dir and stored.is_file():
+                from engine.avatar import PreparedAvatar
 
-            cache[name] = prepare_avatar(portrait_path(name))
+                cache[name] = PreparedAvatar.load(stored)
+            else:
+                from engine.prepare import prepare_avatar  # mediapipe loads only when needed
+
+                cache[name] = prepare_avatar(portrait_path(name))
         return cache[name]
 
     return prepare
