@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -128,8 +129,12 @@ async def run_trial(
     n: int,
     seconds: float,
     burst: bool = False,
+    distinct_avatars: bool = False,
 ) -> TrialResult:
-    streams = [engine.create_stream(avatar, options) for _ in range(n)]
+    """n live streams for `seconds`; distinct_avatars: each on its own copy of the avatar (its
+    own renderer), as sessions on different portraits are, instead of all sharing one."""
+    avatars = [_copy(avatar) if distinct_avatars else avatar for _ in range(n)]
+    streams = [engine.create_stream(a, options) for a in avatars]
     before = _worker_seconds(engine)
     repeated, rendered = engine.stats.frames_repeated, engine.stats.frames_rendered
     cpu_start, wall_start = time.process_time(), time.monotonic()
@@ -154,6 +159,10 @@ async def run_trial(
     )
 
 
+def _copy(avatar: PreparedAvatar) -> PreparedAvatar:
+    return dataclasses.replace(avatar, rig=dict(avatar.rig))
+
+
 def _worker_seconds(engine: StreamEngine) -> dict[str, float]:
     stats = engine.stats
     return {
@@ -168,7 +177,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=12.0, help="per trial")
     parser.add_argument("--profile", default="low-latency")
     parser.add_argument("--fps", type=int, default=40)
-    parser.add_argument("--max-streams", type=int, default=4)
+    parser.add_argument("--max-streams", type=int, default=4, help="try 1, 2, ... up to this")
+    parser.add_argument(
+        "--streams",
+        type=_counts,
+        default=None,
+        help="stream counts to try instead, comma-separated (e.g. 8,16,32 on a GPU)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="model worker threads")
+    parser.add_argument(
+        "--distinct-avatars",
+        action="store_true",
+        help="each stream on its own avatar copy (separate renderers) instead of one shared",
+    )
     parser.add_argument("--weights", type=Path, default=None, help="motion model checkpoint")
     parser.add_argument("--threads", type=int, default=1)
 
@@ -178,15 +199,16 @@ def run(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     options = StreamOptions(profile=args.profile, fps=args.fps)
     avatar = load_avatar(args.image)
-    engine = StreamEngine(threads=args.threads, weights=args.weights)
+    engine = StreamEngine(threads=args.threads, weights=args.weights, workers=args.workers)
     try:
         engine.warm_up(avatar)
         print(
             f"stream benchmark: profile {profile.name} (W={profile.window_frames}, "
             f"P={profile.context_frames}, L={profile.lookahead_frames} motion frames of 40 ms, "
             f"{profile.sampling_steps} steps; algorithmic latency {profile.algorithmic_latency_ms}"
-            f" ms), {args.fps} fps, {args.threads} thread(s), load average "
-            f"{os.getloadavg()[0]:.2f}"
+            f" ms), {args.fps} fps, {args.threads} thread(s), {args.workers} worker(s), "
+            f"{'one avatar per stream' if args.distinct_avatars else 'one shared avatar'}, "
+            f"load average {os.getloadavg()[0]:.2f}"
         )
         best = asyncio.run(_trials(engine, avatar, options, args))
     finally:
@@ -224,13 +246,26 @@ async def _trials(
     )
     _print_trial(await run_trial(engine, avatar, options, 1, args.seconds, burst=True), args.fps)
     best = 0
-    for n in range(1, args.max_streams + 1):
-        trial = await run_trial(engine, avatar, options, n, args.seconds)
+    counts = args.streams or tuple(range(1, args.max_streams + 1))
+    for n in counts:
+        trial = await run_trial(
+            engine, avatar, options, n, args.seconds, distinct_avatars=args.distinct_avatars
+        )
         _print_trial(trial, args.fps)
         if not trial.sustained:
             break
         best = n
     return best
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of positive stream counts")
+    return counts
 
 
 def _print_trial(trial: TrialResult, fps: int) -> None:

@@ -24,7 +24,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TypeVar
 
 import numpy as np
@@ -69,6 +69,18 @@ class SchedulerStats:
     decoder_s: float = 0.0
     by_stream_failures: dict[int, str] = field(default_factory=dict)
 
+    @classmethod
+    def combined(cls, parts: list[SchedulerStats]) -> SchedulerStats:
+        """The sum of several workers' stats (a snapshot)."""
+        total = cls()
+        for part in parts:
+            for f in fields(cls):
+                if f.name == "by_stream_failures":
+                    total.by_stream_failures.update(part.by_stream_failures)
+                else:
+                    setattr(total, f.name, getattr(total, f.name) + getattr(part, f.name))
+        return total
+
 
 class Scheduler:
     def __init__(
@@ -96,6 +108,12 @@ class Scheduler:
         with self._wake:
             self._tasks.append(task)
             self._wake.notify()
+
+    @property
+    def load(self) -> int:
+        """Streams this worker serves."""
+        with self._wake:
+            return len(self._tasks)
 
     def remove(self, task: StreamTask) -> None:
         with self._wake:

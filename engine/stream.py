@@ -59,14 +59,24 @@ class StreamEngine:
         *,
         model: MotionModel | None = None,
         backend: BackendConfig | None = None,
+        workers: int = 1,
     ) -> None:
-        """backend: how decoders run; None means the process default (set by the server)."""
+        """backend: how decoders run; None means the process default (set by the server).
+        workers: model worker threads; each serves its share of the streams (a new stream goes
+        to the least loaded) and batches their windows and frames. One suits a CPU machine;
+        on a GPU machine more let the per-stream CPU work (audio encoder, motion finishing)
+        of many sessions run in parallel while the GPU does the batched sampler and decoder."""
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
         torch.set_num_threads(threads)
         self.model = (model if model is not None else load_motion_model(weights)).eval()
         self._backend = backend
         sampler_device = motion_device(backend or default_backend_config())
-        log.info("motion windows are sampled on %s", sampler_device)
-        self._scheduler = Scheduler(threads, sampler_device=sampler_device)
+        log.info("motion windows are sampled on %s; %d model worker(s)", sampler_device, workers)
+        self._schedulers = [
+            Scheduler(threads, sampler_device=sampler_device) for _ in range(workers)
+        ]
+        self._scheduler_of: dict[int, Scheduler] = {}  # id(task) -> the worker serving it
         self._renderers: dict[int, tuple[PreparedAvatar, AvatarRenderer, int]] = {}
         self._streams: list[AvatarStream] = []
         self._created = 0
@@ -75,7 +85,13 @@ class StreamEngine:
 
     @property
     def stats(self) -> SchedulerStats:
-        return self._scheduler.stats
+        """Every worker's counters, summed (a snapshot)."""
+        return SchedulerStats.combined([s.stats for s in self._schedulers])
+
+    @property
+    def worker_loads(self) -> list[int]:
+        """Streams each worker serves."""
+        return [s.load for s in self._schedulers]
 
     def warm_up(self, avatar: PreparedAvatar | None = None) -> None:
         """One real motion window and one decoded frame on the worker thread; sets `ready`."""
@@ -89,10 +105,10 @@ class StreamEngine:
         def work() -> None:
             request = pipeline.request_window(may_wait=False)
             assert request is not None, "a window on silence never waits"
-            denoiser = self._scheduler.denoiser_for(self.model.dit)
+            denoiser = self._schedulers[0].denoiser_for(self.model.dit)
             renderer.render(sample_windows([request], denoiser)[0][:1])
 
-        self._scheduler.call(work)
+        self._schedulers[0].call(work)
         self.ready = True
 
     def create_stream(
@@ -116,15 +132,20 @@ class StreamEngine:
         )
         stream = AvatarStream(self, task, queue, options)
         self._streams.append(stream)
-        self._scheduler.add(task)
+        worker = min(self._schedulers, key=lambda s: s.load)
+        self._scheduler_of[id(task)] = worker
+        worker.add(task)
         return stream
 
     def notify(self) -> None:
-        self._scheduler.notify()
+        for scheduler in self._schedulers:
+            scheduler.notify()
 
     def release(self, task: StreamTask) -> None:
         """A stream closed: stop scheduling it and drop its avatar's renderer if unused."""
-        self._scheduler.remove(task)
+        worker = self._scheduler_of.pop(id(task), None)
+        if worker is not None:
+            worker.remove(task)
         self._streams = [s for s in self._streams if not s.owns(task)]
         for key, (avatar, renderer, users) in list(self._renderers.items()):
             if renderer is task.renderer:
@@ -140,7 +161,8 @@ class StreamEngine:
         self._closed = True
         for stream in list(self._streams):
             stream.shutdown()
-        self._scheduler.close()
+        for scheduler in self._schedulers:
+            scheduler.close()
 
     def _acquire_renderer(self, avatar: PreparedAvatar) -> AvatarRenderer:
         # Keyed by identity; the cached avatar reference keeps the id from being reused.

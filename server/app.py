@@ -98,7 +98,9 @@ def _new_engine(settings: ServerSettings) -> StreamEngine:
         )
     )
     engine: StreamEngine = EngineImpl(
-        threads=settings.engine_threads, weights=settings.motion_weights
+        threads=settings.engine_threads,
+        weights=settings.motion_weights,
+        workers=settings.engine_workers,
     )
     return engine
 

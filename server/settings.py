@@ -42,6 +42,9 @@ class ServerSettings(BaseSettings):
     profile: str = "low-latency"
     fps: int = 40
     engine_threads: int = 1
+    # Model worker threads, each serving its share of the sessions. 1 suits a CPU machine (one
+    # core does it all); on a GPU machine more run the sessions' CPU-side work in parallel.
+    engine_workers: int = Field(default=1, ge=1)
     motion_weights: Path | None = None  # default: the committed models/weights/motion_S.pt
     # Decoder backend: auto = torch-cpu without CUDA; with CUDA the first that works of
     # tensorrt -> torch-cuda -> onnxruntime -> torch-cpu (engine/backends/select.py logs which).
