@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The GPU measurements issue 6 asks for, in one go, for docs/benchmarks.md: the machine, then
 # the tests that need a GPU (CUDA and TensorRT parity, stacked calls), `gioconda bench render` on
-# torch-cuda (fp16 and fp32; batches 1..64, one avatar and stacked), and TensorRT where it
-# imports. Prepare .gpu_kit first (scripts/gpu_kit.sh, on the CPU machine). Results go to
-# $RESULTS (default: $OUT where the device tool sets it, else out/gpu). TESTS=0 skips the tests.
-# A dry run of the same steps on a CPU: BACKEND=torch-cpu PRECISIONS=fp32 PYTHON=.venv/bin/python
+# torch-cuda (fp16 and fp32; batches 1..64, one avatar and stacked), `gioconda bench stream`
+# with 8..48 live sessions on distinct avatars, and TensorRT where it imports. Prepare .gpu_kit
+# first (scripts/gpu_kit.sh, on the CPU machine). Results go to $RESULTS (default: $OUT where
+# the device tool sets it, else out/gpu). TESTS=0 skips the tests.
+# A dry run of the same steps on a CPU: BACKEND=torch-cpu PRECISIONS=fp32 STREAMS=1,2 \
+#     PYTHON=.venv/bin/python bash scripts/gpu_bench.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 KIT=${KIT:-.gpu_kit}
@@ -41,6 +43,11 @@ fi
 for precision in $PRECISIONS; do
     bench "$BACKEND" "$precision" || status=1
 done
+# Live streams end to end on the engine (no network): how many 40 fps sessions, each on its own
+# avatar, the machine sustains with WORKERS model worker threads (the decoder backend is `auto`).
+"$PY" -m server.cli bench stream "$KIT/astronaut.avatar.npz" --streams "${STREAMS:-8,16,32,48}" \
+    --workers "${WORKERS:-4}" --distinct-avatars --seconds "${STREAM_SECONDS:-8}" 2>&1 \
+    | tee "$RESULTS/bench-stream.txt" || status=1
 if [ "$BACKEND" = torch-cuda ] && "$PY" -c "import tensorrt" 2>/dev/null; then
     bench tensorrt fp16 || status=1
 else
