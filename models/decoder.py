@@ -53,8 +53,6 @@ AVATAR_INPUTS = (
 SEAM_POINTS = len(ft.LIPS_INNER_UPPER)
 # Avatar inputs whose unbatched shape already has a leading batch axis of 1.
 _IMAGE_INPUTS = ("source_planes", "background")
-# Matmul operands: unbatched they stay 2-D (a plain matmul), stacked they are 3-D (a bmm).
-_MATMUL_INPUTS = ("basis", "seam_fit")
 
 
 def stack_avatars(avatars: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -66,14 +64,6 @@ def stack_avatars(avatars: list[dict[str, torch.Tensor]]) -> dict[str, torch.Ten
         else torch.stack([a[name] for a in avatars])
         for name in AVATAR_INPUTS
     }
-
-
-def _batched(name: str, value: torch.Tensor, per_frame: bool) -> torch.Tensor:
-    """An avatar input with a leading avatar axis: 1 (shared) or one per frame; the matmul
-    operands of a shared avatar keep their own shape."""
-    if per_frame or name in _IMAGE_INPUTS or name in _MATMUL_INPUTS:
-        return value
-    return value.unsqueeze(0)
 
 
 @dataclass(frozen=True)
@@ -156,46 +146,26 @@ class FaceDecoder(nn.Module):
         palette: torch.Tensor,
         seam_fit: torch.Tensor,
     ) -> torch.Tensor:
-        # Every avatar tensor gets a leading avatar axis A: 1 (one avatar for the batch, the
-        # exported graph's case) or B (stacked, one avatar per frame); basis and seam_fit stay
-        # 2-D for one avatar.
+        # Stacked avatars carry a leading avatar axis A = B (one per frame). One avatar's
+        # per-point and per-colour tensors get A = 1 here, which broadcasts over the batch; its
+        # images already have it, and basis and seam_fit stay 2-D (plain matmuls).
         per_frame = source_motion.dim() == 2
         if per_frame and source_motion.shape[0] != motion.shape[0]:
             raise ValueError(
                 f"{source_motion.shape[0]} stacked avatars for {motion.shape[0]} motion frames"
             )
-        (
-            source_motion,
-            source_planes,
-            background,
-            points_canonical,
-            points_source_xy,
-            head_weight,
-            basis,
-            center,
-            mouth,
-            palette,
-            seam_fit,
-        ) = (
-            _batched(name, value, per_frame)
-            for name, value in zip(
-                AVATAR_INPUTS,
-                (
-                    source_motion,
-                    source_planes,
-                    background,
-                    points_canonical,
-                    points_source_xy,
-                    head_weight,
-                    basis,
-                    center,
-                    mouth,
-                    palette,
-                    seam_fit,
-                ),
-                strict=True,
+        if not per_frame:
+            source_motion, points_canonical, points_source_xy = (
+                source_motion[None],
+                points_canonical[None],
+                points_source_xy[None],
             )
-        )
+            head_weight, center, mouth, palette = (
+                head_weight[None],
+                center[None],
+                mouth[None],
+                palette[None],
+            )
         with _full_precision(motion.device):
             forward_px = self._forward_displacement(
                 motion,
