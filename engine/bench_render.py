@@ -224,21 +224,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per stage")
     parser.add_argument(
         "--batches",
-        type=_batch_sizes,
+        type=positive_ints,
         default=DECODER_BATCHES,
         help="decoder batch sizes, comma-separated (default 1,8; on a GPU try 1,8,32,64)",
     )
     parser.add_argument("--threads", type=int, default=1, help="CPU compute threads (default 1)")
 
 
-def _batch_sizes(text: str) -> tuple[int, ...]:
+def positive_ints(text: str) -> tuple[int, ...]:
+    """argparse type for "1,8,32": comma-separated positive whole numbers."""
     try:
-        sizes = tuple(int(part) for part in text.split(","))
+        values = tuple(int(part) for part in text.split(","))
     except ValueError:
-        sizes = ()
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list of positive batch sizes")
-    return sizes
+        values = ()
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of counts >= 1")
+    return values
 
 
 def run(args: argparse.Namespace) -> int:

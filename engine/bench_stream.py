@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from engine.avatar import PreparedAvatar
 from engine.avatar_source import load_avatar
+from engine.bench_render import positive_ints
 from engine.profiles import get_profile
 from engine.session_api import StreamOptions
 from engine.stream import AvatarStream, StreamEngine
@@ -180,7 +181,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-streams", type=int, default=4, help="try 1, 2, ... up to this")
     parser.add_argument(
         "--streams",
-        type=_counts,
+        type=positive_ints,
         default=None,
         help="stream counts to try instead, comma-separated (e.g. 8,16,32 on a GPU)",
     )
@@ -256,16 +257,6 @@ async def _trials(
             break
         best = n
     return best
-
-
-def _counts(text: str) -> tuple[int, ...]:
-    try:
-        counts = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        counts = ()
-    if not counts or min(counts) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list of positive stream counts")
-    return counts
 
 
 def _print_trial(trial: TrialResult, fps: int) -> None:

@@ -80,3 +80,19 @@ def drive_sync(
 
 def finished(run: Run) -> bool:
     return any(e.kind == "finished" for e in run.events)
+
+
+def drive_offline_together(streams: list[AvatarStream], frame_count: int = 20) -> list[Run]:
+    """Offline streams served at once: stream i speaks 0.6 s of speech(seed=i), then each is
+    pulled for frame_count frames and closed."""
+
+    async def together() -> list[Run]:
+        for i, stream in enumerate(streams):
+            stream.push_audio(speech(0.6, seed=i), RATE_HZ)
+            stream.end_segment()
+        runs = await asyncio.gather(*(drive(s, frame_count) for s in streams))
+        for stream in streams:
+            await stream.close()
+        return list(runs)
+
+    return asyncio.run(together())

@@ -4,8 +4,6 @@ scheduler must use it when renderers allow stacking."""
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 import pytest
 
@@ -14,7 +12,7 @@ from engine.bench_decoder import motion_sweep
 from engine.renderer import AvatarRenderer, render_stacked
 from engine.session_api import StreamOptions
 from engine.stream import StreamEngine
-from tests.stream_harness import RATE_HZ, Run, drive, speech
+from tests.stream_harness import Run, drive_offline_together
 from tests.test_motion_model import random_model
 
 STACKING = BackendConfig(backend=BackendName.TORCH_CPU, stack_avatars=True)
@@ -56,17 +54,7 @@ def _two_offline_streams(engine: StreamEngine, prepared_avatar) -> list[Run]:
         engine.create_stream(prepared_avatar(name), StreamOptions(fps=25, seed=i), realtime=False)
         for i, name in enumerate(PORTRAITS)
     ]
-
-    async def both() -> list[Run]:
-        for i, stream in enumerate(streams):
-            stream.push_audio(speech(0.6, seed=i), RATE_HZ)
-            stream.end_segment()
-        runs = await asyncio.gather(*(drive(s, 20) for s in streams))
-        for stream in streams:
-            await stream.close()
-        return list(runs)
-
-    return asyncio.run(both())
+    return drive_offline_together(streams)
 
 
 def test_streams_of_different_avatars_share_decoder_calls_and_keep_their_frames(

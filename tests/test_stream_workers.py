@@ -3,14 +3,12 @@ are what one worker would make, and closing a stream frees its worker's share.""
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 import pytest
 
 from engine.session_api import StreamOptions
 from engine.stream import StreamEngine
-from tests.stream_harness import RATE_HZ, Run, drive, speech
+from tests.stream_harness import Run, drive_offline_together
 from tests.test_motion_model import random_model
 
 PORTRAITS = ("astronaut.png", "mona_lisa.jpg", "astronaut.png")
@@ -21,18 +19,8 @@ def _offline_runs(engine: StreamEngine, prepared_avatar) -> tuple[list[Run], lis
         engine.create_stream(prepared_avatar(name), StreamOptions(fps=25, seed=i), realtime=False)
         for i, name in enumerate(PORTRAITS)
     ]
-    loads = engine.worker_loads
-
-    async def all_streams() -> list[Run]:
-        for i, stream in enumerate(streams):
-            stream.push_audio(speech(0.6, seed=i), RATE_HZ)
-            stream.end_segment()
-        runs = await asyncio.gather(*(drive(s, 20) for s in streams))
-        for stream in streams:
-            await stream.close()
-        return list(runs)
-
-    return asyncio.run(all_streams()), loads
+    loads = engine.worker_loads  # while every stream is open
+    return drive_offline_together(streams), loads
 
 
 def test_streams_spread_over_workers_and_keep_their_frames(prepared_avatar) -> None:
