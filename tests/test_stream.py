@@ -319,10 +319,17 @@ def test_offline_frames_do_not_depend_on_how_audio_was_pushed(
         assert np.array_equal(a.video, b.video) and np.array_equal(a.audio, b.audio)
 
 
-def test_stream_motion_equals_the_motion_models_own_generation(engine: StreamEngine) -> None:
+@pytest.mark.parametrize("denoiser_copy", [False, True], ids=["own-model", "copied-dit"])
+def test_stream_motion_equals_the_motion_models_own_generation(
+    engine: StreamEngine, denoiser_copy: bool
+) -> None:
     """Regression: the batched-window wrapper once replaced MotionStream.finish_window with an
     older copy and lost smoothing and blinks. At 25 fps onto a neutral portrait, the stream's
-    per-frame motion must be generate_motion()'s, sample for sample."""
+    per-frame motion must be generate_motion()'s, sample for sample. Sampling with a copy of
+    the DiT (what a worker does on a GPU: inputs moved to its device, windows back) changes
+    nothing."""
+    import copy
+
     from engine.motion_batch import sample_windows
     from engine.motion_generate import generate_motion
     from engine.profiles import get_profile
@@ -337,12 +344,16 @@ def test_stream_motion_equals_the_motion_models_own_generation(engine: StreamEng
     queue.end()
     options = StreamOptions(fps=25, seed=2)
     pipeline = StreamPipeline(engine.model, ms.neutral_frame(), options, queue)
+    denoiser = copy.deepcopy(engine.model.dit) if denoiser_copy else None
+    calls: list[int] = []
+    if denoiser is not None:
+        denoiser.register_forward_hook(lambda *_: calls.append(1))
     motion = []
     while len(motion) < len(reference):
         if pipeline.needs_window():
             request = pipeline.request_window(may_wait=False)
             assert request is not None
-            pipeline.add_window(sample_windows([request])[0])
+            pipeline.add_window(sample_windows([request], denoiser)[0])
         else:
             motion.append(pipeline.take_frame().motion)
     # The last window's frames differ by design: generate_motion pads the end with the
@@ -350,3 +361,4 @@ def test_stream_motion_equals_the_motion_models_own_generation(engine: StreamEng
     profile = get_profile("low-latency")
     tail = profile.window_frames + profile.lookahead_frames
     np.testing.assert_allclose(np.array(motion)[:-tail], reference[:-tail], atol=1e-4)
+    assert bool(calls) == denoiser_copy, "the copy, when given, is what samples"
