@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import dataclasses
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from numpy.typing import NDArray
 
 from engine.avatar import PreparedAvatar
 from engine.avatar_source import load_avatar
+from engine.backends.base import BackendConfig, BackendName
 from engine.bench_render import positive_ints
 from engine.profiles import get_profile
 from engine.session_api import StreamOptions
@@ -187,6 +189,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--workers", type=int, default=1, help="model worker threads")
     parser.add_argument(
+        "--motion-backend",
+        choices=[str(n) for n in BackendName],
+        default=None,
+        help="motion denoiser backend (default: the decoder's, auto); onnxruntime and tensorrt "
+        "export the motion graphs to a temporary folder first",
+    )
+    parser.add_argument(
         "--distinct-avatars",
         action="store_true",
         help="each stream on its own avatar copy (separate renderers) instead of one shared",
@@ -200,7 +209,14 @@ def run(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     options = StreamOptions(profile=args.profile, fps=args.fps)
     avatar = load_avatar(args.image)
-    engine = StreamEngine(threads=args.threads, weights=args.weights, workers=args.workers)
+    with tempfile.TemporaryDirectory() as tmp:
+        motion_config = _motion_config(args, Path(tmp))
+        engine = StreamEngine(
+            threads=args.threads,
+            weights=args.weights,
+            motion_backend=motion_config,
+            workers=args.workers,
+        )
     try:
         engine.warm_up(avatar)
         print(
@@ -216,6 +232,25 @@ def run(args: argparse.Namespace) -> int:
         engine.close()
     print(f"simultaneous {args.fps} fps streams sustained on this machine: {best}")
     return 0
+
+
+def _motion_config(args: argparse.Namespace, tmp: Path) -> BackendConfig | None:
+    """The motion backend asked for; exported graphs are written to `tmp` where it needs them
+    (the engine opens them at construction, so the folder may go afterwards)."""
+    if args.motion_backend is None:
+        return None
+    name = BackendName(args.motion_backend)
+    if name in (BackendName.ONNXRUNTIME, BackendName.TENSORRT):
+        from engine.motion_generate import load_motion_model
+        from models.export_motion import export_motion
+
+        export_motion(load_motion_model(args.weights), tmp)
+    return BackendConfig(
+        backend=name,
+        artifacts_dir=tmp,
+        threads=args.threads,
+        build_missing_engines=name == BackendName.TENSORRT,
+    )
 
 
 async def throughput_fps(

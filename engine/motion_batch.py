@@ -74,27 +74,23 @@ def sample_windows(
 ) -> list[NDArray[np.float32]]:
     """Requests sharing one batch_key -> each stream's (W, M) new frames, in order.
 
-    `denoiser`: a copy of the streams' model.dit on another device (a GPU) to sample with; the
-    batch goes there and the sampled windows come back to the CPU, where the streams finish them.
+    `denoiser`: what to sample with instead of the streams' model.dit, e.g. the exported
+    denoiser on a GPU or onnxruntime (engine/backends/motion.sampling_denoiser); it takes and
+    returns host tensors like the DiT.
     """
     first = requests[0].stream
-    dit = denoiser if denoiser is not None else first._model.dit
-    device = next(dit.parameters()).device
     conditions = [r.condition for r in requests]
     batched = WindowCondition(
-        *(
-            torch.cat([getattr(c, f.name) for c in conditions]).to(device)
-            for f in fields(WindowCondition)
-        )
+        *(torch.cat([getattr(c, f.name) for c in conditions]) for f in fields(WindowCondition))
     )
-    noise = torch.cat([r.noise for r in requests]).to(device)  # (B, N, M)
+    noise = torch.cat([r.noise for r in requests])  # (B, N, M)
     windows = ddim_sample(  # (B, N, M)
-        dit,
+        denoiser if denoiser is not None else first._model.dit,
         noise,
         batched,
         first.profile.sampling_steps,
         first.guidance_scale,
         first.eta,
         first._generator,
-    ).cpu()
+    )
     return [r.stream.finish_window(w) for r, w in zip(requests, windows, strict=True)]

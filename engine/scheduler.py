@@ -17,7 +17,6 @@ stalled consumer) re-anchors the clock instead of accumulating debt.
 
 from __future__ import annotations
 
-import copy
 import functools
 import logging
 import threading
@@ -88,11 +87,12 @@ class Scheduler:
         threads: int = 1,
         frames_per_round: int = 2,
         max_decoder_batch: int = 64,
-        sampler_device: str = "cpu",
+        denoiser: MotionDiT | None = None,
     ) -> None:
+        """denoiser: what samples motion windows (engine/backends/motion.sampling_denoiser);
+        None: each stream's model's own DiT."""
         self._threads = threads
-        self._sampler_device = torch.device(sampler_device)
-        self._denoisers: dict[int, MotionDiT] = {}  # id(model.dit) -> its copy on that device
+        self._denoiser = denoiser
         self._frames_per_round = frames_per_round
         self._max_decoder_batch = max_decoder_batch
         self._tasks: list[StreamTask] = []
@@ -220,14 +220,6 @@ class Scheduler:
             return 1
         return next((stride for limit, stride in LATE_STRIDES if late_frames > limit), 1)
 
-    def denoiser_for(self, dit: MotionDiT) -> MotionDiT | None:
-        """The copy of `dit` that samples on the sampler device (None: the CPU model itself)."""
-        if self._sampler_device.type == "cpu":
-            return None
-        if id(dit) not in self._denoisers:
-            self._denoisers[id(dit)] = copy.deepcopy(dit).to(self._sampler_device).eval()
-        return self._denoisers[id(dit)]
-
     def _sample(self, requests: list[WindowRequest], tasks: list[StreamTask]) -> None:
         groups: dict[object, list[WindowRequest]] = defaultdict(list)
         for request in requests:
@@ -235,10 +227,9 @@ class Scheduler:
         owner = {id(task.pipeline.motion): task for task in tasks}
         for group in groups.values():
             start = time.perf_counter()
-            denoiser = self.denoiser_for(group[0].stream.model.dit)
             results = self._batched(
                 group,
-                functools.partial(sample_windows, denoiser=denoiser),
+                functools.partial(sample_windows, denoiser=self._denoiser),
                 lambda r: owner[id(r.stream)],
             )
             self.stats.sampler_s += time.perf_counter() - start

@@ -28,7 +28,7 @@ import torch
 from engine.avatar import PreparedAvatar
 from engine.avatar_stream import AvatarStream
 from engine.backends.base import BackendConfig
-from engine.backends.select import motion_device
+from engine.backends.motion import sampling_denoiser
 from engine.errors import EngineError
 from engine.motion_batch import sample_windows
 from engine.motion_generate import load_motion_model
@@ -59,9 +59,12 @@ class StreamEngine:
         *,
         model: MotionModel | None = None,
         backend: BackendConfig | None = None,
+        motion_backend: BackendConfig | None = None,
         workers: int = 1,
     ) -> None:
         """backend: how decoders run; None means the process default (set by the server).
+        motion_backend: how the motion denoiser runs; None means the same as the decoders
+        (torch on the CPU samples with the model itself; engine/backends/motion.py).
         workers: model worker threads; each serves its share of the streams (a new stream goes
         to the least loaded) and batches their windows and frames. One suits a CPU machine;
         on a GPU machine more let the per-stream CPU work (audio encoder, motion finishing)
@@ -71,11 +74,10 @@ class StreamEngine:
         torch.set_num_threads(threads)
         self.model = (model if model is not None else load_motion_model(weights)).eval()
         self._backend = backend
-        sampler_device = motion_device(backend or default_backend_config())
-        log.info("motion windows are sampled on %s; %d model worker(s)", sampler_device, workers)
-        self._schedulers = [
-            Scheduler(threads, sampler_device=sampler_device) for _ in range(workers)
-        ]
+        motion_config = motion_backend or backend or default_backend_config()
+        self._denoiser = sampling_denoiser(self.model, motion_config)
+        log.info("%d model worker(s)", workers)
+        self._schedulers = [Scheduler(threads, denoiser=self._denoiser) for _ in range(workers)]
         self._scheduler_of: dict[int, Scheduler] = {}  # id(task) -> the worker serving it
         self._renderers: dict[int, tuple[PreparedAvatar, AvatarRenderer, int]] = {}
         self._streams: list[AvatarStream] = []
@@ -105,8 +107,7 @@ class StreamEngine:
         def work() -> None:
             request = pipeline.request_window(may_wait=False)
             assert request is not None, "a window on silence never waits"
-            denoiser = self._schedulers[0].denoiser_for(self.model.dit)
-            renderer.render(sample_windows([request], denoiser)[0][:1])
+            renderer.render(sample_windows([request], self._denoiser)[0][:1])
 
         self._schedulers[0].call(work)
         self.ready = True

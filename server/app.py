@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -87,19 +88,20 @@ def _new_engine(settings: ServerSettings) -> StreamEngine:
     from engine.renderer import set_default_backend_config
     from engine.stream import StreamEngine as EngineImpl  # loads the models
 
-    set_default_backend_config(
-        BackendConfig(
-            backend=BackendName(settings.backend),
-            artifacts_dir=settings.export_dir,
-            precision=Precision(settings.precision),
-            max_batch=settings.max_batch,
-            threads=settings.engine_threads,
-            stack_avatars=settings.stack_avatars,
-        )
+    config = BackendConfig(
+        backend=BackendName(settings.backend),
+        artifacts_dir=settings.export_dir,
+        precision=Precision(settings.precision),
+        max_batch=settings.max_batch,
+        threads=settings.engine_threads,
+        stack_avatars=settings.stack_avatars,
     )
+    set_default_backend_config(config)
+    motion = settings.motion_backend
     engine: StreamEngine = EngineImpl(
         threads=settings.engine_threads,
         weights=settings.motion_weights,
+        motion_backend=replace(config, backend=BackendName(motion)) if motion else None,
         workers=settings.engine_workers,
     )
     return engine

@@ -49,6 +49,9 @@ class ServerSettings(BaseSettings):
     # Decoder backend: auto = torch-cpu without CUDA; with CUDA the first that works of
     # tensorrt -> torch-cuda -> onnxruntime -> torch-cpu (engine/backends/select.py logs which).
     backend: str = "auto"
+    # The motion denoiser's backend; unset: the same as `backend`. On a CPU, onnxruntime runs it
+    # about 2x faster than torch while torch stays the faster decoder (docs/benchmarks.md).
+    motion_backend: str | None = None
     export_dir: Path | None = None  # what `gioconda export` wrote (ONNX graphs, TensorRT engines)
     precision: str = "fp32"  # fp16/bf16 on torch-cuda and TensorRT
     max_batch: int = 8

@@ -12,8 +12,6 @@ import numpy as np
 import pytest
 import torch
 
-from engine.backends.base import BackendConfig, BackendName
-from engine.backends.select import motion_device
 from engine.bench_decoder import motion_sweep
 from engine.bench_render import _window_condition
 from engine.profiles import get_profile
@@ -66,11 +64,3 @@ def test_half_precision_autocast_keeps_decoder_frames(prepared_avatar, dtype: to
             half = decoder(motion, *tensors)
     difference = np.abs(full.numpy().astype(int) - half.numpy())
     assert difference.max() <= 2 and difference.mean() < 0.01
-
-
-def test_motion_is_sampled_on_the_gpu_when_the_backends_use_it() -> None:
-    assert motion_device(BackendConfig(), cuda=False) == "cpu"
-    assert motion_device(BackendConfig(), cuda=True) == "cuda:0"
-    assert motion_device(BackendConfig(BackendName.TENSORRT, device_index=1), cuda=True) == "cuda:1"
-    assert motion_device(BackendConfig(BackendName.TORCH_CPU), cuda=True) == "cpu"
-    assert motion_device(BackendConfig(BackendName.ONNXRUNTIME), cuda=True) == "cpu"

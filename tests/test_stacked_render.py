@@ -61,7 +61,10 @@ def test_streams_of_different_avatars_share_decoder_calls_and_keep_their_frames(
     prepared_avatar,
 ) -> None:
     model = random_model()
-    stacking, separate = StreamEngine(model=model, backend=STACKING), StreamEngine(model=model)
+    # Both on torch-cpu, decoder and motion: stacking is the only difference.
+    separate_config = BackendConfig(backend=BackendName.TORCH_CPU)
+    stacking = StreamEngine(model=model, backend=STACKING)
+    separate = StreamEngine(model=model, backend=separate_config)
     try:
         stacked_runs = _two_offline_streams(stacking, prepared_avatar)
         separate_runs = _two_offline_streams(separate, prepared_avatar)

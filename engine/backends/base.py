@@ -44,7 +44,8 @@ class GraphName(StrEnum):
 
 
 # Where a GPU is present, the first of these that can run is used; on a CPU-only machine auto
-# means torch-cpu (the measured default, DESIGN.md "Hard facts").
+# means torch-cpu (the measured default, DESIGN.md "Hard facts"), except for the live engine's
+# motion denoiser, which onnxruntime runs faster there (engine/backends/motion.py).
 GPU_FALLBACK_ORDER = (
     BackendName.TENSORRT,
     BackendName.TORCH_CUDA,

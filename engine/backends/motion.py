@@ -6,12 +6,19 @@ backend: same call signature and normalisation as MotionDiT, tensors in and out.
 
 from __future__ import annotations
 
+import copy
+import logging
+import tempfile
+import warnings
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
+from torch import nn
 
-from engine.backends.base import Backend, BackendConfig
+from engine.backends.base import Backend, BackendConfig, BackendName
 from engine.backends.graphs import (
     FEATURE_FRAME_RANGE,
     audio_encoder_graph,
@@ -19,11 +26,18 @@ from engine.backends.graphs import (
     tensorrt_profile,
 )
 from engine.backends.select import open_backend
-from models.export_motion import DENOISER_INPUTS, AudioFrontend, frontend_samples
+from models.export_motion import (
+    DENOISER_INPUTS,
+    AudioFrontend,
+    export_motion,
+    frontend_samples,
+)
 from models.motion_checkpoint import MotionModel
 
 if TYPE_CHECKING:
     from models.motion_dit import MotionDiT
+
+log = logging.getLogger(__name__)
 
 
 def open_audio_encoder(model: MotionModel, config: BackendConfig, strict: bool = False) -> Backend:
@@ -38,9 +52,42 @@ def open_audio_encoder(model: MotionModel, config: BackendConfig, strict: bool =
 
 
 def open_denoiser(model: MotionModel, config: BackendConfig, strict: bool = False) -> Backend:
+    """The denoiser graph on the configured backend. The torch backends get a copy of the DiT:
+    moving it to a GPU must not move the model that the CPU side (normalisation) still uses."""
     graph = denoiser_graph(model.dit.config.motion_dim, model.dit.config.audio_dim)
     profile = tensorrt_profile(graph, config.max_batch)
-    return open_backend(graph, config, lambda: model.dit, profile=profile, strict=strict)
+
+    def dit_copy() -> nn.Module:
+        return copy.deepcopy(model.dit)
+
+    return open_backend(graph, config, dit_copy, profile=profile, strict=strict)
+
+
+def sampling_denoiser(model: MotionModel, config: BackendConfig) -> MotionDiT | None:
+    """What the stream engine samples motion windows with under `config` (the fallback order of
+    engine/backends/select.py, logged there): None where that is torch on the CPU (the model's
+    own DiT, called directly), else the denoiser on its backend (torch-cuda, onnxruntime,
+    TensorRT) behind the sampler's call signature, host tensors in and out.
+
+    `auto` without CUDA means onnxruntime here: on a CPU it runs the denoiser about twice as
+    fast as torch (docs/benchmarks.md), so the graph is exported on the spot (~0.4 s) and
+    loaded; torch-cpu is the fallback if that fails."""
+    if config.backend == BackendName.AUTO and not torch.cuda.is_available():
+        with tempfile.TemporaryDirectory() as tmp:
+            exported = Path(tmp)
+            try:
+                with warnings.catch_warnings():  # the exporter's deprecation and tracer notes
+                    warnings.simplefilter("ignore")
+                    export_motion(model, exported)
+            except Exception:  # the folder stays empty: the fallback says why, torch-cpu runs
+                log.warning("exporting the motion denoiser for onnxruntime failed", exc_info=True)
+            cpu = replace(config, backend=BackendName.ONNXRUNTIME, artifacts_dir=exported)
+            backend = open_denoiser(model, cpu)  # loaded into memory: the folder may go
+    else:
+        backend = open_denoiser(model, config)
+    if backend.name == BackendName.TORCH_CPU:
+        return None
+    return BackendDenoiser(backend, model.dit).as_dit()
 
 
 class BackendDenoiser:

@@ -41,14 +41,6 @@ def candidates(requested: BackendName, cuda: bool | None = None) -> tuple[Backen
     return GPU_FALLBACK_ORDER[GPU_FALLBACK_ORDER.index(requested) :]
 
 
-def motion_device(config: BackendConfig, cuda: bool | None = None) -> str:
-    """Where the stream engine samples motion windows (torch): the GPU when CUDA is present and
-    the configured backend runs there (auto, tensorrt, torch-cuda), else the CPU."""
-    cuda = torch.cuda.is_available() if cuda is None else cuda
-    on_gpu = config.backend in (BackendName.AUTO, BackendName.TENSORRT, BackendName.TORCH_CUDA)
-    return f"cuda:{config.device_index}" if cuda and on_gpu else "cpu"
-
-
 def open_backend(
     graph: GraphDef,
     config: BackendConfig,

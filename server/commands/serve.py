@@ -38,6 +38,12 @@ def register(subparsers: Any) -> None:
         choices=["auto", "torch-cpu", "torch-cuda", "onnxruntime", "tensorrt"],
         help="decoder backend (default auto: torch-cpu without a GPU)",
     )
+    parser.add_argument(
+        "--motion-backend",
+        choices=["auto", "torch-cpu", "torch-cuda", "onnxruntime", "tensorrt"],
+        help="motion denoiser backend (default: the same as --backend)",
+    )
+    parser.add_argument("--workers", type=int, help="model worker threads (default 1)")
     parser.add_argument("--export-dir", type=Path, help="artifacts of `gioconda export`")
     parser.add_argument("--precision", choices=["fp32", "fp16", "bf16"], help="GPU precision")
     parser.set_defaults(handler=run)
@@ -60,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         "ice_loopback": args.ice_loopback,
         "ice_servers": args.ice_server,
         "backend": args.backend,
+        "motion_backend": args.motion_backend,
+        "engine_workers": args.workers,
         "export_dir": args.export_dir,
         "precision": args.precision,
     }
