@@ -239,3 +239,23 @@ def test_tensorrt_matches_torch(
     got = AvatarRenderer(avatar, backend=config).render(motions)
     diff = np.abs(got.astype(int) - expected.astype(int))
     assert (diff > 8).mean() < 1e-3, "the decoder engine is fp32 whatever --precision says"
+
+
+@pytest.mark.skipif(HAS_CUDA, reason="auto means the GPU order where CUDA is present")
+def test_auto_samples_motion_on_onnxruntime_without_a_gpu(
+    model: MotionModel, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from engine.backends import motion
+
+    denoiser = motion.sampling_denoiser(model, BackendConfig())
+    assert isinstance(denoiser, BackendDenoiser)
+    assert denoiser.backend.name == BackendName.ONNXRUNTIME
+
+    def broken_export(*_: object) -> None:
+        raise RuntimeError("no exporter here")
+
+    monkeypatch.setattr(motion, "export_motion", broken_export)
+    with caplog.at_level(logging.INFO):
+        assert motion.sampling_denoiser(model, BackendConfig()) is None, "torch-cpu runs"
+    assert "exporting the motion denoiser for onnxruntime failed" in caplog.text
+    assert "denoiser runs on torch-cpu" in caplog.text
