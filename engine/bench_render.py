@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.arg_types import positive_ints
 from engine.backends.base import BackendConfig, BackendName, Precision
 from engine.profiles import PROFILES, MotionProfile, get_profile
 
@@ -229,17 +230,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="decoder batch sizes, comma-separated (default 1,8; on a GPU try 1,8,32,64)",
     )
     parser.add_argument("--threads", type=int, default=1, help="CPU compute threads (default 1)")
-
-
-def positive_ints(text: str) -> tuple[int, ...]:
-    """argparse type for "1,8,32": comma-separated positive whole numbers."""
-    try:
-        values = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        values = ()
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of counts >= 1")
-    return values
 
 
 def run(args: argparse.Namespace) -> int:

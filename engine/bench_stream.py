@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from engine.arg_types import positive_int, positive_ints
 from engine.avatar import PreparedAvatar
 from engine.avatar_source import load_avatar
 from engine.backends.base import BackendConfig, BackendName
-from engine.bench_render import positive_ints
 from engine.profiles import get_profile
 from engine.session_api import StreamOptions
 from engine.stream import AvatarStream, StreamEngine
@@ -187,7 +187,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="stream counts to try instead, comma-separated (e.g. 8,16,32 on a GPU)",
     )
-    parser.add_argument("--workers", type=int, default=1, help="model worker threads")
+    parser.add_argument("--workers", type=positive_int, default=1, help="model worker threads")
     parser.add_argument(
         "--motion-backend",
         choices=[str(n) for n in BackendName],

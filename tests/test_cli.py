@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -22,3 +23,29 @@ def test_benchmark_arguments_are_declared_when_that_benchmark_is_parsed() -> Non
     assert args.backend == "onnxruntime" and args.profile == "low-latency"
     args = build_parser().parse_args(["bench", "stream", "--max-streams", "2"])
     assert args.max_streams == 2
+
+
+def test_counts_are_checked_where_they_are_given() -> None:
+    args = build_parser().parse_args(["bench", "stream", "--streams", "8,16", "--workers", "2"])
+    assert args.streams == (8, 16) and args.workers == 2
+    for argv in (
+        ["bench", "stream", "--workers", "0"],
+        ["bench", "stream", "--streams", "2,x"],
+        ["bench", "render", "--batches", "1,0"],
+        ["serve", "--workers", "0"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "server.cli", *argv], capture_output=True, text=True
+        )
+        assert done.returncode == 2 and ">= 1" in done.stderr, argv
+
+
+def test_a_bad_setting_from_the_environment_is_one_clear_line() -> None:
+    env = {**os.environ, "GIOCONDA_ENGINE_WORKERS": "0"}
+    done = subprocess.run(
+        [sys.executable, "-m", "server.cli", "serve"], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "gioconda serve: setting engine_workers: Input should be greater than or equal to 1"
+    )

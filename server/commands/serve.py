@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from engine.arg_types import positive_int
 from server.settings import IceLoopback
 
 
@@ -43,7 +47,7 @@ def register(subparsers: Any) -> None:
         choices=["auto", "torch-cpu", "torch-cuda", "onnxruntime", "tensorrt"],
         help="motion denoiser backend (default: the same as --backend)",
     )
-    parser.add_argument("--workers", type=int, help="model worker threads (default 1)")
+    parser.add_argument("--workers", type=positive_int, help="model worker threads (default 1)")
     parser.add_argument("--export-dir", type=Path, help="artifacts of `gioconda export`")
     parser.add_argument("--precision", choices=["fp32", "fp16", "bf16"], help="GPU precision")
     parser.set_defaults(handler=run)
@@ -73,7 +77,13 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.no_ai_label:
         overrides["ai_label"] = False
-    settings = ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        settings = ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:  # GIOCONDA_* variables are read here too
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"])
+            print(f"gioconda serve: setting {name}: {error['msg']}", file=sys.stderr)
+        return 2
     app = create_app(settings)
     print(f"Gioconda: open http://{settings.host}:{settings.port}/ (ready when /readyz is true)")
     uvicorn.run(
