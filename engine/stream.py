@@ -63,8 +63,9 @@ class StreamEngine:
         workers: int = 1,
     ) -> None:
         """backend: how decoders run; None means the process default (set by the server).
-        motion_backend: how the motion denoiser runs; None means the same as the decoders
-        (torch on the CPU samples with the model itself; engine/backends/motion.py).
+        motion_backend: how the motion denoiser runs; None means the same config as the
+        decoders (whose `auto` without CUDA means onnxruntime for the denoiser, exported at
+        start; engine/backends/motion.py).
         workers: model worker threads; each serves its share of the streams (a new stream goes
         to the least loaded) and batches their windows and frames. One suits a CPU machine;
         on a GPU machine more let the per-stream CPU work (audio encoder, motion finishing)
