@@ -30,9 +30,11 @@ from engine.arg_types import positive_int, positive_ints
 from engine.avatar import PreparedAvatar
 from engine.avatar_source import load_avatar
 from engine.backends.base import BackendConfig, BackendName
+from engine.motion_generate import load_motion_model
 from engine.profiles import get_profile
 from engine.session_api import StreamOptions
 from engine.stream import AvatarStream, StreamEngine
+from models.motion_checkpoint import MotionModel
 
 CHUNK_S = 0.020
 UTTERANCE_S = 2.0
@@ -209,11 +211,12 @@ def run(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     options = StreamOptions(profile=args.profile, fps=args.fps)
     avatar = load_avatar(args.image)
+    model = load_motion_model(args.weights)
     with tempfile.TemporaryDirectory() as tmp:
-        motion_config = _motion_config(args, Path(tmp))
+        motion_config = _motion_config(args, model, Path(tmp))
         engine = StreamEngine(
             threads=args.threads,
-            weights=args.weights,
+            model=model,
             motion_backend=motion_config,
             workers=args.workers,
         )
@@ -234,17 +237,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _motion_config(args: argparse.Namespace, tmp: Path) -> BackendConfig | None:
-    """The motion backend asked for; exported graphs are written to `tmp` where it needs them
-    (the engine opens them at construction, so the folder may go afterwards)."""
+def _motion_config(args: argparse.Namespace, model: MotionModel, tmp: Path) -> BackendConfig | None:
+    """The motion backend asked for; the denoiser graph is written to `tmp` where it needs one
+    (the engine opens it at construction, so the folder may go afterwards)."""
     if args.motion_backend is None:
         return None
     name = BackendName(args.motion_backend)
     if name in (BackendName.ONNXRUNTIME, BackendName.TENSORRT):
-        from engine.motion_generate import load_motion_model
-        from models.export_motion import export_motion
+        from models.export_motion import export_denoiser
 
-        export_motion(load_motion_model(args.weights), tmp)
+        export_denoiser(model, tmp)
     return BackendConfig(
         backend=name,
         artifacts_dir=tmp,

@@ -96,6 +96,15 @@ def export_motion(model: MotionModel, out_dir: Path) -> dict[str, Path]:
         opset_version=OPSET,
         dynamo=False,
     )
+    export_denoiser(model, out_dir)
+    return paths
+
+
+def export_denoiser(model: MotionModel, out_dir: Path) -> Path:
+    """Write denoiser.onnx alone (what the live engine samples with) under out_dir."""
+    model = model.eval()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "denoiser.onnx"
     dynamic = {name: {0: "batch"} for name in DENOISER_INPUTS}
     for name in ("noisy_motion", "context_motion", "known", "audio_features", "positions"):
         dynamic[name][1] = "tokens" if name != "audio_features" else "audio_frames"
@@ -103,11 +112,11 @@ def export_motion(model: MotionModel, out_dir: Path) -> dict[str, Path]:
     torch.onnx.export(
         model.dit,
         example_denoiser_inputs(model, 2),
-        str(paths["denoiser"]),
+        str(path),
         input_names=list(DENOISER_INPUTS),
         output_names=["x0"],
         dynamic_axes=dynamic,
         opset_version=OPSET,
         dynamo=False,
     )
-    return paths
+    return path

@@ -254,7 +254,7 @@ def test_auto_samples_motion_on_onnxruntime_without_a_gpu(
     def broken_export(*_: object) -> None:
         raise RuntimeError("no exporter here")
 
-    monkeypatch.setattr(motion, "export_motion", broken_export)
+    monkeypatch.setattr(motion, "export_denoiser", broken_export)
     with caplog.at_level(logging.INFO):
         assert motion.sampling_denoiser(model, BackendConfig()) is None, "torch-cpu runs"
     assert "exporting the motion denoiser for onnxruntime failed" in caplog.text

@@ -29,7 +29,7 @@ from engine.backends.select import open_backend
 from models.export_motion import (
     DENOISER_INPUTS,
     AudioFrontend,
-    export_motion,
+    export_denoiser,
     frontend_samples,
 )
 from models.motion_checkpoint import MotionModel
@@ -78,7 +78,7 @@ def sampling_denoiser(model: MotionModel, config: BackendConfig) -> MotionDiT | 
             try:
                 with warnings.catch_warnings():  # the exporter's deprecation and tracer notes
                     warnings.simplefilter("ignore")
-                    export_motion(model, exported)
+                    export_denoiser(model, exported)
             except Exception:  # the folder stays empty: the fallback says why, torch-cpu runs
                 log.warning("exporting the motion denoiser for onnxruntime failed", exc_info=True)
             cpu = replace(config, backend=BackendName.ONNXRUNTIME, artifacts_dir=exported)
