@@ -1,8 +1,8 @@
 """The engine <-> server contract for one live session (DESIGN.md, "Data flow").
 
 Small frozen types cross the boundary; the server never touches torch or the models. The engine's
-implementation is `engine.stream.engine.AvatarStream` (which satisfies `SessionStream`); the server's
-WebRTC tracks, agent speech websocket and offline tools use only what is declared here.
+implementation is `engine.stream.session.AvatarStream` (which satisfies `SessionStream`); the
+server's WebRTC tracks, agent speech websocket and offline tools use only what is declared here.
 
 Clocks: every output frame carries one interval of the session's media timeline. Video pts count
 in VIDEO_CLOCK_HZ ticks (the RTP video clock); audio pts count samples at OUTPUT_AUDIO_RATE_HZ.
@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from engine.avatar.prepared import PreparedAvatar
 
 VIDEO_CLOCK_HZ = 90_000
 OUTPUT_AUDIO_RATE_HZ = 16_000  # mono int16; the WebRTC layer resamples for Opus
@@ -101,3 +104,14 @@ class SessionStream(Protocol):
 
     async def close(self) -> None:
         """Idempotent; ends frames() and events()."""
+
+
+class SessionEngine(Protocol):
+    """What the server needs from the engine that runs every session
+    (`engine.stream.engine.StreamEngine` implements it)."""
+
+    def warm_up(self, avatar: PreparedAvatar | None = None) -> None: ...
+
+    def create_stream(self, avatar: PreparedAvatar, options: StreamOptions) -> SessionStream: ...
+
+    def close(self) -> None: ...

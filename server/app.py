@@ -20,11 +20,12 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from engine.avatar.store import AvatarStore
+from engine.contract import SessionEngine
 from server.api import avatars as avatars_api
 from server.api import sessions as sessions_api
 from server.auth import authorized
 from server.errors import error_body, install_error_handlers, status_for
-from server.live_sessions import SessionManager, StreamEngine
+from server.live_sessions import SessionManager
 from server.metrics import Metrics
 from server.settings import ServerSettings
 from server.transport.webrtc import configure_ice_loopback
@@ -36,7 +37,7 @@ MULTIPART_OVERHEAD_BYTES = 64_000  # form fields and boundaries around the uploa
 
 
 def create_app(
-    settings: ServerSettings | None = None, engine: StreamEngine | None = None
+    settings: ServerSettings | None = None, engine: SessionEngine | None = None
 ) -> FastAPI:
     """The app; pass `engine` to share one warmed-up StreamEngine (the app then does not own it)."""
     settings = settings or ServerSettings()
@@ -70,7 +71,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_pixels=settings.max_upload_pixels,
     )
     owned = app.state.given_engine is None
-    engine: StreamEngine = app.state.given_engine or _new_engine(settings)
+    engine: SessionEngine = app.state.given_engine or _new_engine(settings)
     app.state.store = store
     app.state.engine = engine
     app.state.sessions = SessionManager(settings, engine, store, app.state.metrics)
@@ -84,10 +85,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await asyncio.to_thread(engine.close)
 
 
-def _new_engine(settings: ServerSettings) -> StreamEngine:
+def _new_engine(settings: ServerSettings) -> SessionEngine:
     from engine.backends.base import BackendConfig, BackendName, Precision
     from engine.render.renderer import set_default_backend_config
-    from engine.stream.engine import StreamEngine as EngineImpl  # loads the models
+    from engine.stream.engine import StreamEngine  # loads the models
 
     config = BackendConfig(
         backend=BackendName(settings.backend),
@@ -99,7 +100,7 @@ def _new_engine(settings: ServerSettings) -> StreamEngine:
     )
     set_default_backend_config(config)
     motion = settings.motion_backend
-    engine: StreamEngine = EngineImpl(
+    engine: SessionEngine = StreamEngine(
         threads=settings.engine_threads,
         weights=settings.motion_weights,
         motion_backend=replace(config, backend=BackendName(motion)) if motion else None,

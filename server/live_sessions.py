@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Protocol
+from typing import Any
 
 from aiortc import (
     RTCConfiguration,
@@ -27,18 +27,23 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
-from engine.avatar.prepared import PreparedAvatar
 from engine.avatar.store import AvatarStore
-from engine.contract import Controls, SegmentEvent, SessionStream, StreamOptions
+from engine.contract import (
+    Controls,
+    SegmentEvent,
+    SessionEngine,
+    SessionStream,
+    StreamOptions,
+)
 from engine.errors import EngineError
 from server.errors import ServerError
 from server.metrics import Metrics
 from server.settings import ServerSettings
-from server.transport.pacing import LabelPainter
+from server.transport.pacing import LabelPainter, MediaClockPump
 from server.transport.webrtc import (
     AvatarAudioTrack,
     AvatarVideoTrack,
-    MediaClockPump,
+    TrackSink,
     consume_browser_audio,
     filter_remote_candidates,
 )
@@ -48,16 +53,6 @@ log = logging.getLogger(__name__)
 WATCHDOG_PERIOD_S = 0.5
 EVENT_QUEUE_ITEMS = 64
 CONTROL_FIELDS = frozenset(f.name for f in dataclasses.fields(Controls))
-
-
-class StreamEngine(Protocol):
-    """What the server needs from engine.stream.engine.StreamEngine."""
-
-    def warm_up(self, avatar: PreparedAvatar | None = None) -> None: ...
-
-    def create_stream(self, avatar: PreparedAvatar, options: StreamOptions) -> SessionStream: ...
-
-    def close(self) -> None: ...
 
 
 def event_message(event: SegmentEvent) -> dict[str, Any]:
@@ -116,7 +111,7 @@ class Session:
         self.video = AvatarVideoTrack(metrics)
         self.audio = AvatarAudioTrack()
         self.pump = MediaClockPump(
-            stream, self.video, self.audio, fps=stream.options.fps, label=label, metrics=metrics
+            stream, TrackSink(self.video, self.audio, metrics), fps=stream.options.fps, label=label
         )
 
     def start(self) -> None:
@@ -276,7 +271,7 @@ class SessionManager:
     def __init__(
         self,
         settings: ServerSettings,
-        engine: StreamEngine,
+        engine: SessionEngine,
         store: AvatarStore,
         metrics: Metrics,
     ) -> None:

@@ -44,9 +44,9 @@ SPEECH_WAV = REPO_ROOT.parent / "shared" / "data" / "speech" / "lj050-0131.wav"
 
 @functools.cache
 def shared_engine() -> Any:
-    """One warmed-up engine.stream.engine.StreamEngine for every test server in this process (loading
-    and warming the models once keeps the server tests short). Skips when the motion weights are
-    absent (GIOCONDA_MOTION_WEIGHTS may point at others)."""
+    """One warmed-up engine.stream.engine.StreamEngine for every test server in this process
+    (loading and warming the models once keeps the server tests short). Skips when the motion
+    weights are absent (GIOCONDA_MOTION_WEIGHTS may point at others)."""
     from engine.motion.clip import DEFAULT_WEIGHTS
     from engine.stream.engine import StreamEngine
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from engine.contract import OutputFrame, SegmentEvent
-from engine.stream.engine import AvatarStream, StreamEngine
+from engine.stream.engine import StreamEngine
+from engine.stream.session import AvatarStream
 from tests.test_motion_model import random_model, speech_like_audio
 
 RATE_HZ = 16_000

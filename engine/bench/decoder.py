@@ -7,11 +7,11 @@ second per batch size. Target on the 1-core CI machine: >= 100 fps (<= 10 ms per
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,26 +51,17 @@ def time_per_frame_ms(
     return (time.perf_counter() - start) * 1000.0 / done
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "image",
-        nargs="?",
-        type=Path,
-        default=None,
-        help="portrait or .avatar.npz (default: the built-in portrait)",
-    )
-    parser.add_argument("--frames", type=int, default=120, help="frames per measurement")
-    parser.add_argument(
-        "--batch",
-        type=int,
-        action="append",
-        default=None,
-        help="batch size(s) to measure (default: 1 and 8)",
-    )
-    parser.add_argument("--threads", type=int, default=1, help="compute threads (default 1)")
+@dataclass(frozen=True)
+class DecoderBenchOptions:
+    """What `gioconda bench decoder` measures (server/commands/bench.py parses it)."""
+
+    image: Path | None = None  # portrait or .avatar.npz; None: the built-in portrait
+    frames: int = 120  # frames per measurement
+    batch: list[int] | None = None  # batch sizes; None: 1 and 8
+    threads: int = 1
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: DecoderBenchOptions) -> int:
     torch.set_num_threads(args.threads)
     avatar = load_avatar(args.image)
     motion = motion_sweep(avatar, args.frames)

@@ -8,7 +8,6 @@ The lead wires `add_arguments` / `run` into server/commands/bench.py.
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from engine.motion.profiles import PROFILES, MotionProfile, get_profile
+from engine.motion.profiles import MotionProfile, get_profile
 
 if TYPE_CHECKING:
     from models.motion_checkpoint import MotionModel
@@ -108,13 +107,16 @@ def bench_motion(
     )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="low-latency")
-    parser.add_argument("--seconds", type=float, default=20.0, help="audio to stream")
-    parser.add_argument("--weights", type=Path, default=None, help="motion checkpoint")
+@dataclass(frozen=True)
+class MotionBenchOptions:
+    """What `gioconda bench motion` measures (server/commands/bench.py parses it)."""
+
+    profile: str = "low-latency"
+    seconds: float = 20.0  # audio to stream
+    weights: Path | None = None  # motion checkpoint; None: the shipped one
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: MotionBenchOptions) -> int:
     from engine.motion.clip import model_for_timing
 
     model, weights = model_for_timing(args.weights)

@@ -11,7 +11,6 @@ sessions on this device, i.e. 1 s divided by the compute one session needs per s
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import os
@@ -26,8 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.backends.base import BackendConfig, BackendName, Precision
-from engine.motion.profiles import PROFILES, MotionProfile, get_profile
-from server.commands.arg_types import positive_ints
+from engine.motion.profiles import MotionProfile, get_profile
 
 if TYPE_CHECKING:
     from models.diffusion import WindowCondition
@@ -207,32 +205,22 @@ def _precision_note(config: BackendConfig) -> str:
     return f"precision {config.precision} ignored: {config.backend} runs fp32"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    names = [str(n) for n in BackendName if n != BackendName.AUTO]
-    parser.add_argument("--backend", choices=names, default=str(BackendName.TORCH_CPU))
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="low-latency")
-    parser.add_argument(
-        "--precision", choices=[str(p) for p in Precision], default="fp32", help="GPU backends"
-    )
-    parser.add_argument(
-        "--artifacts",
-        type=Path,
-        default=None,
-        help="folder written by `gioconda export` (default: export into a temporary folder)",
-    )
-    parser.add_argument("--weights", type=Path, default=None, help="motion checkpoint")
-    parser.add_argument("--image", type=Path, default=None, help="portrait or .avatar.npz")
-    parser.add_argument("--repeats", type=int, default=20, help="timed calls per stage")
-    parser.add_argument(
-        "--batches",
-        type=positive_ints,
-        default=DECODER_BATCHES,
-        help="decoder batch sizes, comma-separated (default 1,8; on a GPU try 1,8,32,64)",
-    )
-    parser.add_argument("--threads", type=int, default=1, help="CPU compute threads (default 1)")
+@dataclass(frozen=True)
+class RenderBenchOptions:
+    """What `gioconda bench render` measures (server/commands/bench.py parses it)."""
+
+    backend: str = str(BackendName.TORCH_CPU)
+    profile: str = "low-latency"
+    precision: str = "fp32"  # GPU backends
+    artifacts: Path | None = None  # folder written by `gioconda export`; None: export to a temp one
+    weights: Path | None = None  # motion checkpoint
+    image: Path | None = None  # portrait or .avatar.npz
+    repeats: int = 20  # timed calls per stage
+    batches: tuple[int, ...] = DECODER_BATCHES  # decoder batch sizes
+    threads: int = 1  # CPU compute threads
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: RenderBenchOptions) -> int:
     import torch
 
     from engine.avatar.source import load_avatar

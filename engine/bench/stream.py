@@ -13,7 +13,6 @@ motion profile's W, P, L and its algorithmic latency are printed.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import dataclasses
 import os
@@ -32,9 +31,9 @@ from engine.backends.base import BackendConfig, BackendName
 from engine.contract import StreamOptions
 from engine.motion.clip import load_motion_model
 from engine.motion.profiles import get_profile
-from engine.stream.engine import AvatarStream, StreamEngine
+from engine.stream.engine import StreamEngine
+from engine.stream.session import AvatarStream
 from models.motion_checkpoint import MotionModel
-from server.commands.arg_types import positive_int, positive_ints
 
 CHUNK_S = 0.020
 UTTERANCE_S = 2.0
@@ -177,36 +176,24 @@ def _worker_seconds(engine: StreamEngine) -> dict[str, float]:
     }
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("image", nargs="?", type=Path, default=None, help="portrait or .avatar.npz")
-    parser.add_argument("--seconds", type=float, default=12.0, help="per trial")
-    parser.add_argument("--profile", default="low-latency")
-    parser.add_argument("--fps", type=int, default=40)
-    parser.add_argument("--max-streams", type=int, default=4, help="try 1, 2, ... up to this")
-    parser.add_argument(
-        "--streams",
-        type=positive_ints,
-        default=None,
-        help="stream counts to try instead, comma-separated (e.g. 8,16,32 on a GPU)",
-    )
-    parser.add_argument("--workers", type=positive_int, default=1, help="model worker threads")
-    parser.add_argument(
-        "--motion-backend",
-        choices=[str(n) for n in BackendName],
-        default=None,
-        help="motion denoiser backend (default: the decoder's, auto); onnxruntime and tensorrt "
-        "export the motion graphs to a temporary folder first",
-    )
-    parser.add_argument(
-        "--distinct-avatars",
-        action="store_true",
-        help="each stream on its own avatar copy (separate renderers) instead of one shared",
-    )
-    parser.add_argument("--weights", type=Path, default=None, help="motion model checkpoint")
-    parser.add_argument("--threads", type=int, default=1)
+@dataclass(frozen=True)
+class StreamBenchOptions:
+    """What `gioconda bench stream` measures (server/commands/bench.py parses it)."""
+
+    image: Path | None = None  # portrait or .avatar.npz
+    seconds: float = 12.0  # per trial
+    profile: str = "low-latency"
+    fps: int = 40
+    max_streams: int = 4  # try 1, 2, ... up to this
+    streams: tuple[int, ...] | None = None  # stream counts to try instead
+    workers: int = 1  # model worker threads
+    motion_backend: str | None = None  # None: the decoder's (auto)
+    distinct_avatars: bool = False  # each stream on its own avatar copy
+    weights: Path | None = None  # motion model checkpoint
+    threads: int = 1
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: StreamBenchOptions) -> int:
     torch.set_num_threads(args.threads)
     profile = get_profile(args.profile)
     options = StreamOptions(profile=args.profile, fps=args.fps)
@@ -237,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _motion_config(args: argparse.Namespace, model: MotionModel, tmp: Path) -> BackendConfig | None:
+def _motion_config(args: StreamBenchOptions, model: MotionModel, tmp: Path) -> BackendConfig | None:
     """The motion backend asked for; the denoiser graph is written to `tmp` where it needs one
     (the engine opens it at construction, so the folder may go afterwards)."""
     if args.motion_backend is None:
@@ -275,7 +262,7 @@ async def throughput_fps(
 
 
 async def _trials(
-    engine: StreamEngine, avatar: PreparedAvatar, options: StreamOptions, args: argparse.Namespace
+    engine: StreamEngine, avatar: PreparedAvatar, options: StreamOptions, args: StreamBenchOptions
 ) -> int:
     capacity = await throughput_fps(engine, avatar, options, min(args.seconds, 8.0))
     print(

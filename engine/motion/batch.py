@@ -20,7 +20,6 @@ from numpy.typing import NDArray
 
 from engine.motion.sampler import MotionStream
 from models.diffusion import WindowCondition, ddim_sample
-from models.motion_checkpoint import MotionModel
 from models.motion_dit import MotionDiT
 
 
@@ -43,10 +42,6 @@ class WindowRequest:
 
 
 class WindowedMotionStream(MotionStream):
-    @property
-    def model(self) -> MotionModel:
-        return self._model
-
     def add_features(self, features: NDArray[np.float32]) -> None:
         """(n, D) new audio features, without sampling (the scheduler samples)."""
         self._features = torch.cat([self._features, torch.from_numpy(features)])
@@ -85,12 +80,12 @@ def sample_windows(
     )
     noise = torch.cat([r.noise for r in requests])  # (B, N, M)
     windows = ddim_sample(  # (B, N, M)
-        denoiser if denoiser is not None else first._model.dit,
+        denoiser if denoiser is not None else first.model.dit,
         noise,
         batched,
         first.profile.sampling_steps,
         first.guidance_scale,
         first.eta,
-        first._generator,
+        first.generator,
     )
     return [r.stream.finish_window(w) for r, w in zip(requests, windows, strict=True)]

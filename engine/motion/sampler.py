@@ -167,6 +167,15 @@ class MotionStream:
         self.frames_emitted = 0
         self.set_controls(controls or MotionControls())
 
+    @property
+    def model(self) -> MotionModel:
+        return self._model
+
+    @property
+    def generator(self) -> torch.Generator:
+        """This stream's noise generator; a batched sampler call draws with the first stream's."""
+        return self._generator
+
     def set_controls(self, controls: MotionControls) -> None:
         self._controls, self._control_keep = controls.tensors()
 

@@ -24,7 +24,8 @@ from tqdm import tqdm
 from engine.avatar.prepared import PreparedAvatar
 from engine.contract import OUTPUT_AUDIO_RATE_HZ, OutputFrame, StreamOptions
 from engine.stream.audio_input import read_audio_file
-from engine.stream.engine import AvatarStream, StreamEngine
+from engine.stream.engine import StreamEngine
+from engine.stream.session import AvatarStream
 
 FEED_CHUNK_S = 1.0
 FEED_AHEAD_S = 4.0  # keep this much audio queued ahead of the worker

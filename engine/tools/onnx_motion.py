@@ -1,6 +1,6 @@
 """Check the exported motion graphs (audio encoder, denoiser) in onnxruntime against torch.
 
-`python -m engine.tools.onnx_motion CHECKPOINT --out DIR` exports and prints the differences.
+`gioconda export --check-parity` exports and prints the differences.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from models.export_motion import (
     AudioFrontend,
     example_audio,
     example_denoiser_inputs,
-    export_motion,
 )
 from models.motion_checkpoint import MotionModel
 
@@ -42,23 +41,3 @@ def check_parity(
     (onnx_x0,) = session.run(None, feeds)
     errors["denoiser"] = float(np.abs(onnx_x0 - model.dit(*inputs).numpy()).max())
     return errors
-
-
-def main() -> None:
-    import argparse
-
-    from models.motion_checkpoint import load_inference_checkpoint
-
-    parser = argparse.ArgumentParser(description="export the motion model to ONNX")
-    parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    model, _ = load_inference_checkpoint(args.checkpoint)
-    paths = export_motion(model, args.out)
-    for name, error in check_parity(model, paths).items():
-        print(f"{name}: {paths[name]} max |onnxruntime - torch| = {error:.2e}")
-
-
-if __name__ == "__main__":
-    main()

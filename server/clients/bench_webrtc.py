@@ -10,7 +10,6 @@ this one session, and the server's own audio-arrival -> frame-departure latency 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import logging
@@ -28,7 +27,7 @@ import numpy as np
 import websockets
 from numpy.typing import NDArray
 
-from engine.motion.profiles import PROFILES, get_profile
+from engine.motion.profiles import get_profile
 from server.clients.speak_client import load_pcm, speech_url
 from server.clients.webrtc_client import call_server
 from server.settings import IceLoopback
@@ -69,17 +68,20 @@ class Recorder:
             self.window_frames.append((arrival_s, np.asarray(small.to_ndarray(), np.uint8)))
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", help="a running server (default: start one here)")
-    parser.add_argument("--bursts", type=int, default=8, help="speech bursts to measure")
-    parser.add_argument("--burst-s", type=float, default=0.8, help="length of each burst")
-    parser.add_argument("--gap-s", type=float, default=2.2, help="silence between bursts")
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="low-latency")
-    parser.add_argument("--audio", type=Path, help="speech file the bursts are cut from")
-    parser.add_argument("--avatar", default="default", help="avatar id")
+@dataclass(frozen=True)
+class WebrtcBenchOptions:
+    """What `gioconda bench webrtc` measures (server/commands/bench.py parses it)."""
+
+    url: str | None = None  # a running server; None: start one here
+    bursts: int = 8  # speech bursts to measure
+    burst_s: float = 0.8  # length of each burst
+    gap_s: float = 2.2  # silence between bursts
+    profile: str = "low-latency"
+    audio: Path | None = None  # speech file the bursts are cut from
+    avatar: str = "default"  # avatar id
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: WebrtcBenchOptions) -> int:
     for noisy in ("httpx", "aioice", "aiortc"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     configure_ice_loopback(IceLoopback.ONLY)  # the client offers 127.0.0.1 only
@@ -159,7 +161,7 @@ class Report:
 
 
 async def measure(
-    url: str, pid: int | None, burst: NDArray[np.int16], args: argparse.Namespace
+    url: str, pid: int | None, burst: NDArray[np.int16], args: WebrtcBenchOptions
 ) -> Report:
     recorder = Recorder()
     options = {"profile": args.profile}
@@ -257,7 +259,7 @@ async def _server_latency(url: str) -> float | None:
     return values["gioconda_frame_latency_seconds_sum"] / count if count else None
 
 
-def print_report(report: Report, args: argparse.Namespace) -> None:
+def print_report(report: Report, args: WebrtcBenchOptions) -> None:
     profile = get_profile(args.profile)
     print(
         f"profile {profile.name}: W={profile.window_frames} P={profile.context_frames} "

@@ -41,6 +41,11 @@ def register(subparsers: Any) -> None:
         help="portrait or .avatar.npz whose tensor shapes trace the decoder (default: built-in)",
     )
     parser.add_argument("--force", action="store_true", help="export even if up to date")
+    parser.add_argument(
+        "--check-parity",
+        action="store_true",
+        help="also run the exported motion graphs in onnxruntime: max |onnxruntime - torch|",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -67,4 +72,10 @@ def run(args: argparse.Namespace) -> int:
     for name, path in result.engines.items():
         print(f"{name} engine: {path}")
     print(f"manifest: {args.out / 'manifest.json'}")
+    if args.check_parity:
+        from engine.tools.onnx_motion import check_parity
+
+        paths = {str(name): path for name, path in result.graphs.items()}
+        for graph, error in check_parity(model, paths).items():
+            print(f"{graph}: max |onnxruntime - torch| = {error:.2e}")
     return 0

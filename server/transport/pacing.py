@@ -1,14 +1,27 @@
-"""The visible "AI-generated" label drawn onto every outgoing video frame.
+"""Pacing and the visible label, shared by every transport (WebRTC today; a recorder, Pipecat
+or LiveKit tomorrow): a transport supplies a `FrameSink`, this module does the rest.
 
-The label is rendered once with PIL into a small RGBA patch; per frame only that patch is blended
-into a copy of the frame's corner (a few hundred microseconds at 512x512).
+`MediaClockPump` pulls `OutputFrame`s from the engine at the media clock (frame k at
+t0 + k / fps) and hands each one, labelled, to the sink at its due time: the picture and the audio
+that belongs to it together. When the engine falls behind it restarts the clock instead of sending
+a burst of stale frames. The label ("AI-generated") is rendered once with PIL into a small RGBA
+patch; per frame only that patch is blended into a copy of the frame's corner (a few hundred
+microseconds at 512x512).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from typing import Protocol
+
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
+
+from engine.contract import OutputFrame, SessionStream
+
+CLOCK_RESET_FRAMES = 8  # when the engine falls this far behind the clock, restart the clock
 
 MARGIN_PX = 10
 PADDING_PX = 6
@@ -48,3 +61,55 @@ def _font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         except OSError:
             continue
     return ImageFont.load_default(size=FONT_SIZE_PX)
+
+
+class FrameSink(Protocol):
+    """Where a transport takes a paced frame: `rgb` is the picture to send (labelled when the
+    label is on), `frame` the engine's frame with its audio and timestamps."""
+
+    def __call__(self, frame: OutputFrame, rgb: NDArray[np.uint8]) -> None: ...
+
+
+class MediaClockPump:
+    """Pulls frames from the engine at the media clock and hands each, labelled, to a sink."""
+
+    def __init__(
+        self,
+        stream: SessionStream,
+        sink: FrameSink,
+        *,
+        fps: int,
+        label: LabelPainter | None,
+        on_frame: Callable[[OutputFrame], None] | None = None,
+    ) -> None:
+        self._stream = stream
+        self._sink = sink
+        self._fps = fps
+        self._label = label
+        self._on_frame = on_frame
+        self.frames_pulled = 0
+        self.speaking = False  # the last frame's audio belongs to a speech segment
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        clock_start: float | None = None
+        async for frame in self._stream.frames():
+            now = loop.time()
+            if clock_start is None:
+                clock_start = now - frame.index / self._fps
+            due = clock_start + frame.index / self._fps
+            if due > now:
+                await asyncio.sleep(due - now)
+            elif now - due > CLOCK_RESET_FRAMES / self._fps:
+                # The engine fell behind (CPU contention): restart the clock instead of sending
+                # a burst of stale frames to catch up.
+                clock_start = now - frame.index / self._fps
+            self._deliver(frame)
+
+    def _deliver(self, frame: OutputFrame) -> None:
+        rgb = self._label.paint(frame.video) if self._label is not None else frame.video
+        self._sink(frame, rgb)
+        self.frames_pulled += 1
+        self.speaking = frame.speaking
+        if self._on_frame is not None:
+            self._on_frame(frame)

@@ -1,10 +1,11 @@
 """aiortc transport: the avatar's frames, paced by the media clock, onto a video and an audio
 track; the browser's audio into the engine, and the loopback ICE option.
 
-One `MediaClockPump` per session pulls `OutputFrame`s from the engine at 1/fps, hands the picture
-to `AvatarVideoTrack` and the matching audio to `AvatarAudioTrack` at the same instant, so the
-viewer hears each sample with the frame that shows it. The queues between pump and tracks are
-bounded and drop the oldest item: a slow encoder loses frames, it never accumulates delay.
+One `MediaClockPump` (server/transport/pacing.py) per session pulls `OutputFrame`s from the
+engine at 1/fps; `TrackSink` hands the picture to `AvatarVideoTrack` and the matching audio to
+`AvatarAudioTrack` at the same instant, so the viewer hears each sample with the frame that shows
+it. The queues between pump and tracks are bounded and drop the oldest item: a slow encoder loses
+frames, it never accumulates delay.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from engine.contract import (
 from engine.errors import AudioError
 from server.metrics import Metrics
 from server.settings import IceLoopback
-from server.transport.pacing import LabelPainter
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,6 @@ VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK_HZ)
 AUDIO_TIME_BASE = fractions.Fraction(1, OUTPUT_AUDIO_RATE_HZ)
 VIDEO_QUEUE_FRAMES = 2  # the encoder is at most this far behind the clock before frames drop
 AUDIO_QUEUE_FRAMES = 8  # audio is cheap; a little more slack keeps it gapless
-CLOCK_RESET_FRAMES = 8  # when the engine falls this far behind the clock, restart the clock
 LATENCY_WINDOW_FRAMES = 80  # the latency shown to the page: the median of the last 2 s of speech
 INPUT_AUDIO_RATE_HZ = 16_000  # browser audio is resampled to the engine's rate here (PyAV)
 
@@ -150,56 +149,20 @@ class AvatarAudioTrack(MediaStreamTrack):
         return frame
 
 
-class MediaClockPump:
-    """Pulls frames from the engine at the media clock and feeds both tracks at once."""
+class TrackSink:
+    """The WebRTC `FrameSink`: a paced frame's picture to the video track and its audio to the
+    audio track at the same instant, counting frames the video queue drops."""
 
-    def __init__(
-        self,
-        stream: SessionStream,
-        video: AvatarVideoTrack,
-        audio: AvatarAudioTrack,
-        *,
-        fps: int,
-        label: LabelPainter | None,
-        metrics: Metrics,
-        on_frame: Callable[[OutputFrame], None] | None = None,
-    ) -> None:
-        self._stream = stream
+    def __init__(self, video: AvatarVideoTrack, audio: AvatarAudioTrack, metrics: Metrics) -> None:
         self._video = video
         self._audio = audio
-        self._fps = fps
-        self._label = label
         self._metrics = metrics
-        self._on_frame = on_frame
-        self.frames_pulled = 0
-        self.speaking = False  # the last frame's audio belongs to a speech segment
 
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        clock_start: float | None = None
-        async for frame in self._stream.frames():
-            now = loop.time()
-            if clock_start is None:
-                clock_start = now - frame.index / self._fps
-            due = clock_start + frame.index / self._fps
-            if due > now:
-                await asyncio.sleep(due - now)
-            elif now - due > CLOCK_RESET_FRAMES / self._fps:
-                # The engine fell behind (CPU contention): restart the clock instead of sending
-                # a burst of stale frames to catch up.
-                clock_start = now - frame.index / self._fps
-            self._deliver(frame)
-
-    def _deliver(self, frame: OutputFrame) -> None:
-        rgb = self._label.paint(frame.video) if self._label is not None else frame.video
+    def __call__(self, frame: OutputFrame, rgb: NDArray[np.uint8]) -> None:
         before = self._video.queue.dropped
         self._video.queue.put(PacedVideo(rgb, frame.video_pts, frame.audio_arrival_s))
         self._metrics.frames_dropped.inc(self._video.queue.dropped - before)
         self._audio.queue.put((frame.audio, frame.audio_pts))
-        self.frames_pulled += 1
-        self.speaking = frame.speaking
-        if self._on_frame is not None:
-            self._on_frame(frame)
 
 
 async def consume_browser_audio(
