@@ -6,7 +6,13 @@ import math
 
 from engine.errors import EngineError
 from engine.profiles import get_profile
-from engine.session_api import ALLOWED_FPS, OUTPUT_AUDIO_RATE_HZ, Controls, StreamOptions
+from engine.session_api import (
+    ALLOWED_FPS,
+    OUTPUT_AUDIO_RATE_HZ,
+    OUTPUTS,
+    Controls,
+    StreamOptions,
+)
 from engine.stream_pipeline import motion_controls
 from models import motion_space as ms
 from models.motion_data import SAMPLES_PER_MOTION_FRAME
@@ -57,3 +63,10 @@ def validate_options(options: StreamOptions) -> None:
         raise EngineError(f"fps must be one of {ALLOWED_FPS}, got {options.fps}", "bad_fps")
     get_profile(options.profile)
     validate_controls(options.controls)
+    unknown = [o for o in options.outputs if o not in OUTPUTS]
+    if unknown or not options.outputs or len(set(options.outputs)) != len(options.outputs):
+        raise EngineError(
+            f"outputs must be distinct names from {list(OUTPUTS)}, at least one; got "
+            f"{list(options.outputs)}",
+            "bad_outputs",
+        )

@@ -191,10 +191,11 @@ class MediaClockPump:
             self._deliver(frame)
 
     def _deliver(self, frame: OutputFrame) -> None:
-        rgb = self._label.paint(frame.video) if self._label is not None else frame.video
-        before = self._video.queue.dropped
-        self._video.queue.put(PacedVideo(rgb, frame.video_pts, frame.audio_arrival_s))
-        self._metrics.frames_dropped.inc(self._video.queue.dropped - before)
+        if frame.video is not None:  # None: a session whose outputs leave video out
+            rgb = self._label.paint(frame.video) if self._label is not None else frame.video
+            before = self._video.queue.dropped
+            self._video.queue.put(PacedVideo(rgb, frame.video_pts, frame.audio_arrival_s))
+            self._metrics.frames_dropped.inc(self._video.queue.dropped - before)
         self._audio.queue.put((frame.audio, frame.audio_pts))
         self.frames_pulled += 1
         self.speaking = frame.speaking

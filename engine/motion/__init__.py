@@ -1,0 +1,1 @@
+"""Motion: streaming audio features, the sliding-window sampler, profiles, retargeting, exports."""
