@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.errors import EngineError
+from engine.session_api import OUTPUT_AUDIO_RATE_HZ, OutputFrame
 from models import motion_space as ms
 
 ARKIT_BLENDSHAPES: tuple[str, ...] = (
@@ -216,6 +217,23 @@ def layout_message(fps: int) -> dict[str, Any]:
         "fps": fps,
         "columns": list(VALUE_COLUMNS),
         "unmodelled": list(UNMODELLED),
+    }
+
+
+def frame_message(frame: OutputFrame) -> dict[str, Any]:
+    """A live stream's frame -> its blendshape message, stamped on the session's media clock:
+    time_s is the frame's start, where its audio (audio_pts) starts on the returned audio track;
+    while speech plays, segment_s says how far into the segment the frame ends."""
+    assert frame.motion is not None, "every stream frame carries its motion"
+    return {
+        "type": "blendshapes",
+        "frame": frame.index,
+        "time_s": round(frame.audio_pts / OUTPUT_AUDIO_RATE_HZ, 6),
+        "audio_pts": frame.audio_pts,
+        "speaking": frame.speaking,
+        "segment_id": frame.segment_id,
+        "segment_s": None if frame.segment_s is None else round(frame.segment_s, 4),
+        "values": frame_values(frame.motion),
     }
 
 
