@@ -33,7 +33,7 @@ from engine.backends.base import BackendConfig, BackendName
 from engine.motion_generate import load_motion_model
 from engine.profiles import get_profile
 from engine.session_api import StreamOptions
-from engine.stream import AvatarStream, StreamEngine
+from engine.stream import AvatarStream, StreamEngine, validate_options
 from models.motion_checkpoint import MotionModel
 
 CHUNK_S = 0.020
@@ -202,6 +202,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="each stream on its own avatar copy (separate renderers) instead of one shared",
     )
+    parser.add_argument(
+        "--outputs",
+        default="video",
+        help="what each stream returns besides audio: video, blendshapes, or video,blendshapes "
+        "(blendshapes alone decodes no frame)",
+    )
     parser.add_argument("--weights", type=Path, default=None, help="motion model checkpoint")
     parser.add_argument("--threads", type=int, default=1)
 
@@ -209,7 +215,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     profile = get_profile(args.profile)
-    options = StreamOptions(profile=args.profile, fps=args.fps)
+    outputs = tuple(name.strip() for name in args.outputs.split(","))
+    options = StreamOptions(profile=args.profile, fps=args.fps, outputs=outputs)
+    validate_options(options)
     avatar = load_avatar(args.image)
     model = load_motion_model(args.weights)
     with tempfile.TemporaryDirectory() as tmp:
@@ -228,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
             f"{profile.sampling_steps} steps; algorithmic latency {profile.algorithmic_latency_ms}"
             f" ms), {args.fps} fps, {args.threads} thread(s), {args.workers} worker(s), "
             f"{'one avatar per stream' if args.distinct_avatars else 'one shared avatar'}, "
+            f"outputs {'+'.join(outputs)}, "
             f"load average {os.getloadavg()[0]:.2f}"
         )
         best = asyncio.run(_trials(engine, avatar, options, args))
