@@ -178,6 +178,7 @@ class Session:
             "connection_state": self.pc.connectionState,
             "profile": self.stream.options.profile,
             "fps": self.stream.options.fps,
+            "outputs": list(self.stream.options.outputs),
             "frames_sent": self.pump.frames_pulled,
             "speaking": self.pump.speaking,
             "age_s": round(time.monotonic() - self.created_s, 1),
