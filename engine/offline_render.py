@@ -28,6 +28,7 @@ from engine.avatar import PreparedAvatar
 from engine.motion.blendshapes import BlendshapeTrack, write_track
 from engine.session_api import OUTPUT_AUDIO_RATE_HZ, OutputFrame, StreamOptions
 from engine.stream import AvatarStream, StreamEngine
+from models.motion_space import MOTION_DIM
 
 FEED_CHUNK_S = 1.0
 FEED_AHEAD_S = 4.0  # keep this much audio queued ahead of the worker
@@ -149,7 +150,7 @@ async def _render(
             writer.close()
         await stream.close()
     summary = RenderSummary(frames, len(audio) / rate_hz, time.perf_counter() - start)
-    return summary, np.stack(motion)
+    return summary, np.stack(motion) if motion else np.zeros((0, MOTION_DIM), np.float32)
 
 
 async def _feed(stream: AvatarStream, audio: NDArray[np.float32], rate_hz: int) -> None:

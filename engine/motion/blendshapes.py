@@ -107,9 +107,11 @@ def resample(
 
     Each frame stands for its centre; values between centres are linear, and before the first
     centre or after the last the edge frame holds."""
+    count = math.ceil(round(duration_s * rate_hz, 6))
+    if count == 0:
+        return np.zeros((0, frames.shape[1]), np.float32)
     if len(frames) == 0:
         raise ValueError("no frames to resample")
-    count = math.ceil(round(duration_s * rate_hz, 6))
     centres = (np.arange(count) + 0.5) * source_rate_hz / rate_hz - 0.5  # (N,) in source frames
     position = np.clip(centres, 0.0, len(frames) - 1)  # (N,)
     low = np.floor(position).astype(np.int64)  # (N,)
