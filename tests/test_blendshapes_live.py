@@ -20,7 +20,13 @@ from engine.motion.blendshapes import VALUE_COLUMNS, frame_message
 from engine.session_api import OUTPUT_AUDIO_RATE_HZ, StreamOptions
 from engine.stream import StreamEngine
 from server.speak_client import speak, speech_url
-from tests.server_harness import ServerThread, running_server, server_settings, start_call
+from tests.server_harness import (
+    ServerThread,
+    running_server,
+    server_settings,
+    shared_engine,
+    start_call,
+)
 from tests.stream_harness import Run, drive_sync
 
 FPS = 40
@@ -29,16 +35,10 @@ RATE_HZ = 16_000
 
 
 @pytest.fixture(scope="module")
-def trained_engine() -> Iterator[StreamEngine]:
-    from engine.motion_generate import load_motion_model
-
-    try:
-        model = load_motion_model()
-    except EngineError as exc:
-        pytest.skip(f"trained motion weights are not here: {exc}")
-    engine = StreamEngine(model=model)
-    yield engine
-    engine.close()
+def trained_engine() -> StreamEngine:
+    """The test servers' engine (trained weights, warmed up once per process)."""
+    engine: StreamEngine = shared_engine()
+    return engine
 
 
 def frame_rms(pcm: np.ndarray) -> float:
