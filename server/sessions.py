@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 
 WATCHDOG_PERIOD_S = 0.5
 EVENT_QUEUE_ITEMS = 64
+# Blendshape frames are dropped, not queued, while the control channel holds this much unsent
+# (a peer that stopped reading): about 3 s of frames at 40 fps.
+CHANNEL_BACKLOG_BYTES = 64 * 1024
 CONTROL_FIELDS = frozenset(f.name for f in dataclasses.fields(Controls))
 
 
@@ -213,15 +216,17 @@ class Session:
         if not self._layout_on_channel and channel is not None and channel.readyState == "open":
             self._send_on_channel(layout_message(self.stream.options.fps))
             self._layout_on_channel = True
-        self._broadcast(frame_message(frame))
+        backlog = channel is not None and channel.bufferedAmount > CHANNEL_BACKLOG_BYTES
+        self._broadcast(frame_message(frame), to_channel=not backlog)
 
-    def _broadcast(self, message: dict[str, Any]) -> None:
+    def _broadcast(self, message: dict[str, Any], to_channel: bool = True) -> None:
         """To every listener and the control channel; a stalled listener loses the oldest."""
         for queue in list(self._subscribers):
             if queue.full():
                 queue.get_nowait()
             queue.put_nowait(message)
-        self._send_on_channel(message)
+        if to_channel:
+            self._send_on_channel(message)
 
     async def _watchdog(self) -> None:
         settings = self._settings

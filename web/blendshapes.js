@@ -270,9 +270,11 @@ function frame() {
     lastBlink = blink;
     updateBars(latest);
   }
-  view.renderer.render(view.scene, view.camera);
+  if (latest || !rendered) view.renderer.render(view.scene, view.camera); // only on change
+  rendered = true;
   requestAnimationFrame(frame);
 }
+let rendered = false;
 requestAnimationFrame(frame);
 
 function buildBars(columns) {
