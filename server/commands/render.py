@@ -138,7 +138,7 @@ def _parse_gaze(text: str) -> tuple[float, float]:
     try:
         x, y = (float(part) for part in text.split(","))
     except ValueError:
-        raise SystemExit(f"gioconda render: error: --gaze expects X,Y, got {text!r}") from None
+        raise SystemExit(f"gioconda: error: --gaze expects X,Y, got {text!r}") from None
     return x, y
 
 
