@@ -175,7 +175,7 @@ MAX_LAG_FRAMES = 2  # both measures may lead or lag the envelope a little
 
 @pytest.fixture(scope="module")
 def trained() -> Iterator[MotionModel]:
-    from engine.motion_generate import load_motion_model
+    from engine.motion.clip import load_motion_model
 
     if not SPEECH.is_file():
         pytest.skip(f"{SPEECH} is not here")
@@ -257,8 +257,8 @@ def test_blinks_are_eye_blink_pulses(trained: MotionModel) -> None:
 
 
 def test_each_emotion_moves_its_own_coefficients(trained: MotionModel, tmp_path: Path) -> None:
+    from engine.contract import Controls
     from engine.motion.blendshape_clip import clip_blendshapes
-    from engine.session_api import Controls
 
     signature = {
         "happy": "mouthSmileLeft",

@@ -14,12 +14,12 @@ import httpx
 import numpy as np
 import pytest
 
-from engine.bench_stream import speech_like
+from engine.bench.stream import speech_like
+from engine.contract import OUTPUT_AUDIO_RATE_HZ, StreamOptions
 from engine.errors import EngineError
 from engine.motion.blendshapes import VALUE_COLUMNS, frame_message
-from engine.session_api import OUTPUT_AUDIO_RATE_HZ, StreamOptions
-from engine.stream import StreamEngine
-from server.speak_client import speak, speech_url
+from engine.stream.engine import StreamEngine
+from server.clients.speak_client import speak, speech_url
 from tests.server_harness import (
     ServerThread,
     running_server,

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from engine.bench_stream import speech_like
+from engine.bench.stream import speech_like
 from tests.server_harness import REPO_ROOT, SPEECH_WAV, running_server, server_settings
 from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS
 

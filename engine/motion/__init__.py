@@ -1,1 +1,1 @@
-"""Motion: streaming audio features, the sliding-window sampler, profiles, retargeting, exports."""
+"""Audio -> motion: streaming features, the sliding-window sampler, batching, clips, profiles."""

@@ -1,6 +1,6 @@
 """A whole audio file -> its ARKit blendshape track, with no portrait and no video.
 
-The motion is engine.motion_generate's (the streaming sampler fed the whole clip at 25 Hz),
+The motion is engine.motion.clip's (the streaming sampler fed the whole clip at 25 Hz),
 resampled to the asked rate by engine.motion.blendshapes.
 """
 
@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import soxr
 
-from engine.audio_input import read_audio_file
+from engine.contract import Controls
 from engine.errors import AudioError
 from engine.motion.blendshapes import BlendshapeTrack, check_rate
-from engine.motion_generate import generate_motion
-from engine.session_api import Controls
-from engine.stream_options import validate_controls
+from engine.motion.clip import generate_motion
+from engine.stream.audio_input import read_audio_file
+from engine.stream.options import validate_controls
 from models import motion_space as ms
 from models.motion_checkpoint import MotionModel
 

@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from engine.contract import OUTPUT_AUDIO_RATE_HZ, OutputFrame
 from engine.errors import EngineError
-from engine.session_api import OUTPUT_AUDIO_RATE_HZ, OutputFrame
 from models import motion_space as ms
 
 ARKIT_BLENDSHAPES: tuple[str, ...] = (

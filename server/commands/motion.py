@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from engine.motion.blendshape_clip import clip_blendshapes
     from engine.motion.blendshapes import check_path, write_track
-    from engine.motion_generate import load_motion_model
+    from engine.motion.clip import load_motion_model
 
     check_path(args.output)
     controls = controls_from(args)

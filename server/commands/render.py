@@ -1,6 +1,6 @@
 """`gioconda render IMAGE AUDIO -o OUT.mp4`: a talking-face video file from a portrait and speech.
 
-The render is the streaming engine fed from the file as fast as it goes (engine.offline_render);
+The render is the streaming engine fed from the file as fast as it goes (engine.stream.offline);
 H.264 + AAC in MP4, deterministic for a seed, with a progress bar. `--blendshapes OUT.csv|json`
 also writes the motion the video shows as an ARKit blendshape track (without -o: only that, and
 no frame is decoded).
@@ -13,11 +13,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.avatar_store import DEFAULT_STORE_DIR
+from engine.avatar.store import DEFAULT_STORE_DIR
 
 if TYPE_CHECKING:
-    from engine.avatar import PreparedAvatar
-    from engine.session_api import Controls
+    from engine.avatar.prepared import PreparedAvatar
+    from engine.contract import Controls
 
 
 def register(subparsers: Any) -> None:
@@ -74,8 +74,8 @@ def add_control_arguments(parser: argparse.ArgumentParser) -> None:
 
 def controls_from(args: argparse.Namespace) -> Controls:
     """The controls asked for, validated (EngineError bad_control) before any work."""
-    from engine.session_api import Controls
-    from engine.stream_options import validate_controls
+    from engine.contract import Controls
+    from engine.stream.options import validate_controls
 
     gaze_x, gaze_y = _parse_gaze(args.gaze)
     controls = Controls(
@@ -90,10 +90,10 @@ def controls_from(args: argparse.Namespace) -> Controls:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.contract import StreamOptions
     from engine.motion.blendshapes import check_path
-    from engine.offline_render import BlendshapeOutput, render_file
-    from engine.session_api import StreamOptions
-    from engine.stream import StreamEngine, validate_options
+    from engine.stream.engine import StreamEngine, validate_options
+    from engine.stream.offline import BlendshapeOutput, render_file
 
     if args.output is None and args.blendshapes is None:
         raise SystemExit("gioconda render: error: give -o OUT.mp4, --blendshapes OUT.csv, or both")
@@ -144,14 +144,14 @@ def _parse_gaze(text: str) -> tuple[float, float]:
 
 def _resolve_avatar(source: str, data_dir: Path) -> PreparedAvatar:
     """An image or .avatar.npz path, else an avatar id from the store (when it is available)."""
-    from engine.avatar_source import load_avatar
+    from engine.avatar.source import load_avatar
     from engine.errors import AvatarError
 
     path = Path(source)
     if path.is_file():
         return load_avatar(path)
     try:
-        from engine.avatar_store import AvatarStore
+        from engine.avatar.store import AvatarStore
     except ImportError:
         raise AvatarError(f"{source}: no such file", "not_found") from None
     try:
