@@ -25,6 +25,9 @@ VIDEO_CLOCK_HZ = 90_000
 OUTPUT_AUDIO_RATE_HZ = 16_000  # mono int16; the WebRTC layer resamples for Opus
 ALLOWED_FPS = (25, 30, 40, 50)
 DEFAULT_FPS = 40
+# What a session returns besides its audio: decoded pictures, ARKit blendshape frames, or both.
+# Without "video" no frame is decoded (OutputFrame.video is None), a fraction of the cost.
+OUTPUTS = ("video", "blendshapes")
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class OutputFrame:
     """One 1/fps interval of the session: the picture and exactly the audio it shows."""
 
     index: int  # frame number since the session started
-    video: NDArray[np.uint8]  # (512, 512, 3) RGB
+    video: NDArray[np.uint8] | None  # (512, 512, 3) RGB; None when "video" is not an output
     video_pts: int  # in 1 / VIDEO_CLOCK_HZ
     audio: NDArray[np.int16]  # (OUTPUT_AUDIO_RATE_HZ / fps,) mono: speech or silence
     audio_pts: int  # in 1 / OUTPUT_AUDIO_RATE_HZ
@@ -52,6 +55,11 @@ class OutputFrame:
     # Wall-clock time (time.monotonic) at which the oldest input audio shown in this frame
     # entered the stream; None for idle frames. Latency = departure time - this.
     audio_arrival_s: float | None = None
+    # The model's motion at the frame's centre, about a neutral head (not retargeted onto the
+    # portrait): what engine.motion.blendshapes turns into ARKit values. (MOTION_DIM,)
+    motion: NDArray[np.float32] | None = None
+    segment_id: int | None = None  # the speech segment heard in this frame, while speaking
+    segment_s: float | None = None  # seconds of that segment played by the end of this frame
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,11 @@ class StreamOptions:
     fps: int = DEFAULT_FPS
     seed: int = 0
     controls: Controls = field(default_factory=Controls)
+    outputs: tuple[str, ...] = ("video",)  # a non-empty subset of OUTPUTS
+
+    @property
+    def renders_video(self) -> bool:
+        return "video" in self.outputs
 
 
 class SessionStream(Protocol):

@@ -30,12 +30,14 @@ from aiortc.sdp import SessionDescription
 from engine.avatar.store import AvatarStore
 from engine.contract import (
     Controls,
+    OutputFrame,
     SegmentEvent,
     SessionEngine,
     SessionStream,
     StreamOptions,
 )
 from engine.errors import EngineError
+from engine.motion.blendshapes import frame_message, layout_message
 from server.errors import ServerError
 from server.metrics import Metrics
 from server.settings import ServerSettings
@@ -52,6 +54,9 @@ log = logging.getLogger(__name__)
 
 WATCHDOG_PERIOD_S = 0.5
 EVENT_QUEUE_ITEMS = 64
+# Blendshape frames are dropped, not queued, while the control channel holds this much unsent
+# (a peer that stopped reading): about 3 s of frames at 40 fps.
+CHANNEL_BACKLOG_BYTES = 64 * 1024
 CONTROL_FIELDS = frozenset(f.name for f in dataclasses.fields(Controls))
 
 
@@ -107,11 +112,17 @@ class Session:
         self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self._channel: RTCDataChannel | None = None
         self._closer: asyncio.Task[None] | None = None  # a close started by a task's end
+        self._blendshapes = "blendshapes" in stream.options.outputs
+        self._layout_on_channel = False
         label = LabelPainter(settings.ai_label_text) if settings.ai_label else None
         self.video = AvatarVideoTrack(metrics)
         self.audio = AvatarAudioTrack()
         self.pump = MediaClockPump(
-            stream, TrackSink(self.video, self.audio, metrics), fps=stream.options.fps, label=label
+            stream,
+            TrackSink(self.video, self.audio, metrics),
+            fps=stream.options.fps,
+            label=label,
+            on_frame=self._send_blendshapes if self._blendshapes else None,
         )
 
     def start(self) -> None:
@@ -136,7 +147,11 @@ class Session:
         return controls
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
+        """A queue of the session's messages for one listener (a speech websocket): segment
+        events, and with the blendshapes output, its layout then one message per frame."""
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(EVENT_QUEUE_ITEMS)
+        if self._blendshapes:
+            queue.put_nowait(layout_message(self.stream.options.fps))
         self._subscribers.add(queue)
         return queue
 
@@ -160,6 +175,7 @@ class Session:
             "connection_state": self.pc.connectionState,
             "profile": self.stream.options.profile,
             "fps": self.stream.options.fps,
+            "outputs": list(self.stream.options.outputs),
             "frames_sent": self.pump.frames_pulled,
             "speaking": self.pump.speaking,
             "age_s": round(time.monotonic() - self.created_s, 1),
@@ -186,11 +202,24 @@ class Session:
 
     async def _forward_events(self) -> None:
         async for event in self.stream.events():
-            message = event_message(event)
-            for queue in list(self._subscribers):
-                if queue.full():
-                    queue.get_nowait()  # a stalled listener loses the oldest event
-                queue.put_nowait(message)
+            self._broadcast(event_message(event))
+
+    def _send_blendshapes(self, frame: OutputFrame) -> None:
+        """The pump's callback: each frame's blendshapes leave when its audio does."""
+        channel = self._channel
+        if not self._layout_on_channel and channel is not None and channel.readyState == "open":
+            self._send_on_channel(layout_message(self.stream.options.fps))
+            self._layout_on_channel = True
+        backlog = channel is not None and channel.bufferedAmount > CHANNEL_BACKLOG_BYTES
+        self._broadcast(frame_message(frame), to_channel=not backlog)
+
+    def _broadcast(self, message: dict[str, Any], to_channel: bool = True) -> None:
+        """To every listener and the control channel; a stalled listener loses the oldest."""
+        for queue in list(self._subscribers):
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(message)
+        if to_channel:
             self._send_on_channel(message)
 
     async def _watchdog(self) -> None:
@@ -295,7 +324,7 @@ class SessionManager:
         self, offer_sdp: str, avatar_id: str, options: StreamOptions
     ) -> tuple[Session, str]:
         """Check limits, load the avatar, start the stream and answer the offer."""
-        kinds = self._check_offer(offer_sdp)
+        kinds = self._check_offer(offer_sdp, options.renders_video)
         await asyncio.to_thread(self._store.get, avatar_id)  # not_found before the count check
         if len(self._sessions) + self._reserved >= self._settings.max_sessions:
             raise ServerError(
@@ -315,8 +344,9 @@ class SessionManager:
     async def close_all(self) -> None:
         await asyncio.gather(*(s.close("shutdown") for s in list(self._sessions.values())))
 
-    def _check_offer(self, sdp: str) -> list[str]:
-        """The offer's media kinds, in order; refuses oversized, unparsable or video-less SDP."""
+    def _check_offer(self, sdp: str, needs_video: bool) -> list[str]:
+        """The offer's media kinds, in order; refuses oversized, unparsable or (for a session
+        with video) video-less SDP."""
         size = len(sdp.encode())
         if size > self._settings.max_sdp_bytes:
             raise ServerError(
@@ -327,7 +357,7 @@ class SessionManager:
             kinds = [media.kind for media in SessionDescription.parse(sdp).media]
         except Exception as exc:  # aiortc's parser raises assertion, value and index errors
             raise ServerError(f"the offer is not valid SDP ({exc!r})", "bad_sdp") from exc
-        if "video" not in kinds:
+        if needs_video and "video" not in kinds:
             raise ServerError(
                 "the offer has no video section (add a recvonly video transceiver before "
                 "createOffer)",
@@ -355,7 +385,8 @@ class SessionManager:
         try:
             offer = RTCSessionDescription(filter_remote_candidates(offer_sdp), "offer")
             await pc.setRemoteDescription(offer)
-            pc.addTrack(session.video)
+            if stream.options.renders_video:
+                pc.addTrack(session.video)
             if "audio" in kinds:  # a video-only offer gets video only
                 pc.addTrack(session.audio)
             await pc.setLocalDescription(await pc.createAnswer())

@@ -215,14 +215,13 @@ async def start_call(
     options: dict[str, Any] | None = None,
     control_channel: bool = True,
     api_key: str | None = None,
+    video: bool = True,
 ) -> Call:
-    """Offer (recvonly video, audio sendrecv or recvonly, a `control` channel) and start reading."""
+    """Offer (recvonly video unless video=False, audio sendrecv or recvonly, a `control`
+    channel) and start reading."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    video = pc.addTransceiver("video", direction="recvonly")
-    if prefer_codec is not None:
-        codecs = RTCRtpSender.getCapabilities("video").codecs
-        first = [c for c in codecs if c.mimeType.lower() == f"video/{prefer_codec}"]
-        video.setCodecPreferences(first + [c for c in codecs if c not in first])
+    if video:
+        _want_video(pc, prefer_codec)
     if audio is not None:
         pc.addTrack(audio)
     else:
@@ -243,6 +242,14 @@ async def start_call(
         reader = _read_video(track, call) if track.kind == "video" else _read_audio(track, call)
         call.tasks.append(loop.create_task(reader))
     return call
+
+
+def _want_video(pc: RTCPeerConnection, prefer_codec: str | None) -> None:
+    video = pc.addTransceiver("video", direction="recvonly")
+    if prefer_codec is not None:
+        codecs = RTCRtpSender.getCapabilities("video").codecs
+        first = [c for c in codecs if c.mimeType.lower() == f"video/{prefer_codec}"]
+        video.setCodecPreferences(first + [c for c in codecs if c not in first])
 
 
 async def _read_video(track: MediaStreamTrack, call: Call) -> None:

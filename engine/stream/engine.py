@@ -128,7 +128,7 @@ class StreamEngine:
         task = StreamTask(
             f"{options.avatar_id}#{self._created}",
             pipeline,
-            self._acquire_renderer(avatar),
+            self._acquire_renderer(avatar) if options.renders_video else None,
             realtime,
             LIVE_CHANNEL_FRAMES if realtime else OFFLINE_CHANNEL_FRAMES,
         )
@@ -150,7 +150,7 @@ class StreamEngine:
             worker.remove(task)
         self._streams = [s for s in self._streams if not s.owns(task)]
         for key, (avatar, renderer, users) in list(self._renderers.items()):
-            if renderer is task.renderer:
+            if task.renderer is not None and renderer is task.renderer:
                 if users > 1:
                     self._renderers[key] = (avatar, renderer, users - 1)
                 else:

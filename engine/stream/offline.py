@@ -5,6 +5,8 @@ file's audio in chunks as a live caller would (at its own rate and channel count
 drained until the segment's "finished" event. Video is H.264 (yuv420p), audio AAC, muxed with
 PyAV; both tracks take their pts from the stream's frames, so the file is in sync by
 construction. Offline streams never drop or repeat frames, so a seed gives the same file.
+The motion each frame shows can also be written as an ARKit blendshape track (CSV or JSON,
+engine.motion.blendshapes); a stream without "video" in its outputs decodes no frame at all.
 """
 
 from __future__ import annotations
@@ -23,14 +25,22 @@ from tqdm import tqdm
 
 from engine.avatar.prepared import PreparedAvatar
 from engine.contract import OUTPUT_AUDIO_RATE_HZ, OutputFrame, StreamOptions
+from engine.motion.blendshapes import BlendshapeTrack, write_track
 from engine.stream.audio_input import read_audio_file
 from engine.stream.engine import StreamEngine
 from engine.stream.session import AvatarStream
+from models.motion_space import MOTION_DIM
 
 FEED_CHUNK_S = 1.0
 FEED_AHEAD_S = 4.0  # keep this much audio queued ahead of the worker
 FEED_POLL_S = 0.01
 H264_OPTIONS = {"crf": "18", "preset": "ultrafast", "threads": "1"}
+
+
+@dataclass(frozen=True)
+class BlendshapeOutput:
+    path: Path  # .csv or .json
+    rate_hz: int
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,7 @@ class Mp4Writer:
         )
 
     def write(self, frame: OutputFrame) -> None:
+        assert frame.video is not None, "a stream with video in its outputs"
         picture = av.VideoFrame.from_ndarray(frame.video, format="rgb24")
         picture.pts = frame.index
         self._container.mux(self._video.encode(picture))
@@ -79,20 +90,30 @@ class Mp4Writer:
 def render_file(
     avatar: PreparedAvatar,
     audio_path: Path,
-    output: Path,
+    output: Path | None,
     options: StreamOptions,
     *,
     engine: StreamEngine | None = None,
     progress: bool = True,
+    blendshapes: BlendshapeOutput | None = None,
 ) -> RenderSummary:
+    """output: the MP4 (None: options without "video"); blendshapes: the track to write too."""
     audio, rate_hz = read_audio_file(audio_path)  # (S, C)
     owned = engine is None
     engine = engine or StreamEngine(threads=1)
     try:
-        return asyncio.run(_render(engine, avatar, audio, rate_hz, output, options, progress))
+        summary, motion = asyncio.run(
+            _render(engine, avatar, audio, rate_hz, output, options, progress)
+        )
     finally:
         if owned:
             engine.close()
+    if blendshapes is not None:
+        track = BlendshapeTrack.from_motion(
+            motion, options.fps, blendshapes.rate_hz, duration_s=summary.audio_s
+        )
+        write_track(blendshapes.path, track)
+    return summary
 
 
 async def _render(
@@ -100,14 +121,16 @@ async def _render(
     avatar: PreparedAvatar,
     audio: NDArray[np.float32],
     rate_hz: int,
-    output: Path,
+    output: Path | None,
     options: StreamOptions,
     progress: bool,
-) -> RenderSummary:
+) -> tuple[RenderSummary, NDArray[np.float32]]:
+    """-> the summary and the model motion of every frame, (frames, MOTION_DIM)."""
     start = time.perf_counter()
     stream = engine.create_stream(avatar, options, realtime=False)
     expected_frames = -(-len(audio) * options.fps // rate_hz)
-    writer = Mp4Writer(output, options.fps)
+    writer = Mp4Writer(output, options.fps) if output is not None else None
+    motion: list[NDArray[np.float32]] = []
     # The first chunk is queued before frames are asked for: the file starts at frame 0.
     _push(stream, audio[: int(FEED_CHUNK_S * rate_hz)], rate_hz)
     feeder = asyncio.create_task(_feed(stream, audio, rate_hz))
@@ -115,15 +138,20 @@ async def _render(
     try:
         with tqdm(total=expected_frames, unit="frame", disable=not progress) as bar:
             async for frame in _until_finished(stream):
-                writer.write(frame)
+                if writer is not None:
+                    writer.write(frame)
+                assert frame.motion is not None
+                motion.append(frame.motion)
                 frames += 1
                 bar.update(1)
         await feeder
     finally:
         feeder.cancel()
-        writer.close()
+        if writer is not None:
+            writer.close()
         await stream.close()
-    return RenderSummary(frames, len(audio) / rate_hz, time.perf_counter() - start)
+    summary = RenderSummary(frames, len(audio) / rate_hz, time.perf_counter() - start)
+    return summary, np.stack(motion) if motion else np.zeros((0, MOTION_DIM), np.float32)
 
 
 async def _feed(stream: AvatarStream, audio: NDArray[np.float32], rate_hz: int) -> None:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import math
 
-from engine.contract import ALLOWED_FPS, OUTPUT_AUDIO_RATE_HZ, Controls, StreamOptions
+from engine.contract import (
+    ALLOWED_FPS,
+    OUTPUT_AUDIO_RATE_HZ,
+    OUTPUTS,
+    Controls,
+    StreamOptions,
+)
 from engine.errors import EngineError
 from engine.motion.profiles import get_profile
 from engine.stream.pipeline import motion_controls
@@ -57,3 +63,10 @@ def validate_options(options: StreamOptions) -> None:
         raise EngineError(f"fps must be one of {ALLOWED_FPS}, got {options.fps}", "bad_fps")
     get_profile(options.profile)
     validate_controls(options.controls)
+    unknown = [o for o in options.outputs if o not in OUTPUTS]
+    if unknown or not options.outputs or len(set(options.outputs)) != len(options.outputs):
+        raise EngineError(
+            f"outputs must be distinct names from {list(OUTPUTS)}, at least one; got "
+            f"{list(options.outputs)}",
+            "bad_outputs",
+        )

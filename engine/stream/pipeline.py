@@ -50,6 +50,7 @@ class PipelineFrame:
     index: int
     motion: NDArray[np.float32]  # (MOTION_DIM,) retargeted, at the frame's centre
     audio: FrameAudio
+    model_motion: NDArray[np.float32]  # (MOTION_DIM,) the same before retargeting
 
 
 class StreamPipeline:
@@ -73,7 +74,8 @@ class StreamPipeline:
         self._queue = queue
         self._timeline = Timeline()
         self._source_motion = source_motion
-        self._buffer = np.zeros((0, ms.MOTION_DIM), dtype=np.float32)  # retargeted motion
+        # Retargeted motion, then the model's own, side by side: (T, 2 * MOTION_DIM).
+        self._buffer = np.zeros((0, 2 * ms.MOTION_DIM), dtype=np.float32)
         self._buffer_first = 0  # motion frame index of self._buffer[0]
         self._speaking: int | None = None  # segment being placed on the timeline
         self._pad_samples = 0  # silence still to place before the segment's first sample
@@ -99,20 +101,22 @@ class StreamPipeline:
         return self.motion.window_request()
 
     def add_window(self, frames: NDArray[np.float32]) -> None:
-        """(W, M) sampled motion frames -> retargeted onto the portrait and buffered."""
-        self._buffer = np.concatenate([self._buffer, retarget(frames, self._source_motion)])
+        """(W, M) sampled motion frames -> retargeted onto the portrait and buffered (with the
+        model's own frames, which the blendshape output carries)."""
+        both = np.concatenate([retarget(frames, self._source_motion), frames], axis=1)  # (W, 2M)
+        self._buffer = np.concatenate([self._buffer, both.astype(np.float32)])
 
     def take_frame(self) -> PipelineFrame:
         """The next video frame's motion and audio (needs_window() must be False)."""
         k = self.next_frame
-        motion = interpolate(self._buffer, self._buffer_first, k, self.fps)
+        both = interpolate(self._buffer, self._buffer_first, k, self.fps)  # (2M,)
         audio = self._timeline.take_frame(k, self.fps)
         self.next_frame += 1
         keep_from = max(0, int(np.floor(motion_position(self.next_frame, self.fps))))
         drop = max(0, keep_from - self._buffer_first)
         self._buffer = self._buffer[drop:]
         self._buffer_first += drop
-        return PipelineFrame(k, motion, audio)
+        return PipelineFrame(k, both[: ms.MOTION_DIM], audio, both[ms.MOTION_DIM :])
 
     def set_controls(self, controls: Controls) -> None:
         """From any thread; applied from the next window on (deque append/pop are atomic)."""

@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 
 from engine.errors import EngineError
 from engine.motion.batch import WindowRequest, sample_windows
-from engine.render.renderer import render_stacked
+from engine.render.renderer import AvatarRenderer, render_stacked
 from engine.stream.pipeline import PipelineFrame
 from engine.stream.task import ReadyFrame, StreamTask
 from models.motion_dit import MotionDiT
@@ -209,7 +209,8 @@ class Scheduler:
                 break
             frame = pipeline.take_frame()
             stride = self._stride(task, frame.index, now_s)
-            jobs.append(FrameJob(task, frame, render=frame.index % stride == 0))
+            render = task.renderer is not None and frame.index % stride == 0
+            jobs.append(FrameJob(task, frame, render=render))
 
     def _stride(self, task: StreamTask, frame_index: int, now_s: float) -> int:
         if not task.realtime or task.last_picture is None:
@@ -241,8 +242,8 @@ class Scheduler:
     def _render(self, jobs: list[FrameJob]) -> None:
         groups: dict[Hashable, list[FrameJob]] = defaultdict(list)
         for job in jobs:
-            if job.render:
-                renderer = job.task.renderer
+            renderer = job.task.renderer
+            if job.render and renderer is not None:
                 groups[renderer.stack_key or id(renderer)].append(job)
         pictures: dict[int, NDArray[np.uint8]] = {}
         for whole in groups.values():
@@ -257,17 +258,21 @@ class Scheduler:
             self._deliver(job, pictures.get(id(job)))
 
     def _render_group(self, group: list[FrameJob]) -> list[NDArray[np.uint8]]:
-        if len({id(job.task.renderer) for job in group}) == 1:
-            motion = np.stack([job.frame.motion for job in group])  # (B, M)
-            return list(group[0].task.renderer.render(motion))
+        pairs = [(_renderer_of(job), job.frame.motion) for job in group]
+        if len({id(renderer) for renderer, _ in pairs}) == 1:
+            motion = np.stack([m for _, m in pairs])  # (B, M)
+            return list(pairs[0][0].render(motion))
         # Frames of different avatars: one decoder call, their tensors stacked per frame.
         self.stats.stacked_batches += 1
-        parts = render_stacked([(job.task.renderer, job.frame.motion[None]) for job in group])
+        parts = render_stacked([(renderer, m[None]) for renderer, m in pairs])
         return [frames[0] for frames in parts]
 
     def _deliver(self, job: FrameJob, picture: NDArray[np.uint8] | None) -> None:
         task = job.task
         if task.failed:
+            return
+        if task.renderer is None:  # motion and audio only: nothing to decode or repeat
+            task.channel.put(ReadyFrame(job.frame, None))
             return
         if picture is None:
             picture = task.last_picture
@@ -302,3 +307,9 @@ class Scheduler:
         self.stats.by_stream_failures[id(task)] = repr(exc)
         task.fail(exc)
         self.remove(task)
+
+
+def _renderer_of(job: FrameJob) -> AvatarRenderer:
+    renderer = job.task.renderer
+    assert renderer is not None, "only frames of streams with video are rendered"
+    return renderer

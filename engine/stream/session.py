@@ -168,6 +168,9 @@ class AvatarStream:
             audio_pts=audio.start,
             speaking=speaking,
             audio_arrival_s=audio.arrival_s if speaking else None,
+            motion=frame.model_motion,
+            segment_id=audio.segment_id if speaking else None,
+            segment_s=audio.segment_samples / OUTPUT_AUDIO_RATE_HZ if speaking else None,
         )
 
     def _emit(

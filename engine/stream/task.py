@@ -24,7 +24,7 @@ from engine.stream.pipeline import PipelineFrame, StreamPipeline
 @dataclass(frozen=True)
 class ReadyFrame:
     frame: PipelineFrame
-    picture: NDArray[np.uint8]  # (512, 512, 3)
+    picture: NDArray[np.uint8] | None  # (512, 512, 3); None for a stream without video
 
 
 class FrameChannel:
@@ -95,13 +95,13 @@ class StreamTask:
         self,
         name: str,
         pipeline: StreamPipeline,
-        renderer: AvatarRenderer,
+        renderer: AvatarRenderer | None,
         realtime: bool,
         channel_capacity: int,
     ) -> None:
         self.name = name
         self.pipeline = pipeline
-        self.renderer = renderer
+        self.renderer = renderer  # None: the stream returns motion and audio, no pictures
         self.realtime = realtime
         self.channel = FrameChannel(channel_capacity)
         self.started = False  # the consumer has asked for frames

@@ -32,11 +32,19 @@ class ControlsBody(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
+Output = Literal["video", "blendshapes"]
+
+
 class SessionOptionsBody(BaseModel):
     profile: str | None = None  # default: the server's profile
     fps: int | None = None
     seed: int = 0
     controls: ControlsBody = Field(default_factory=ControlsBody)
+    # "blendshapes": each frame's ARKit blendshapes over the control channel and the speech
+    # websocket (docs/blendshapes.md); without "video" no picture is decoded or sent.
+    outputs: Annotated[list[Output], Field(min_length=1, max_length=2)] = Field(
+        default_factory=lambda: list[Output](["video"])
+    )
 
 
 class OfferBody(BaseModel):
@@ -69,6 +77,7 @@ async def create_session(request: Request, body: OfferBody) -> dict[str, Any]:
         fps=fps,
         seed=body.options.seed,
         controls=Controls(**body.options.controls.changes()),
+        outputs=tuple(body.options.outputs),
     )
     avatar_id = body.avatar_id if body.avatar_id != "default" else settings.default_avatar
     session, answer_sdp = await _sessions(request).create(body.sdp, avatar_id, options)

@@ -3,8 +3,10 @@
 Client -> server: `{"type":"start","sample_rate":N}`, binary int16 mono PCM frames,
 `{"type":"end"}`, `{"type":"clear"}`. Server -> client: `playback_started`,
 `playback_finished {position_s, interrupted}`, and `error {error, detail}` for a message that was
-refused while the connection stays usable. A message over the size cap or a client over the rate
-cap is closed with a reason (1009 / 1008); an unknown session is closed with 4404.
+refused while the connection stays usable; a session with the blendshapes output also sends
+`blendshapes_layout` then one `blendshapes` message per frame (docs/blendshapes.md). A message
+over the size cap or a client over the rate cap is closed with a reason (1009 / 1008); an unknown
+session is closed with 4404.
 """
 
 from __future__ import annotations

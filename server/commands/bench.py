@@ -154,6 +154,12 @@ def _stream(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="each stream on its own avatar copy (separate renderers) instead of one shared",
     )
+    parser.add_argument(
+        "--outputs",
+        default="video",
+        help="what each stream returns besides audio: video, blendshapes, or video,blendshapes "
+        "(blendshapes alone decodes no frame)",
+    )
     parser.add_argument("--weights", type=Path, default=None, help="motion model checkpoint")
     parser.add_argument("--threads", type=int, default=1)
 

@@ -1,7 +1,9 @@
 """`gioconda render IMAGE AUDIO -o OUT.mp4`: a talking-face video file from a portrait and speech.
 
 The render is the streaming engine fed from the file as fast as it goes (engine.stream.offline);
-H.264 + AAC in MP4, deterministic for a seed, with a progress bar.
+H.264 + AAC in MP4, deterministic for a seed, with a progress bar. `--blendshapes OUT.csv|json`
+also writes the motion the video shows as an ARKit blendshape track (without -o: only that, and
+no frame is decoded).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from engine.avatar.store import DEFAULT_STORE_DIR
 
 if TYPE_CHECKING:
     from engine.avatar.prepared import PreparedAvatar
+    from engine.contract import Controls
 
 
 def register(subparsers: Any) -> None:
@@ -26,20 +29,23 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("image", help="portrait image, .avatar.npz, or avatar id")
     parser.add_argument("audio", type=Path, help="speech audio (wav, flac, ogg, mp3, ...)")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="MP4 file to write")
-    parser.add_argument("--emotion", default="neutral", help="neutral|happy|sad|angry|surprised")
-    parser.add_argument("--emotion-intensity", type=float, default=0.0, help="0..1")
-    parser.add_argument("--gaze", default="0,0", help="X,Y in -1..1 (+x right, +y down)")
-    parser.add_argument("--head-distance", type=float, default=0.0, help="log scale, + closer")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--fps", type=int, default=40, choices=(25, 30, 40, 50))
+    parser.add_argument("-o", "--output", type=Path, default=None, help="MP4 file to write")
     parser.add_argument(
-        "--profile",
-        default="quality",
-        help="motion profile (default quality: offline has no latency budget, and its long "
-        "windows are also the cheapest per frame), balanced or low-latency",
+        "--blendshapes",
+        type=Path,
+        default=None,
+        help="also (or, without -o, only) write the ARKit blendshape track of the render, .csv or "
+        ".json (docs/blendshapes.md); without -o no frame is decoded",
     )
-    parser.add_argument("--weights", type=Path, default=None, help="motion model checkpoint")
+    parser.add_argument(
+        "--blendshapes-fps",
+        type=int,
+        default=None,
+        choices=(25, 30, 40, 50, 60),
+        help="rate of the blendshape track (default: the video's --fps)",
+    )
+    parser.add_argument("--fps", type=int, default=40, choices=(25, 30, 40, 50))
+    add_control_arguments(parser)
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -50,10 +56,26 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from engine.contract import Controls, StreamOptions
-    from engine.stream.engine import StreamEngine, validate_options
-    from engine.stream.offline import render_file
+def add_control_arguments(parser: argparse.ArgumentParser) -> None:
+    """The motion controls, seed, profile and weights (shared with `gioconda motion`)."""
+    parser.add_argument("--emotion", default="neutral", help="neutral|happy|sad|angry|surprised")
+    parser.add_argument("--emotion-intensity", type=float, default=0.0, help="0..1")
+    parser.add_argument("--gaze", default="0,0", help="X,Y in -1..1 (+x right, +y down)")
+    parser.add_argument("--head-distance", type=float, default=0.0, help="log scale, + closer")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--profile",
+        default="quality",
+        help="motion profile (default quality: offline has no latency budget, and its long "
+        "windows are also the cheapest per frame), balanced or low-latency",
+    )
+    parser.add_argument("--weights", type=Path, default=None, help="motion model checkpoint")
+
+
+def controls_from(args: argparse.Namespace) -> Controls:
+    """The controls asked for, validated (EngineError bad_control) before any work."""
+    from engine.contract import Controls
+    from engine.stream.options import validate_controls
 
     gaze_x, gaze_y = _parse_gaze(args.gaze)
     controls = Controls(
@@ -63,12 +85,29 @@ def run(args: argparse.Namespace) -> int:
         gaze_y=gaze_y,
         head_distance=args.head_distance,
     )
+    validate_controls(controls)
+    return controls
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.contract import StreamOptions
+    from engine.motion.blendshapes import check_path
+    from engine.stream.engine import StreamEngine, validate_options
+    from engine.stream.offline import BlendshapeOutput, render_file
+
+    if args.output is None and args.blendshapes is None:
+        raise SystemExit("gioconda render: error: give -o OUT.mp4, --blendshapes OUT.csv, or both")
+    blendshapes = None
+    if args.blendshapes is not None:
+        check_path(args.blendshapes)
+        blendshapes = BlendshapeOutput(args.blendshapes, args.blendshapes_fps or args.fps)
     options = StreamOptions(
         avatar_id=str(args.image),
         profile=args.profile,
         fps=args.fps,
         seed=args.seed,
-        controls=controls,
+        controls=controls_from(args),
+        outputs=("video",) if args.output is not None else ("blendshapes",),
     )
     validate_options(options)  # fail fast, before a portrait is prepared
     if not args.audio.is_file():
@@ -77,12 +116,19 @@ def run(args: argparse.Namespace) -> int:
     engine = StreamEngine(threads=1, weights=args.weights)
     try:
         summary = render_file(
-            avatar, args.audio, args.output, options, engine=engine, progress=not args.no_progress
+            avatar,
+            args.audio,
+            args.output,
+            options,
+            engine=engine,
+            progress=not args.no_progress,
+            blendshapes=blendshapes,
         )
     finally:
         engine.close()
+    written = " and ".join(str(p) for p in (args.output, args.blendshapes) if p is not None)
     print(
-        f"wrote {args.output}: {summary.frames} frames at {args.fps} fps, {summary.audio_s:.2f} s "
+        f"wrote {written}: {summary.frames} frames at {args.fps} fps, {summary.audio_s:.2f} s "
         f"of audio in {summary.wall_s:.1f} s ({summary.speed:.2f}x real time)"
     )
     return 0
@@ -92,7 +138,7 @@ def _parse_gaze(text: str) -> tuple[float, float]:
     try:
         x, y = (float(part) for part in text.split(","))
     except ValueError:
-        raise SystemExit(f"gioconda render: error: --gaze expects X,Y, got {text!r}") from None
+        raise SystemExit(f"gioconda: error: --gaze expects X,Y, got {text!r}") from None
     return x, y
 
 

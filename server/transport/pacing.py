@@ -65,9 +65,10 @@ def _font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 class FrameSink(Protocol):
     """Where a transport takes a paced frame: `rgb` is the picture to send (labelled when the
-    label is on), `frame` the engine's frame with its audio and timestamps."""
+    label is on; None for a session whose outputs leave video out), `frame` the engine's frame
+    with its audio and timestamps."""
 
-    def __call__(self, frame: OutputFrame, rgb: NDArray[np.uint8]) -> None: ...
+    def __call__(self, frame: OutputFrame, rgb: NDArray[np.uint8] | None) -> None: ...
 
 
 class MediaClockPump:
@@ -107,7 +108,9 @@ class MediaClockPump:
             self._deliver(frame)
 
     def _deliver(self, frame: OutputFrame) -> None:
-        rgb = self._label.paint(frame.video) if self._label is not None else frame.video
+        rgb = frame.video
+        if rgb is not None and self._label is not None:
+            rgb = self._label.paint(rgb)
         self._sink(frame, rgb)
         self.frames_pulled += 1
         self.speaking = frame.speaking

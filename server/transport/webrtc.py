@@ -158,10 +158,11 @@ class TrackSink:
         self._audio = audio
         self._metrics = metrics
 
-    def __call__(self, frame: OutputFrame, rgb: NDArray[np.uint8]) -> None:
-        before = self._video.queue.dropped
-        self._video.queue.put(PacedVideo(rgb, frame.video_pts, frame.audio_arrival_s))
-        self._metrics.frames_dropped.inc(self._video.queue.dropped - before)
+    def __call__(self, frame: OutputFrame, rgb: NDArray[np.uint8] | None) -> None:
+        if rgb is not None:  # None: a session whose outputs leave video out
+            before = self._video.queue.dropped
+            self._video.queue.put(PacedVideo(rgb, frame.video_pts, frame.audio_arrival_s))
+            self._metrics.frames_dropped.inc(self._video.queue.dropped - before)
         self._audio.queue.put((frame.audio, frame.audio_pts))
 
 
