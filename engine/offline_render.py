@@ -85,6 +85,20 @@ def render_file(
     progress: bool = True,
 ) -> RenderSummary:
     audio, rate_hz = read_audio_file(audio_path)  # (S, C)
+    return render_samples(avatar, audio, rate_hz, output, options, engine=engine, progress=progress)
+
+
+def render_samples(
+    avatar: PreparedAvatar,
+    audio: NDArray[np.float32],
+    rate_hz: int,
+    output: Path,
+    options: StreamOptions,
+    *,
+    engine: StreamEngine | None = None,
+    progress: bool = True,
+) -> RenderSummary:
+    """Speech already in memory ((S, C) float32 at rate_hz, e.g. from engine.voice) -> MP4."""
     owned = engine is None
     engine = engine or StreamEngine(threads=1)
     try:
