@@ -17,6 +17,7 @@ from engine.errors import EngineError
 COMMAND_MODULES = (
     "serve",
     "speak",
+    "say",
     "preview",
     "render",
     "bench",

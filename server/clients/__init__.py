@@ -1,0 +1,1 @@
+"""Small clients of the server's own API (speech, WebRTC, benchmarks)."""
