@@ -36,6 +36,7 @@ from engine.session_api import (
 from server.label import LabelPainter
 from server.metrics import Metrics
 from server.settings import IceLoopback
+from server.transport.clock import paced
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK_HZ)
 AUDIO_TIME_BASE = fractions.Fraction(1, OUTPUT_AUDIO_RATE_HZ)
 VIDEO_QUEUE_FRAMES = 2  # the encoder is at most this far behind the clock before frames drop
 AUDIO_QUEUE_FRAMES = 8  # audio is cheap; a little more slack keeps it gapless
-CLOCK_RESET_FRAMES = 8  # when the engine falls this far behind the clock, restart the clock
 LATENCY_WINDOW_FRAMES = 80  # the latency shown to the page: the median of the last 2 s of speech
 INPUT_AUDIO_RATE_HZ = 16_000  # browser audio is resampled to the engine's rate here (PyAV)
 
@@ -175,19 +175,7 @@ class MediaClockPump:
         self.speaking = False  # the last frame's audio belongs to a speech segment
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        clock_start: float | None = None
-        async for frame in self._stream.frames():
-            now = loop.time()
-            if clock_start is None:
-                clock_start = now - frame.index / self._fps
-            due = clock_start + frame.index / self._fps
-            if due > now:
-                await asyncio.sleep(due - now)
-            elif now - due > CLOCK_RESET_FRAMES / self._fps:
-                # The engine fell behind (CPU contention): restart the clock instead of sending
-                # a burst of stale frames to catch up.
-                clock_start = now - frame.index / self._fps
+        async for frame in paced(self._stream.frames(), self._fps):
             self._deliver(frame)
 
     def _deliver(self, frame: OutputFrame) -> None:
