@@ -1,5 +1,7 @@
-"""Pipecat integration: `GiocondaVideoService`, the avatar as a frame processor after TTS."""
+"""Pipecat integration: `GiocondaVideoService` (the avatar, after TTS) and `GiocondaTTSService`
+(the built-in voice)."""
 
+from server.integrations.pipecat.tts import GiocondaTTSService
 from server.integrations.pipecat.video import GiocondaVideoService
 
-__all__ = ["GiocondaVideoService"]
+__all__ = ["GiocondaTTSService", "GiocondaVideoService"]
