@@ -101,7 +101,13 @@ def make_app(avatar: Path | None) -> web.Application:
         task.add_done_callback(bots.discard)
         return web.json_response(connection.get_answer())
 
+    async def stop_bots(_: web.Application) -> None:
+        for task in list(bots):
+            task.cancel()
+        await asyncio.gather(*bots, return_exceptions=True)
+
     app = web.Application()
+    app.on_shutdown.append(stop_bots)
     app.router.add_get("/", index)
     app.router.add_post("/api/offer", offer)
     return app
