@@ -26,7 +26,7 @@ from server.transport.clock import paced
 FRAME_SIZE_PX = 512
 
 
-class GiocondaVideoGenerator(VideoGenerator):  # type: ignore[misc]  # livekit: partial stubs
+class GiocondaVideoGenerator(VideoGenerator):  # type: ignore[misc,unused-ignore]  # Any without the extra
     def __init__(self, stream: SessionStream, *, ai_label: str | None = "AI-generated") -> None:
         self._stream = stream
         self._label = LabelPainter(ai_label) if ai_label else None

@@ -17,7 +17,7 @@ from engine.voice.base import VOICE_RATE_HZ, split_phrases
 from engine.voice.select import load_voice
 
 
-class GiocondaTTSService(TTSService):  # type: ignore[misc]  # pipecat ships no stubs
+class GiocondaTTSService(TTSService):  # type: ignore[misc,unused-ignore]  # no stubs without the extra
     def __init__(self, *, voice: str = "auto", **kwargs: Any) -> None:
         super().__init__(
             push_start_frame=True,
