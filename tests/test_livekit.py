@@ -30,8 +30,8 @@ from livekit.agents.voice.avatar import (  # noqa: E402
     QueueAudioOutput,
 )
 
-from engine.session_api import StreamOptions  # noqa: E402
-from engine.stream import StreamEngine  # noqa: E402
+from engine.contract import StreamOptions  # noqa: E402
+from engine.stream.engine import StreamEngine  # noqa: E402
 from server.integrations.livekit.video import GiocondaVideoGenerator  # noqa: E402
 from tests.stream_harness import engine, speech  # noqa: E402, F401
 

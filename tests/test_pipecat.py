@@ -33,8 +33,8 @@ from pipecat.pipeline.worker import PipelineWorker  # noqa: E402
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor  # noqa: E402
 from pipecat.workers.runner import WorkerRunner  # noqa: E402
 
-from engine.session_api import StreamOptions  # noqa: E402
-from engine.stream import StreamEngine  # noqa: E402
+from engine.contract import StreamOptions  # noqa: E402
+from engine.stream.engine import StreamEngine  # noqa: E402
 from server.integrations.pipecat import GiocondaVideoService  # noqa: E402
 
 FPS = 25  # not the default 40, to show the configured rate is the one kept

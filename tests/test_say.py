@@ -14,7 +14,7 @@ import pytest
 import websockets
 
 from server.cli import main as cli_main
-from server.speak_client import speech_url
+from server.clients.speak_client import speech_url
 from tests.server_harness import ServerThread, running_server, server_settings, start_call
 
 TEXT = "Hello there. I am the portrait you are talking to."

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.contract import StreamOptions
 from engine.errors import EngineError
-from engine.session_api import StreamOptions
-from engine.stream import StreamEngine
+from engine.stream.engine import StreamEngine
 from engine.voice.base import VOICE_RATE_HZ, Voice, checked_text, split_phrases
 from engine.voice.speaker import speak_text
 from tests.stream_harness import engine  # noqa: F401  (fixture)

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from engine.errors import EngineError
 
-VOICE_RATE_HZ = 16_000  # the engine's rate (engine.audio_input.ENGINE_RATE_HZ)
+VOICE_RATE_HZ = 16_000  # the engine's rate (engine.stream.audio_input.ENGINE_RATE_HZ)
 MAX_TEXT_CHARS = 2_000  # one request; about two minutes of speech
 MAX_PHRASE_CHARS = 160  # a longer sentence is split at commas (then at spaces) to start sooner
 

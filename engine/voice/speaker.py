@@ -3,7 +3,7 @@
 `speak_text` synthesises phrase 1, pushes it (the avatar starts speaking), then synthesises
 phrase 2 while phrase 1 plays, and so on; all phrases form one segment, so the stream reports
 one playback_started and one playback_finished. Synthesis never runs on the event loop. A
-stream whose queue is full (engine.stream MAX_QUEUED_S) is waited on, not dropped. Cancelling
+stream whose queue is full (engine.stream.engine MAX_QUEUED_S) is waited on, not dropped. Cancelling
 the task stops synthesis; the caller clears the stream.
 """
 
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.audio_input import MAX_CHUNK_S
+from engine.contract import SessionStream
 from engine.errors import AudioError, EngineError
-from engine.session_api import SessionStream
+from engine.stream.audio_input import MAX_CHUNK_S
 from engine.voice.base import VOICE_RATE_HZ, Voice, checked_text, split_phrases
 
 log = logging.getLogger(__name__)

@@ -30,10 +30,10 @@ from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 from pipecat.workers.runner import WorkerRunner
 
-from engine.session_api import StreamOptions
+from engine.contract import StreamOptions
 from server.integrations.pipecat import GiocondaTTSService, GiocondaVideoService
 from server.settings import IceLoopback
-from server.webrtc import configure_ice_loopback, filter_remote_candidates
+from server.transport.webrtc import configure_ice_loopback, filter_remote_candidates
 
 PAGE = Path(__file__).with_name("index.html")
 GREETING = "Hello! I am a portrait that talks. Type something and I will say it back."

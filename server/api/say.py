@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from engine.voice.base import Voice, checked_text, split_phrases
 from server.errors import ServerError
-from server.sessions import SessionManager
+from server.live_sessions import SessionManager
 from server.settings import ServerSettings
 
 router = APIRouter(prefix="/v1/sessions")

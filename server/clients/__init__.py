@@ -1,1 +1,1 @@
-"""Small clients of the server's own API (speech, WebRTC, benchmarks)."""
+"""Client tools: a WebRTC client, the speech pusher and the end-to-end benchmark."""

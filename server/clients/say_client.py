@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import websockets
 
-from server.speak_client import speech_url
+from server.clients.speak_client import speech_url
 
 
 async def say(

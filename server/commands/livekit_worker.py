@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         print("gioconda livekit-worker: needs the [livekit] extra (scripts/setup_agents.sh)")
         return 2
-    from engine.avatar_source import DEFAULT_PORTRAIT
+    from engine.avatar.source import DEFAULT_PORTRAIT
     from server.integrations.livekit.worker import WorkerConfig, worker_options
 
     avatars = dict(_avatar(spec) for spec in args.avatar) or {"astronaut": DEFAULT_PORTRAIT}

@@ -1,1 +1,1 @@
-"""Transports: WebRTC and the agent frameworks' outputs, sharing one media clock and label."""
+"""Transports that carry a session's frames and audio out; pacing and the AI label are shared."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from engine.session_api import OutputFrame
+from engine.contract import OutputFrame
 
 CLOCK_RESET_FRAMES = 8  # when the engine falls this far behind the clock, restart the clock
 

@@ -18,10 +18,10 @@ import numpy as np
 from livekit import rtc
 from livekit.agents.voice.avatar import AudioSegmentEnd, VideoGenerator
 
+from engine.contract import OUTPUT_AUDIO_RATE_HZ, OutputFrame, SessionStream
 from engine.errors import EngineError
-from engine.session_api import OUTPUT_AUDIO_RATE_HZ, OutputFrame, SessionStream
-from server.label import LabelPainter
 from server.transport.clock import paced
+from server.transport.pacing import LabelPainter
 
 FRAME_SIZE_PX = 512
 

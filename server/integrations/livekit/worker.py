@@ -24,8 +24,8 @@ from livekit.agents import JobContext, JobExecutorType, JobRequest, WorkerOption
 from livekit.agents.types import ATTRIBUTE_PUBLISH_ON_BEHALF
 from livekit.agents.voice.avatar import AvatarOptions, AvatarRunner, DataStreamAudioReceiver
 
-from engine.avatar import PreparedAvatar
-from engine.session_api import OUTPUT_AUDIO_RATE_HZ, StreamOptions
+from engine.avatar.prepared import PreparedAvatar
+from engine.contract import OUTPUT_AUDIO_RATE_HZ, StreamOptions
 from server.integrations.livekit.video import GiocondaVideoGenerator
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class WorkerConfig:
     _sessions: int = 0
 
     def avatar(self, avatar_id: str) -> PreparedAvatar:
-        from engine.avatar_source import load_avatar
+        from engine.avatar.source import load_avatar
 
         key = avatar_id if avatar_id in self.avatars else self.default_avatar
         if key not in self._loaded:
@@ -57,7 +57,7 @@ class WorkerConfig:
 
     def engine(self) -> Any:
         if self._engine is None:
-            from engine.stream import StreamEngine
+            from engine.stream.engine import StreamEngine
 
             self._engine = StreamEngine(threads=1)
             self._engine.warm_up(self.avatar(self.default_avatar))

@@ -40,11 +40,11 @@ from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.ai_service import AIService
 from pipecat.services.settings import ServiceSettings
 
-from engine.avatar import PreparedAvatar
+from engine.avatar.prepared import PreparedAvatar
+from engine.contract import OUTPUT_AUDIO_RATE_HZ, OutputFrame, SessionStream, StreamOptions
 from engine.errors import EngineError
-from engine.session_api import OUTPUT_AUDIO_RATE_HZ, OutputFrame, SessionStream, StreamOptions
-from server.label import LabelPainter
 from server.transport.clock import paced
+from server.transport.pacing import LabelPainter
 
 FRAME_SIZE_PX = (512, 512)
 
@@ -60,7 +60,7 @@ class GiocondaVideoService(AIService):  # type: ignore[misc,unused-ignore]  # no
         **kwargs: Any,
     ) -> None:
         """avatar: a PreparedAvatar, a `.avatar.npz` or portrait path (None: the built-in one);
-        engine: an engine.stream.StreamEngine to share between bots (None: one of its own,
+        engine: an engine.stream.engine.StreamEngine to share between bots (None: one of its own,
         closed with the service)."""
         super().__init__(settings=ServiceSettings(model=None), **kwargs)
         self._avatar_source = avatar
@@ -106,10 +106,10 @@ class GiocondaVideoService(AIService):  # type: ignore[misc,unused-ignore]  # no
         await self.push_frame(frame, direction)
 
     def _open_stream(self) -> SessionStream:
-        from engine.avatar_source import load_avatar
+        from engine.avatar.source import load_avatar
 
         if self._engine is None:
-            from engine.stream import StreamEngine
+            from engine.stream.engine import StreamEngine
 
             self._engine = StreamEngine(threads=1)
         source = self._avatar_source
