@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv in the repository root and install Gioconda into it (CPU torch, no CUDA packages).
+# Create .venv in the repository root and install Gioconda into it (CPU torch, no CUDA packages,
+# the built-in Piper voice).
 # Idempotent: a second run only checks. Needs Python 3.11; as root it also installs the Debian
 # packages the synthetic-speech tools use (espeak-ng) and the browser end-to-end test uses
 # (chromium, driven by the playwright package; no browser is ever downloaded).
@@ -23,4 +24,4 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 # The CPU wheel first: with it in place, nothing below pulls the multi-GB CUDA build.
 .venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e ".[dev]"
+.venv/bin/python -m pip install -q -e ".[dev,voice]"

@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from engine.avatar.store import AvatarStore
 from engine.contract import SessionEngine
 from server.api import avatars as avatars_api
+from server.api import say
 from server.api import sessions as sessions_api
 from server.auth import authorized
 from server.errors import error_body, install_error_handlers, status_for
@@ -49,10 +50,13 @@ def create_app(
     app.state.ready = asyncio.Event()
     app.state.warm_up_error = None
     app.state.default_avatar = settings.default_avatar
+    app.state.voice = None  # loaded after warm-up (server.api.say.voice_of)
+    app.state.voice_lock = asyncio.Lock()
     install_error_handlers(app, metrics.reject)
     app.middleware("http")(_guard_v1)
     app.include_router(avatars_api.router)
     app.include_router(sessions_api.router)
+    app.include_router(say.router)
     app.add_api_route("/healthz", _healthz)
     app.add_api_route("/readyz", _readyz)
     app.add_api_route("/metrics", _metrics)
@@ -122,6 +126,10 @@ async def _warm_up(app: FastAPI) -> None:
         return
     app.state.ready.set()
     log.info("ready")
+    try:
+        await say.voice_of(app.state)  # so the first POST /say does not wait for it
+    except Exception:
+        log.exception("the built-in voice cannot run; POST /say will answer 503")
 
 
 async def _guard_v1(

@@ -17,6 +17,8 @@ from engine.errors import EngineError
 COMMAND_MODULES = (
     "serve",
     "speak",
+    "say",
+    "livekit-worker",
     "preview",
     "render",
     "motion",
@@ -35,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
-        module = importlib.import_module(f"server.commands.{name}")
+        module = importlib.import_module(f"server.commands.{name.replace('-', '_')}")
         module.register(subparsers)
     return parser
 

@@ -25,6 +25,8 @@ REASON_STATUS: dict[str, int] = {
     "too_many_sessions": 503,
     "not_ready": 503,
     "session_failed": 500,
+    "text_too_long": 413,
+    "voice_unavailable": 503,
 }
 
 

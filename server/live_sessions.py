@@ -38,6 +38,8 @@ from engine.contract import (
 )
 from engine.errors import EngineError
 from engine.motion.blendshapes import frame_message, layout_message
+from engine.voice.base import Voice
+from engine.voice.speaker import speak_text
 from server.errors import ServerError
 from server.metrics import Metrics
 from server.settings import ServerSettings
@@ -114,6 +116,8 @@ class Session:
         self._closer: asyncio.Task[None] | None = None  # a close started by a task's end
         self._blendshapes = "blendshapes" in stream.options.outputs
         self._layout_on_channel = False
+        self._speech: set[asyncio.Task[None]] = set()  # POST /say texts, spoken in order
+        self._speech_turn = asyncio.Lock()
         label = LabelPainter(settings.ai_label_text) if settings.ai_label else None
         self.video = AvatarVideoTrack(metrics)
         self.audio = AvatarAudioTrack()
@@ -145,6 +149,21 @@ class Session:
         self.controls = controls
         self.touch()
         return controls
+
+    def say(self, voice: Voice, text: str) -> None:
+        """Speak `text` after whatever this session is already saying (POST /say)."""
+        self.touch()
+        task = asyncio.get_running_loop().create_task(
+            self._say_in_turn(voice, text), name=f"{self.id}:say"
+        )
+        self._speech.add(task)
+        task.add_done_callback(self._speech_done)
+
+    def interrupt(self) -> None:
+        """Stop every pending and playing utterance and clear the stream (websocket clear)."""
+        for task in list(self._speech):
+            task.cancel()
+        self.stream.clear()
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
         """A queue of the session's messages for one listener (a speech websocket): segment
@@ -192,13 +211,28 @@ class Session:
         self._metrics.sessions_closed.labels(cause=cause).inc()
         self._on_closed(self)
         current = asyncio.current_task()
-        for task in list(self._tasks):
+        for task in [*self._tasks, *self._speech]:
             if task is not current:
                 task.cancel()
         self.video.stop()
         self.audio.stop()
         await _quietly(self.pc.close(), "peer connection")
         await _quietly(self.stream.close(), "engine stream")
+
+    async def _say_in_turn(self, voice: Voice, text: str) -> None:
+        async with self._speech_turn:
+            await speak_text(self.stream, voice, text)
+
+    def _speech_done(self, task: asyncio.Task[None]) -> None:
+        """A failed utterance is logged and reported; the session keeps running."""
+        self._speech.discard(task)
+        if task.cancelled() or self.closed.is_set():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("session %s: saying a text failed", self.id, exc_info=exc)
+            reason = exc.reason if isinstance(exc, EngineError) else "say_failed"
+            self._send_on_channel({"type": "error", "error": reason, "detail": str(exc)})
 
     async def _forward_events(self) -> None:
         async for event in self.stream.events():

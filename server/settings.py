@@ -77,3 +77,7 @@ class ServerSettings(BaseSettings):
     ws_max_messages_per_s: float = 200.0  # sustained; bursts up to 2x are allowed
     ws_max_sample_rate_hz: int = 48_000
     ws_min_sample_rate_hz: int = 8_000
+    # POST /v1/sessions/{id}/say: the built-in voice (auto: Piper's neural voice where installed,
+    # else espeak-ng) and the longest text one request may carry (~1 minute of speech).
+    voice: str = "auto"
+    say_max_chars: int = Field(default=1_000, ge=1, le=2_000)

@@ -148,3 +148,54 @@ def test_browser_call_receives_512px_video_that_keeps_coming(
     assert seen["recording_name"].startswith("gioconda-") and not seen["call_error"], seen
     assert seen["selected_after_upload"].startswith("av_"), seen
     assert (OUT_DIR / "browser_during_call.png").stat().st_size > 10_000
+
+
+def test_say_box_makes_the_avatar_speak_typed_text(tmp_path: Path) -> None:
+    """The page's Say box: typed text is spoken by the built-in voice into the live call; the
+    page shows the voice, then 'speaking', then how much was said (playback events on the
+    control channel). A screenshot while it speaks goes to out/browser_say_speaking.png."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    seen: dict[str, Any] = {}
+    with (
+        running_server(server_settings(tmp_path)) as server,
+        tempfile.TemporaryDirectory() as profile,
+        playwright_api.sync_playwright() as pw,
+    ):
+        context = pw.chromium.launch_persistent_context(
+            profile,
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1280, "height": 800},
+        )
+        try:
+            page = context.new_page()
+            page.goto(server.url + "/")
+            page.wait_for_selector("#server-status.ok", timeout=60_000)
+            page.check("input[name=source][value=none]")
+            page.click("#start")
+            page.wait_for_function(
+                "() => document.getElementById('video').videoWidth > 0", timeout=60_000
+            )
+            page.fill("#say-text", "Hello! I can say whatever you type here.")
+            page.click("#say-button")
+            page.wait_for_function(
+                "() => document.getElementById('say-state').textContent.includes('speaking')",
+                timeout=60_000,
+            )
+            time.sleep(0.8)
+            page.screenshot(path=str(OUT_DIR / "browser_say_speaking.png"))
+            page.wait_for_function(
+                "() => document.getElementById('say-state').textContent.startsWith('said')",
+                timeout=60_000,
+            )
+            seen["state"] = page.text_content("#say-state")
+            seen["hear"] = page.is_checked("#hear-avatar")
+            seen["text_left"] = page.input_value("#say-text")
+            page.click("#stop")
+        finally:
+            context.close()
+    assert seen["state"].startswith("said "), seen
+    assert 1.0 < float(seen["state"].split()[1]) < 8.0, seen  # seconds of speech played
+    assert seen["hear"] and seen["text_left"] == "", seen

@@ -30,7 +30,18 @@ FORBIDDEN = {
     "server": {"torch", "models"},
 }
 ENGINE_TOP_MODULES = {"__init__.py", "contract.py", "errors.py"}
-ENGINE_PARTS = {"avatar", "motion", "render", "stream", "backends", "tools", "bench", "assets"}
+ENGINE_PARTS = {
+    "avatar",
+    "motion",
+    "render",
+    "stream",
+    "voice",
+    "watermark",
+    "backends",
+    "tools",
+    "bench",
+    "assets",
+}
 ARGPARSE_HOMES = ("server/commands/", "server/cli.py")
 PACING_HOME = "server/transport/pacing.py"
 PACING_NAMES = {"MediaClockPump", "LabelPainter", "FrameSink"}

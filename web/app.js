@@ -307,6 +307,8 @@ async function startCall() {
     $("session-line").hidden = false;
     $("stop").disabled = false;
     $("record").disabled = false;
+    $("say-text").disabled = false;
+    $("say-button").disabled = false;
     document.querySelector(".video-frame").classList.add("live");
     applyHearAvatar();
     $("video").play().catch(() => {});
@@ -326,8 +328,11 @@ function openChannel(channel) {
     const message = JSON.parse(event.data);
     if (message.type === "server_stats") state.serverLatencyMs = message.latency_ms;
     else if (message.type === "error") setCallState(`${message.error}: ${message.detail}`, true);
-    else if (message.type === "playback_started") setCallState("speaking");
-    else if (message.type === "playback_finished") setCallState(message.interrupted ? "interrupted" : "connected");
+    else if (message.type === "playback_started") { setCallState("speaking"); sayState("speaking…"); }
+    else if (message.type === "playback_finished") {
+      setCallState(message.interrupted ? "interrupted" : "connected");
+      sayState(`${message.interrupted ? "interrupted after" : "said"} ${message.position_s.toFixed(2)} s`);
+    }
   });
 }
 
@@ -351,9 +356,34 @@ async function stopCall(reason) {
   $("start").disabled = false;
   $("stop").disabled = true;
   $("record").disabled = true;
+  $("say-text").disabled = true;
+  $("say-button").disabled = true;
   $("session-line").hidden = true;
   if (typeof reason === "string") setCallState(reason, true);
   else setCallState("call ended");
+}
+
+// ---------------------------------------------------------------- say (the built-in voice)
+function sayState(text, isError = false) {
+  $("say-state").textContent = text;
+  $("say-state").classList.toggle("error", isError);
+}
+
+async function sayText(event) {
+  event.preventDefault();
+  const text = $("say-text").value.trim();
+  if (!text || !state.sessionId) return;
+  if (!$("hear-avatar").checked) { $("hear-avatar").checked = true; applyHearAvatar(); }
+  sayState("synthesising…");
+  try {
+    // Answered at once; the first phrase plays while the rest is synthesised. The playback
+    // events come back on the control channel.
+    const answer = await api("POST", `/v1/sessions/${state.sessionId}/say`, { text });
+    sayState(`${answer.voice}: ${answer.phrases} phrase(s)…`);
+    $("say-text").value = "";
+  } catch (error) {
+    sayState(error.message, true);
+  }
 }
 
 // ---------------------------------------------------------------- stats
@@ -443,6 +473,7 @@ function init() {
   $("audio-file").addEventListener("change", onAudioFile);
   $("play-file").addEventListener("click", playFile);
   $("hear-avatar").addEventListener("change", applyHearAvatar);
+  $("say-form").addEventListener("submit", sayText);
   for (const radio of document.querySelectorAll("input[name=source]")) radio.addEventListener("change", onSourceChange);
   wireControls();
   pollReady();

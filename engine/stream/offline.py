@@ -99,6 +99,31 @@ def render_file(
 ) -> RenderSummary:
     """output: the MP4 (None: options without "video"); blendshapes: the track to write too."""
     audio, rate_hz = read_audio_file(audio_path)  # (S, C)
+    return render_samples(
+        avatar,
+        audio,
+        rate_hz,
+        output,
+        options,
+        engine=engine,
+        progress=progress,
+        blendshapes=blendshapes,
+    )
+
+
+def render_samples(
+    avatar: PreparedAvatar,
+    audio: NDArray[np.float32],
+    rate_hz: int,
+    output: Path | None,
+    options: StreamOptions,
+    *,
+    engine: StreamEngine | None = None,
+    progress: bool = True,
+    blendshapes: BlendshapeOutput | None = None,
+) -> RenderSummary:
+    """Speech already in memory ((S, C) float32 at rate_hz, e.g. from engine.voice) -> MP4
+    and/or a blendshape track, as render_file."""
     owned = engine is None
     engine = engine or StreamEngine(threads=1)
     try:

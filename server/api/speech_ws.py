@@ -160,7 +160,7 @@ class SpeechConnection:
         elif kind == "end":
             stream.end_segment()
         elif kind == "clear":
-            stream.clear()
+            self._session.interrupt()  # also stops texts queued by POST /say
         else:
             raise ServerError(
                 f"unknown message type {kind!r}; known: start, end, clear", "bad_message"

@@ -1,9 +1,10 @@
-"""`gioconda render IMAGE AUDIO -o OUT.mp4`: a talking-face video file from a portrait and speech.
+"""`gioconda render IMAGE AUDIO -o OUT.mp4` (or `--text "..."`): a talking-face video file from a
+portrait and speech, or from text the built-in voice says (engine.voice).
 
 The render is the streaming engine fed from the file as fast as it goes (engine.stream.offline);
-H.264 + AAC in MP4, deterministic for a seed, with a progress bar. `--blendshapes OUT.csv|json`
-also writes the motion the video shows as an ARKit blendshape track (without -o: only that, and
-no frame is decoded).
+H.264 + AAC in MP4, deterministic for a seed (with an audio file), with a progress bar.
+`--blendshapes OUT.csv|json` also writes the motion the video shows as an ARKit blendshape track
+(without -o: only that, and no frame is decoded).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 from engine.avatar.store import DEFAULT_STORE_DIR
 
 if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
     from engine.avatar.prepared import PreparedAvatar
     from engine.contract import Controls
 
@@ -25,10 +29,20 @@ def register(subparsers: Any) -> None:
         "render",
         help="render a talking-face MP4 from a portrait (or avatar id) and an audio file",
         description="IMAGE is a portrait image, a prepared .avatar.npz, or an avatar id from the "
-        "avatar store (built-ins: astronaut, mona-lisa, ...). AUDIO is any length, any rate.",
+        "avatar store (built-ins: astronaut, mona-lisa, ...). AUDIO is any length, any rate; "
+        "or give --text and the built-in voice says it.",
     )
     parser.add_argument("image", help="portrait image, .avatar.npz, or avatar id")
-    parser.add_argument("audio", type=Path, help="speech audio (wav, flac, ogg, mp3, ...)")
+    parser.add_argument(
+        "audio", type=Path, nargs="?", help="speech audio (wav, flac, ogg, mp3, ...)"
+    )
+    parser.add_argument("--text", help="text for the built-in voice to say, instead of AUDIO")
+    parser.add_argument(
+        "--voice",
+        default="auto",
+        choices=("auto", "piper", "espeak"),
+        help="built-in voice for --text (auto: Piper's neural voice, else espeak-ng)",
+    )
     parser.add_argument("-o", "--output", type=Path, default=None, help="MP4 file to write")
     parser.add_argument(
         "--blendshapes",
@@ -93,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     from engine.contract import StreamOptions
     from engine.motion.blendshapes import check_path
     from engine.stream.engine import StreamEngine, validate_options
-    from engine.stream.offline import BlendshapeOutput, render_file
+    from engine.stream.offline import BlendshapeOutput, render_file, render_samples
+    from engine.voice.base import VOICE_RATE_HZ
 
     if args.output is None and args.blendshapes is None:
         raise SystemExit("gioconda render: error: give -o OUT.mp4, --blendshapes OUT.csv, or both")
@@ -110,20 +125,36 @@ def run(args: argparse.Namespace) -> int:
         outputs=("video",) if args.output is not None else ("blendshapes",),
     )
     validate_options(options)  # fail fast, before a portrait is prepared
-    if not args.audio.is_file():
+    if (args.audio is None) == (args.text is None):
+        raise SystemExit("gioconda render: error: give either AUDIO or --text, not both")
+    if args.audio is not None and not args.audio.is_file():
         raise SystemExit(f"gioconda render: error: {args.audio}: no such file")
+    speech = _say(args.text, args.voice) if args.text is not None else None
     avatar = _resolve_avatar(args.image, args.data_dir)
     engine = StreamEngine(threads=1, weights=args.weights)
+    progress = not args.no_progress
     try:
-        summary = render_file(
-            avatar,
-            args.audio,
-            args.output,
-            options,
-            engine=engine,
-            progress=not args.no_progress,
-            blendshapes=blendshapes,
-        )
+        if speech is None:
+            summary = render_file(
+                avatar,
+                args.audio,
+                args.output,
+                options,
+                engine=engine,
+                progress=progress,
+                blendshapes=blendshapes,
+            )
+        else:
+            summary = render_samples(
+                avatar,
+                speech[:, None],
+                VOICE_RATE_HZ,
+                args.output,
+                options,
+                engine=engine,
+                progress=progress,
+                blendshapes=blendshapes,
+            )
     finally:
         engine.close()
     written = " and ".join(str(p) for p in (args.output, args.blendshapes) if p is not None)
@@ -132,6 +163,25 @@ def run(args: argparse.Namespace) -> int:
         f"of audio in {summary.wall_s:.1f} s ({summary.speed:.2f}x real time)"
     )
     return 0
+
+
+def _say(text: str, voice_name: str) -> NDArray[np.float32]:
+    """The text as 16 kHz speech, with the voice and its real-time factor printed."""
+    import time
+
+    from engine.voice.base import VOICE_RATE_HZ, synthesize_text
+    from engine.voice.select import load_voice
+
+    voice = load_voice(voice_name)
+    start = time.perf_counter()
+    speech = synthesize_text(voice, text)
+    took_s = time.perf_counter() - start
+    audio_s = len(speech) / VOICE_RATE_HZ
+    print(
+        f"{voice.name} said {len(text)} characters: {audio_s:.2f} s of speech in {took_s:.2f} s "
+        f"(real-time factor {took_s / max(audio_s, 1e-9):.2f})"
+    )
+    return speech
 
 
 def _parse_gaze(text: str) -> tuple[float, float]:

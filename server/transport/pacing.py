@@ -12,7 +12,7 @@ microseconds at 512x512).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 import numpy as np
@@ -63,6 +63,33 @@ def _font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=FONT_SIZE_PX)
 
 
+def labelled_picture(frame: OutputFrame, label: LabelPainter | None) -> NDArray[np.uint8]:
+    """The frame's picture, labelled when the label is on, for a transport that always sends
+    video (Pipecat, LiveKit): their streams are created with the video output."""
+    if frame.video is None:
+        raise ValueError("this transport sends video: the stream's outputs must include video")
+    return label.paint(frame.video) if label is not None else frame.video
+
+
+async def paced(frames: AsyncIterator[OutputFrame], fps: int) -> AsyncIterator[OutputFrame]:
+    """`frames` (a live stream's frames()) released at the media clock: frame k leaves k / fps
+    seconds after frame 0, whatever the compute did. A clock the engine fell more than
+    CLOCK_RESET_FRAMES behind (CPU contention) restarts instead of sending a burst of stale
+    frames to catch up. Audio rides in the same frames, so lips and speech stay in sync."""
+    loop = asyncio.get_running_loop()
+    clock_start: float | None = None
+    async for frame in frames:
+        now = loop.time()
+        if clock_start is None:
+            clock_start = now - frame.index / fps
+        due = clock_start + frame.index / fps
+        if due > now:
+            await asyncio.sleep(due - now)
+        elif now - due > CLOCK_RESET_FRAMES / fps:
+            clock_start = now - frame.index / fps
+        yield frame
+
+
 class FrameSink(Protocol):
     """Where a transport takes a paced frame: `rgb` is the picture to send (labelled when the
     label is on; None for a session whose outputs leave video out), `frame` the engine's frame
@@ -92,19 +119,7 @@ class MediaClockPump:
         self.speaking = False  # the last frame's audio belongs to a speech segment
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        clock_start: float | None = None
-        async for frame in self._stream.frames():
-            now = loop.time()
-            if clock_start is None:
-                clock_start = now - frame.index / self._fps
-            due = clock_start + frame.index / self._fps
-            if due > now:
-                await asyncio.sleep(due - now)
-            elif now - due > CLOCK_RESET_FRAMES / self._fps:
-                # The engine fell behind (CPU contention): restart the clock instead of sending
-                # a burst of stale frames to catch up.
-                clock_start = now - frame.index / self._fps
+        async for frame in paced(self._stream.frames(), self._fps):
             self._deliver(frame)
 
     def _deliver(self, frame: OutputFrame) -> None:

@@ -1,0 +1,1 @@
+"""Built-in text-to-speech: Piper's neural voice (espeak-ng where Piper is missing), 16 kHz out."""

@@ -1,0 +1,44 @@
+"""`gioconda say SESSION_ID "text"`: the server's built-in voice says the text in a live session."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "say",
+        help="make a live session's avatar say a text with the server's built-in voice",
+        description="POSTs the text to /v1/sessions/SESSION_ID/say and prints the playback "
+        "events (from the speech websocket) until the text has been played.",
+    )
+    parser.add_argument("session_id", help="the session id (shown by the web page)")
+    parser.add_argument("text", help="what to say")
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="server base URL")
+    parser.add_argument("--api-key", help="the server's API key, if it has one")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import websockets
+
+    from server.clients.say_client import SayRefused, say
+
+    def show(event: dict[str, Any]) -> None:
+        print(json.dumps(event))
+
+    try:
+        answer = asyncio.run(
+            say(args.url, args.session_id, args.text, api_key=args.api_key, on_event=show)
+        )
+    except SayRefused as exc:
+        print(f"gioconda say: refused: {exc}")
+        return 1
+    except (websockets.InvalidStatus, websockets.ConnectionClosed, OSError) as exc:
+        print(f"gioconda say: cannot reach the session: {exc}")
+        return 1
+    print(f"{answer['voice']} said {answer['characters']} characters")
+    return 0

@@ -1,0 +1,1 @@
+"""Gioconda inside agent frameworks: Pipecat (pipecat/) and LiveKit Agents (livekit/)."""

@@ -1,0 +1,94 @@
+"""The Pipecat example bot (examples/pipecat_bot) answered in headless Chromium: the page
+connects over SmallWebRTC, 512x512 video arrives, the greeting's speech arrives as audio, and a
+typed message is said back by the built-in voice. Screenshots: out/pipecat_bot_*.png.
+
+Runs in the agents environment (docs/agents.md) with GIOCONDA_TEST_AVATARS holding
+astronaut.avatar.npz; skips elsewhere. Traffic stays on loopback (--ice-loopback only).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pipecat")
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+from tests.server_harness import free_port  # noqa: E402
+from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, OUT_DIR  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def bot_url(tmp_path: Path) -> tuple[str, Path]:
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium package")
+    avatar = Path(os.environ.get("GIOCONDA_TEST_AVATARS", "")) / "astronaut.avatar.npz"
+    if not avatar.is_file():
+        pytest.skip("needs GIOCONDA_TEST_AVATARS with astronaut.avatar.npz (no mediapipe here)")
+    port = free_port()
+    log = tmp_path / "bot.log"
+    command = [sys.executable, "examples/pipecat_bot/bot.py", "--avatar", str(avatar)]
+    command += ["--ice-loopback", "only", "--port", str(port)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with log.open("w") as out:
+        bot = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        for _ in range(600):
+            if "Running on" in log.read_text():
+                break
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/", log
+    finally:
+        bot.terminate()
+        try:
+            bot.wait(15)
+        except subprocess.TimeoutExpired:
+            bot.kill()
+            bot.wait()
+
+
+def test_example_bot_greets_and_says_back_what_is_typed(bot_url: tuple[str, Path]) -> None:
+    url, log = bot_url
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as profile, playwright_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            profile,
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 700, "height": 760},
+        )
+        try:
+            page = context.new_page()
+            page.goto(url)
+            page.click("#connect")
+            page.wait_for_function("() => video.videoWidth > 0", timeout=90_000)
+            size = page.evaluate("() => [video.videoWidth, video.videoHeight]")
+            page.wait_for_function(
+                "async () => { let e = 0; (await window.bot.pc.getStats()).forEach(r => {"
+                " if (r.type === 'inbound-rtp' && r.kind === 'audio') e = r.totalAudioEnergy;"
+                " }); return e > 0.01; }",
+                timeout=60_000,
+            )
+            page.screenshot(path=str(OUT_DIR / "pipecat_bot_greeting.png"))
+            page.wait_for_function("() => !document.getElementById('send').disabled")
+            page.fill("#text", "Nice to meet you")
+            page.click("#send")
+            for _ in range(300):
+                if "You said: Nice to meet you" in log.read_text():
+                    break
+                time.sleep(0.1)
+            time.sleep(1.0)
+            page.screenshot(path=str(OUT_DIR / "pipecat_bot_echo.png"))
+        finally:
+            context.close()
+    assert size == [512, 512]
+    assert "Generating TTS [You said: Nice to meet you]" in log.read_text()
