@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -21,17 +21,20 @@ from fastapi.staticfiles import StaticFiles
 
 from engine.avatar_store import AvatarStore
 from server import avatars_api, sessions_api
-from server.auth import authorized
-from server.errors import error_body, install_error_handlers, status_for
+from server.api import tokens as tokens_api
+from server.body_limit import install_body_limit
+from server.drain import install_drain
+from server.errors import error_body, install_error_handlers
+from server.log_redaction import install_log_redaction
 from server.metrics import Metrics
 from server.sessions import SessionManager, StreamEngine
 from server.settings import ServerSettings
+from server.tokens import Grant, TokenStore, grant_dependency
 from server.webrtc import configure_ice_loopback
 
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
-MULTIPART_OVERHEAD_BYTES = 64_000  # form fields and boundaries around the uploaded file
 
 
 def create_app(
@@ -47,10 +50,15 @@ def create_app(
     app.state.ready = asyncio.Event()
     app.state.warm_up_error = None
     app.state.default_avatar = settings.default_avatar
+    app.state.tokens = TokenStore()
     install_error_handlers(app, metrics.reject)
-    app.middleware("http")(_guard_v1)
-    app.include_router(avatars_api.router)
+    install_body_limit(app)
+    install_drain(app)  # outside the body limit: a draining server reads no offer
+    install_log_redaction()
+    avatar_grants = grant_dependency(Grant.AVATARS_READ, Grant.AVATARS_WRITE)
+    app.include_router(avatars_api.router, dependencies=[avatar_grants])
     app.include_router(sessions_api.router)
+    app.include_router(tokens_api.router)
     app.add_api_route("/healthz", _healthz)
     app.add_api_route("/readyz", _readyz)
     app.add_api_route("/metrics", _metrics)
@@ -120,39 +128,6 @@ async def _warm_up(app: FastAPI) -> None:
         return
     app.state.ready.set()
     log.info("ready")
-
-
-async def _guard_v1(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """API key and upload size, checked before any request body is read."""
-    path = request.url.path
-    if path.startswith("/v1/"):
-        settings: ServerSettings = request.app.state.settings
-        if not authorized(request, settings.api_key):
-            return _refuse(request, "unauthorized", "this server needs an API key")
-        length = request.headers.get("content-length") or "0"
-        declared = int(length) if length.isdigit() else 0  # the body parser judges the rest
-        cap = settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
-        if path == "/v1/avatars" and request.method == "POST" and declared > cap:
-            return _refuse(
-                request,
-                "too_many_bytes",
-                f"the upload is {declared / 1e6:.1f} MB; the limit is "
-                f"{settings.max_upload_bytes / 1e6:.1f} MB",
-            )
-        if path == "/v1/sessions" and declared > settings.max_sdp_bytes * 2:
-            return _refuse(
-                request,
-                "sdp_too_large",
-                f"the request is {declared} bytes; the SDP limit is {settings.max_sdp_bytes}",
-            )
-    return await call_next(request)
-
-
-def _refuse(request: Request, reason: str, detail: str) -> Response:
-    request.app.state.metrics.reject(reason)
-    return JSONResponse(error_body(reason, detail), status_code=status_for(reason))
 
 
 async def _healthz() -> dict[str, Any]:

@@ -141,7 +141,7 @@ class Call:
     session_id: str
     answer_sdp: str
     base_url: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # the session token: pass to every /v1/sessions/{id} request
     frames: list[ReceivedFrame] = field(default_factory=list)
     sizes: set[tuple[int, int]] = field(default_factory=set)
     keep_rgb_every: int = 0  # keep the decoded picture of every n-th frame (0: none)
@@ -231,9 +231,13 @@ async def start_call(
     received: list[MediaStreamTrack] = []
     pc.on("track", received.append)
     answer = await negotiate(pc, base_url, avatar_id, options, api_key)
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     call = Call(
-        pc, answer["session_id"], answer["sdp"], base_url, headers, keep_rgb_every=keep_rgb_every
+        pc,
+        answer["session_id"],
+        answer["sdp"],
+        base_url,
+        session_headers(answer),
+        keep_rgb_every=keep_rgb_every,
     )
     if channel is not None:
         call.channel = channel
@@ -243,6 +247,13 @@ async def start_call(
         reader = _read_video(track, call) if track.kind == "video" else _read_audio(track, call)
         call.tasks.append(loop.create_task(reader))
     return call
+
+
+def session_headers(answer: dict[str, Any]) -> dict[str, str]:
+    """The headers that /v1/sessions/{id} routes and the speech websocket need, from the answer
+    to POST /v1/sessions: `httpx.AsyncClient(headers=call.headers)`,
+    `websockets.connect(url, additional_headers=call.headers)`, `speak(..., headers=...)`."""
+    return {"Authorization": f"Bearer {answer['session_token']}"}
 
 
 async def _read_video(track: MediaStreamTrack, call: Call) -> None:

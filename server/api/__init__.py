@@ -1,0 +1,1 @@
+"""The /v1 HTTP and websocket routes, one module per resource."""
