@@ -27,6 +27,7 @@ from server.drain import install_drain
 from server.errors import error_body, install_error_handlers
 from server.log_redaction import install_log_redaction
 from server.metrics import Metrics
+from server.openapi import install_openapi, new_app
 from server.sessions import SessionManager, StreamEngine
 from server.settings import ServerSettings
 from server.tokens import Grant, TokenStore, grant_dependency
@@ -35,6 +36,12 @@ from server.webrtc import configure_ice_loopback
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+API_TEXT = (
+    "A talking avatar over WebRTC. Credentials (Authorization: Bearer): the API key for servers, "
+    "client tokens from POST /v1/tokens, and the session token that POST /v1/sessions returns, "
+    "which every /v1/sessions/{id} route needs. The agent speech websocket, "
+    "WS /v1/sessions/{id}/speech, is described in the README (Speech websocket)."
+)
 
 
 def create_app(
@@ -43,7 +50,7 @@ def create_app(
     """The app; pass `engine` to share one warmed-up StreamEngine (the app then does not own it)."""
     settings = settings or ServerSettings()
     metrics = Metrics()
-    app = FastAPI(title="Gioconda", version="1", lifespan=_lifespan)
+    app = new_app(title="Gioconda", version="1", description=API_TEXT, lifespan=_lifespan)
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.given_engine = engine
@@ -55,6 +62,7 @@ def create_app(
     install_body_limit(app)
     install_drain(app)  # outside the body limit: a draining server reads no offer
     install_log_redaction()
+    install_openapi(app)
     avatar_grants = grant_dependency(Grant.AVATARS_READ, Grant.AVATARS_WRITE)
     app.include_router(avatars_api.router, dependencies=[avatar_grants])
     app.include_router(sessions_api.router)

@@ -17,7 +17,7 @@ from server.tokens import (
     TICKET_TTL_S,
     Grant,
     SessionAccess,
-    check_grant,
+    grant_required,
     mint_session_token,
     mint_ticket,
     tokens,
@@ -87,11 +87,10 @@ def _ready(request: Request) -> None:
         raise ServerError("the server is still warming up; try again in a few seconds", "not_ready")
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, dependencies=[grant_required(Grant.SESSIONS_CREATE)])
 async def create_session(request: Request, body: OfferBody) -> SessionCreated:
     """Answer a WebRTC offer; the answer carries the session's token (needs the API key or a
     client token granting sessions:create when the server has a key)."""
-    check_grant(request, Grant.SESSIONS_CREATE)
     _ready(request)
     settings = request.app.state.settings
     fps = body.options.fps or settings.fps

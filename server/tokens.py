@@ -192,6 +192,15 @@ async def require_api_key(request: Request, _: BearerCredential) -> None:
         raise ServerError("minting tokens needs the API key", "unauthorized")
 
 
+def grant_required(grant: Grant) -> Any:
+    """A route's check: `dependencies=[grant_required(Grant.SESSIONS_CREATE)]`."""
+
+    async def check(request: Request, _: BearerCredential) -> None:
+        check_grant(request, grant)
+
+    return Depends(check)
+
+
 def grant_dependency(read: Grant, write: Grant) -> Any:
     """A router-wide check: GET/HEAD need `read`, other methods `write`."""
 
