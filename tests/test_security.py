@@ -297,3 +297,30 @@ def test_hostile_input_is_refused_clearly_while_a_call_keeps_streaming(
     assert errors and "nests" in errors[0]["detail"]
     assert seen["live"] == 1
     assert seen["frames"] > 40  # several seconds of this, and the call never stopped
+
+
+def test_serve_refuses_a_public_address_without_a_key(capsys: pytest.CaptureFixture[str]) -> None:
+    from server.cli import main as cli_main
+
+    assert cli_main(["serve", "--host", "0.0.0.0", "--port", "1"]) == 2
+    error = capsys.readouterr().err
+    assert "without an API key" in error and "--insecure" in error
+
+
+def test_docs_load_without_a_cdn_and_the_document_says_what_the_server_answers(
+    server: ServerThread,
+) -> None:
+    pytest.importorskip("fastapi_offline")
+    with httpx.Client(base_url=server.url) as client:
+        page = client.get("/docs").text
+        scripts = [part.split('"')[1] for part in page.split("src=")[1:]]
+        assets = [client.get(src).status_code for src in scripts]
+        redoc = client.get("/redoc").text
+        document = client.get("/openapi.json").json()
+    assert scripts and all(src.startswith("/") for src in scripts), scripts  # nothing remote
+    assert set(assets) == {200}
+    assert "cdn." not in page + redoc
+    offer = document["paths"]["/v1/sessions"]["post"]["responses"]
+    assert {"201", "400", "401", "403", "413", "503"} <= set(offer) and "422" not in offer
+    state = document["paths"]["/v1/sessions/{session_id}"]["get"]
+    assert {"401", "403", "404"} <= set(state["responses"]) and state["security"]
