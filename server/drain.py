@@ -88,8 +88,9 @@ class DrainingServer(uvicorn.Server):
             super().handle_exit(sig, frame)
             return
         if drain.draining:  # the second SIGTERM: now
-            log.warning("second SIGTERM: exiting without waiting for live calls")
-            self.force_exit = True
+            # Not force_exit: that would skip the lifespan, whose closing of the sessions is
+            # what lets their engine threads, and so the process, end.
+            log.warning("second SIGTERM: closing live calls and exiting now")
             self.should_exit = True
             return
         drain.deadline_s = time.monotonic() + self._drain_timeout_s

@@ -284,7 +284,8 @@ def test_hostile_input_is_refused_clearly_while_a_call_keeps_streaming(
             call.channel.send(deep[:30_000])
             await asyncio.sleep(1.0)
             seen["channel"] = [json.loads(m) for m in call.channel_messages]
-            seen["frames"] = len(call.frames) - before
+            seen["frames_all_along"] = len(call.frames) - before
+            seen["frames"] = await _frames_keep_coming(call, 1.5)
             seen["live"] = server.live_sessions
         finally:
             await call.close()
@@ -314,7 +315,7 @@ def test_hostile_input_is_refused_clearly_while_a_call_keeps_streaming(
     errors = [m for m in seen["channel"] if m["type"] == "error"]
     assert errors and "nests" in errors[0]["detail"]
     assert seen["live"] == 1
-    assert seen["frames"] > 40  # several seconds of this, and the call never stopped
+    assert seen["frames_all_along"] > 10 and seen["frames"] > 10  # the call never stopped
 
 
 def test_serve_refuses_a_public_address_without_a_key(capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,6 +13,8 @@ from pydantic import ValidationError
 from engine.arg_types import positive_int
 from server.settings import IceLoopback, ServerSettings
 
+SHUTDOWN_TIMEOUT_S = 5  # after the drain: open HTTP and websocket connections get this long
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -112,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level="info",
         ws_max_size=4 * settings.ws_max_message_bytes,
+        timeout_graceful_shutdown=SHUTDOWN_TIMEOUT_S,
     )
     DrainingServer(config, app, settings.drain_timeout_s).run()
     return 0
