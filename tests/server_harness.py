@@ -158,6 +158,15 @@ class Call:
             await client.delete(f"/v1/sessions/{self.session_id}")
         await self.pc.close()
 
+    async def frames_arrive(self, count: int = 5, timeout_s: float = 10.0) -> bool:
+        """Whether `count` more frames arrive within `timeout_s`: the call is alive, whatever
+        the machine's load does to its rate."""
+        target = len(self.frames) + count
+        deadline = time.monotonic() + timeout_s
+        while len(self.frames) < target and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)  # the reader task appends; polling keeps it untouched
+        return len(self.frames) >= target
+
     def pictures_between(self, start_s: float, end_s: float) -> list[np.ndarray]:
         return [f.rgb for f in self.frames if f.rgb is not None and start_s <= f.arrival_s <= end_s]
 

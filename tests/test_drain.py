@@ -33,7 +33,12 @@ URL_SECRETS = ("sekrit-api-key-1234", "gt_secret-ticket-5678")
 
 
 def _serve(tmp_path: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "OMP_NUM_THREADS": "1",
+        "GIOCONDA_WARM_UP": "false",  # ready without the warm-up inference: a shorter test
+    }
     command = [
         sys.executable, "-m", "server.cli", "serve",
         "--port", str(port),
@@ -81,7 +86,7 @@ def test_sigterm_drains_a_live_call_then_exits_and_logs_hold_no_secrets(tmp_path
     assert (offer.status_code, offer.json()["error"]) == (503, "draining")
     assert 1 <= int(offer.headers["Retry-After"]) <= DRAIN_TIMEOUT_S
     assert seen["state"] == 200
-    assert seen["frames_while_draining"] > 20, seen  # the live call kept streaming
+    assert seen["frames_while_draining"], seen  # the live call kept streaming
     assert {"type": "draining", "deadline_s": DRAIN_TIMEOUT_S} in seen["told"]
     # It waited for the call, then exited when the drain timeout ran out.
     assert DRAIN_TIMEOUT_S - 1 < seen["exit_after_s"] < DRAIN_TIMEOUT_S + 15, seen["exit_after_s"]
@@ -111,8 +116,8 @@ async def _drain_scenario(url: str, process: subprocess.Popen[bytes]) -> dict[st
             seen["offer"] = await client.post("/v1/sessions", json=offer)
             path = f"/v1/sessions/{call.session_id}"
             seen["state"] = (await client.get(path, headers=call.headers)).status_code
-        await asyncio.sleep(1.5)
-        seen["frames_while_draining"] = len(call.frames) - frames_before
+        seen["frames_while_draining"] = await call.frames_arrive(count=20)
+        seen["frames_since_sigterm"] = len(call.frames) - frames_before
         seen["told"] = [json.loads(m) for m in call.channel_messages]
         # The call stays on until the server ends it.
         await asyncio.to_thread(process.wait, DRAIN_TIMEOUT_S + 20)
@@ -126,7 +131,7 @@ async def _drain_scenario(url: str, process: subprocess.Popen[bytes]) -> dict[st
 def test_a_second_sigterm_exits_at_once(tmp_path: Path) -> None:
     """The drain's way out: the second SIGTERM ends the server without waiting for calls.
     (uvicorn in a thread cannot take signals, so its handler is called as the signal would.)"""
-    settings = server_settings(tmp_path, drain_timeout_s=120.0)
+    settings = server_settings(tmp_path, drain_timeout_s=120.0, warm_up=False)
     app = create_app(settings, shared_engine())
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")
     server = DrainingServer(config, app, settings.drain_timeout_s)

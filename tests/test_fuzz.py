@@ -33,10 +33,10 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
 
 API_KEY = "fuzz-key"
 KEY = {"Authorization": f"Bearer {API_KEY}"}
-EXAMPLES_PER_OPERATION = 25
-SDP_MUTATIONS = 150
-WS_MESSAGES = 300
-TIME_BUDGET_S = 40.0  # per part: stop early rather than run long on a busy CI machine
+EXAMPLES_PER_OPERATION = 15
+SDP_MUTATIONS = 100
+WS_MESSAGES = 200
+TIME_BUDGET_S = 25.0  # per part: stop early rather than run long on a busy CI machine
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -100,7 +100,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(server: Serve
             if time.monotonic() - started > TIME_BUDGET_S:
                 break
             calls += _fuzz_operation(operation, mode, server.url)
-    assert calls > 100, calls
+    assert calls > 80, calls
     _still_serves_a_call(server)
 
 
@@ -190,7 +190,7 @@ def test_random_speech_messages_are_refused_and_the_call_goes_on(server: ServerT
 
     from server.speak_client import speech_url
 
-    async def scenario() -> tuple[dict[str, int], int, int]:
+    async def scenario() -> tuple[dict[str, int], bool, int]:
         call = await start_call(server.url, api_key=API_KEY)
         kinds: dict[str, int] = {}
         started = time.monotonic()
@@ -207,16 +207,15 @@ def test_random_speech_messages_are_refused_and_the_call_goes_on(server: ServerT
                         kinds[str(closed.rcvd.code)] = kinds.get(str(closed.rcvd.code), 0) + 1
                         continue
                     break
-            before = len(call.frames)
-            await asyncio.sleep(1.0)
+            alive = await call.frames_arrive()
             async with httpx.AsyncClient(base_url=server.url, headers=call.headers) as client:
                 state = (await client.get(f"/v1/sessions/{call.session_id}")).status_code
         finally:
             await call.close()
-        return kinds, len(call.frames) - before, state
+        return kinds, alive, state
 
-    closes, frames, state = asyncio.run(scenario())
-    assert state == 200 and frames > 10, (state, frames, closes)  # the call never stopped
+    closes, alive, state = asyncio.run(scenario())
+    assert state == 200 and alive, (state, closes)  # the call never stopped
     assert server.live_sessions == 0
     _still_serves_a_call(server)
 
@@ -229,14 +228,13 @@ async def _paced(messages: Iterator[str | bytes]) -> Any:
 
 
 def _still_serves_a_call(server: ServerThread) -> None:
-    async def call_once() -> int:
+    async def call_once() -> bool:
         call = await start_call(server.url, api_key=API_KEY)
-        await asyncio.sleep(1.0)
-        frames = len(call.frames)
+        alive = await call.frames_arrive()
         await call.close()
-        return frames
+        return alive
 
-    assert asyncio.run(call_once()) > 0
+    assert asyncio.run(call_once())
     deadline = time.monotonic() + 10
     while server.live_sessions and time.monotonic() < deadline:
         time.sleep(0.1)
