@@ -35,6 +35,7 @@ from server.errors import ServerError
 
 TICKET_TTL_S = 30.0
 MAX_LIVE_TOKENS = 20_000  # minting beyond this purges expired tokens, then refuses
+MAX_TOKENS_PER_SESSION = 8  # renewals and tickets past this drop the session's oldest token
 
 
 class Grant(StrEnum):
@@ -64,6 +65,8 @@ class TokenStore:
         return len(self._by_hash)
 
     def mint(self, capability: Capability, prefix: str) -> str:
+        if capability.session_id is not None:
+            self._make_room(capability.session_id)
         if len(self._by_hash) >= self._max_tokens:
             self.purge()
         if len(self._by_hash) >= self._max_tokens:
@@ -81,6 +84,12 @@ class TokenStore:
         if capability.expires_s <= time.monotonic() or capability.one_time:
             del self._by_hash[key]
         return capability if capability.expires_s > time.monotonic() else None
+
+    def _make_room(self, session_id: str) -> None:
+        """One session's holder cannot fill the store by renewing: its oldest token goes."""
+        keys = [k for k, c in self._by_hash.items() if c.session_id == session_id]
+        for key in keys[: max(0, len(keys) - MAX_TOKENS_PER_SESSION + 1)]:
+            del self._by_hash[key]  # dicts keep insertion order: the oldest first
 
     def revoke_session(self, session_id: str) -> None:
         for key, capability in list(self._by_hash.items()):
@@ -187,8 +196,15 @@ async def require_session(request: Request, session_id: str, _: BearerCredential
 
 
 async def require_api_key(request: Request, _: BearerCredential) -> None:
-    """Minting client tokens: the API key, when the server has one."""
-    if request.app.state.settings.api_key and not is_api_key(request, bearer(request)):
+    """Minting client tokens: the API key (without one configured there is nothing to grant,
+    and anyone could fill the token store)."""
+    if not request.app.state.settings.api_key:
+        raise ServerError(
+            "this server has no API key: avatars and new sessions are open to all, so there "
+            "is nothing to grant (set GIOCONDA_API_KEY to use client tokens)",
+            "no_api_key",
+        )
+    if not is_api_key(request, bearer(request)):
         raise ServerError("minting tokens needs the API key", "unauthorized")
 
 

@@ -112,6 +112,12 @@ def test_a_client_without_the_sessions_token_is_refused_on_every_route(
                 renewed = await client.post(f"/v1/sessions/{sid}/token", headers=call.headers)
                 fresh = {"Authorization": f"Bearer {renewed.json()['session_token']}"}
                 seen["renewed get"] = await client.get(f"/v1/sessions/{sid}", headers=fresh)
+                first_renewal = fresh
+                for _ in range(12):  # a token holder cannot fill the store by renewing
+                    renewed = await client.post(f"/v1/sessions/{sid}/token", headers=fresh)
+                    fresh = {"Authorization": f"Bearer {renewed.json()['session_token']}"}
+                path = f"/v1/sessions/{sid}"
+                seen["oldest dropped"] = await client.get(path, headers=first_renewal)
                 ticket = (await client.post(f"/v1/sessions/{sid}/ticket", headers=fresh)).json()
                 bad = [json.dumps({"type": "dance"})]
                 once = f"{url}?ticket={ticket['ticket']}"
@@ -137,6 +143,7 @@ def test_a_client_without_the_sessions_token_is_refused_on_every_route(
     assert seen["ws other ticket"][1][0] == 4403
     assert seen["frames"]  # the call kept streaming through all of it
     assert seen["owner get"].status_code == 200 and seen["renewed get"].status_code == 200
+    assert seen["oldest dropped"].status_code == 401
     assert seen["ticket once"] == ("reply", seen["ticket once"][1])
     assert seen["ticket once"][1]["error"] == "bad_message"  # served: the reply to a message
     assert seen["ticket twice"][1][0] == 4401  # a ticket opens one connection

@@ -35,7 +35,7 @@ class ClientToken(BaseModel):
 
 @router.post("", status_code=201, dependencies=[Depends(require_api_key)])
 async def mint_token(request: Request, body: TokenRequest) -> ClientToken:
-    """Mint a client token (needs the API key when the server has one)."""
+    """Mint a client token (needs the API key; a server without one answers 400 no_api_key)."""
     grants = frozenset(body.grants)
     if not grants or not grants <= set(CLIENT_GRANTS):
         allowed = ", ".join(g.value for g in CLIENT_GRANTS)
