@@ -19,19 +19,20 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from engine.avatar_store import AvatarStore
-from server import avatars_api, sessions_api
+from engine.avatar.store import AvatarStore
+from server.api import avatars as avatars_api
+from server.api import sessions as sessions_api
 from server.api import tokens as tokens_api
 from server.body_limit import install_body_limit
 from server.drain import install_drain
 from server.errors import error_body, install_error_handlers
+from server.live_sessions import SessionManager, StreamEngine
 from server.log_redaction import install_log_redaction
 from server.metrics import Metrics
 from server.openapi import install_openapi, new_app
-from server.sessions import SessionManager, StreamEngine
 from server.settings import ServerSettings
 from server.tokens import Grant, TokenStore, grant_dependency
-from server.webrtc import configure_ice_loopback
+from server.transport.webrtc import configure_ice_loopback
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +102,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def _new_engine(settings: ServerSettings) -> StreamEngine:
     from engine.backends.base import BackendConfig, BackendName, Precision
-    from engine.renderer import set_default_backend_config
-    from engine.stream import StreamEngine as EngineImpl  # loads the models
+    from engine.render.renderer import set_default_backend_config
+    from engine.stream.engine import StreamEngine as EngineImpl  # loads the models
 
     config = BackendConfig(
         backend=BackendName(settings.backend),

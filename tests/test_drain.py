@@ -22,10 +22,10 @@ import uvicorn
 import websockets
 
 from server.app import create_app
+from server.clients.speak_client import speech_url
 from server.drain import DrainingServer
 from server.settings import IceLoopback
-from server.speak_client import speech_url
-from server.webrtc import configure_ice_loopback
+from server.transport.webrtc import configure_ice_loopback
 from tests.server_harness import REPO_ROOT, free_port, server_settings, shared_engine, start_call
 
 DRAIN_TIMEOUT_S = 6.0

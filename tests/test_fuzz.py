@@ -188,7 +188,7 @@ def _random_messages(rng: random.Random) -> Iterator[str | bytes]:
 def test_random_speech_messages_are_refused_and_the_call_goes_on(server: ServerThread) -> None:
     import websockets
 
-    from server.speak_client import speech_url
+    from server.clients.speak_client import speech_url
 
     async def scenario() -> tuple[dict[str, int], bool, int]:
         call = await start_call(server.url, api_key=API_KEY)

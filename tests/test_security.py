@@ -19,7 +19,7 @@ import httpx
 import pytest
 import websockets
 
-from server.speak_client import speech_url
+from server.clients.speak_client import speech_url
 from tests.server_harness import (
     ServerThread,
     running_server,

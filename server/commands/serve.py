@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from engine.arg_types import positive_int
+from server.commands.arg_types import positive_int
 from server.settings import IceLoopback, ServerSettings
 
 SHUTDOWN_TIMEOUT_S = 5  # after the drain: open HTTP and websocket connections get this long
