@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -24,17 +24,27 @@ from engine.contract import SessionEngine
 from server.api import avatars as avatars_api
 from server.api import say
 from server.api import sessions as sessions_api
-from server.auth import authorized
-from server.errors import error_body, install_error_handlers, status_for
+from server.api import tokens as tokens_api
+from server.body_limit import install_body_limit
+from server.drain import install_drain
+from server.errors import error_body, install_error_handlers
 from server.live_sessions import SessionManager
+from server.log_redaction import install_log_redaction
 from server.metrics import Metrics
+from server.openapi import install_openapi, new_app
 from server.settings import ServerSettings
+from server.tokens import Grant, TokenStore, grant_dependency
 from server.transport.webrtc import configure_ice_loopback
 
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
-MULTIPART_OVERHEAD_BYTES = 64_000  # form fields and boundaries around the uploaded file
+API_TEXT = (
+    "A talking avatar over WebRTC. Credentials (Authorization: Bearer): the API key for servers, "
+    "client tokens from POST /v1/tokens, and the session token that POST /v1/sessions returns, "
+    "which every /v1/sessions/{id} route needs. The agent speech websocket, "
+    "WS /v1/sessions/{id}/speech, is described in the README (Speech websocket)."
+)
 
 
 def create_app(
@@ -43,7 +53,7 @@ def create_app(
     """The app; pass `engine` to share one warmed-up StreamEngine (the app then does not own it)."""
     settings = settings or ServerSettings()
     metrics = Metrics()
-    app = FastAPI(title="Gioconda", version="1", lifespan=_lifespan)
+    app = new_app(title="Gioconda", version="1", description=API_TEXT, lifespan=_lifespan)
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.given_engine = engine
@@ -52,11 +62,17 @@ def create_app(
     app.state.default_avatar = settings.default_avatar
     app.state.voice = None  # loaded after warm-up (server.api.say.voice_of)
     app.state.voice_lock = asyncio.Lock()
+    app.state.tokens = TokenStore()
     install_error_handlers(app, metrics.reject)
-    app.middleware("http")(_guard_v1)
-    app.include_router(avatars_api.router)
+    install_body_limit(app)
+    install_drain(app)  # outside the body limit: a draining server reads no offer
+    install_log_redaction()
+    install_openapi(app)
+    avatar_grants = grant_dependency(Grant.AVATARS_READ, Grant.AVATARS_WRITE)
+    app.include_router(avatars_api.router, dependencies=[avatar_grants])
     app.include_router(sessions_api.router)
     app.include_router(say.router)
+    app.include_router(tokens_api.router)
     app.add_api_route("/healthz", _healthz)
     app.add_api_route("/readyz", _readyz)
     app.add_api_route("/metrics", _metrics)
@@ -130,39 +146,6 @@ async def _warm_up(app: FastAPI) -> None:
         await say.voice_of(app.state)  # so the first POST /say does not wait for it
     except Exception:
         log.exception("the built-in voice cannot run; POST /say will answer 503")
-
-
-async def _guard_v1(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """API key and upload size, checked before any request body is read."""
-    path = request.url.path
-    if path.startswith("/v1/"):
-        settings: ServerSettings = request.app.state.settings
-        if not authorized(request, settings.api_key):
-            return _refuse(request, "unauthorized", "this server needs an API key")
-        length = request.headers.get("content-length") or "0"
-        declared = int(length) if length.isdigit() else 0  # the body parser judges the rest
-        cap = settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
-        if path == "/v1/avatars" and request.method == "POST" and declared > cap:
-            return _refuse(
-                request,
-                "too_many_bytes",
-                f"the upload is {declared / 1e6:.1f} MB; the limit is "
-                f"{settings.max_upload_bytes / 1e6:.1f} MB",
-            )
-        if path == "/v1/sessions" and declared > settings.max_sdp_bytes * 2:
-            return _refuse(
-                request,
-                "sdp_too_large",
-                f"the request is {declared} bytes; the SDP limit is {settings.max_sdp_bytes}",
-            )
-    return await call_next(request)
-
-
-def _refuse(request: Request, reason: str, detail: str) -> Response:
-    request.app.state.metrics.reject(reason)
-    return JSONResponse(error_body(reason, detail), status_code=status_for(reason))
 
 
 async def _healthz() -> dict[str, Any]:

@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 # reason -> HTTP status; a reason not listed is a 400 (the request was refused as given).
 REASON_STATUS: dict[str, int] = {
     "unauthorized": 401,
+    "forbidden": 403,
+    "too_many_tokens": 503,
+    "draining": 503,
     "not_found": 404,
     "session_not_found": 404,
     "builtin": 403,

@@ -41,6 +41,7 @@ from engine.motion.blendshapes import frame_message, layout_message
 from engine.voice.base import Voice
 from engine.voice.speaker import speak_text
 from server.errors import ServerError
+from server.json_limits import loads_bounded
 from server.metrics import Metrics
 from server.settings import ServerSettings
 from server.transport.pacing import LabelPainter, MediaClockPump
@@ -177,6 +178,10 @@ class Session:
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         self._subscribers.discard(queue)
 
+    def notify(self, message: dict[str, Any]) -> None:
+        """Send a message to the page over the control channel (if it is open)."""
+        self._send_on_channel(message)
+
     def attach_channel(self, channel: RTCDataChannel) -> None:
         if channel.label != "control":
             return
@@ -297,7 +302,11 @@ class Session:
     def _on_channel_message(self, message: str | bytes) -> None:
         self.touch()
         try:
-            data = json.loads(message)
+            data = loads_bounded(
+                message,
+                max_bytes=self._settings.ws_max_message_bytes,
+                max_depth=self._settings.ws_max_json_depth,
+            )
             if not isinstance(data, dict):
                 raise ServerError("a control message is a JSON object", "bad_control")
             kind = data.pop("type", "controls")
@@ -347,6 +356,9 @@ class SessionManager:
 
     def __len__(self) -> int:
         return len(self._sessions)
+
+    def live(self) -> list[Session]:
+        return list(self._sessions.values())
 
     def get(self, session_id: str) -> Session:
         session = self._sessions.get(session_id)

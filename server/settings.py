@@ -60,7 +60,15 @@ class ServerSettings(BaseSettings):
     stack_avatars: bool | None = None
     warm_up: bool = True  # /readyz is true only after one warm-up inference
 
-    api_key: str | None = None  # when set, /v1 needs "Authorization: Bearer KEY" (or ?api_key=)
+    # Servers' credential (server/tokens.py): with it set, avatars and new sessions need the key
+    # or a client token; session routes always need the session's token (or the key).
+    api_key: str | None = None
+    # Serve a non-loopback address without an API key (gioconda serve refuses otherwise).
+    insecure: bool = False
+    session_token_ttl_s: float = Field(default=900.0, gt=0)  # renewed with itself before then
+    client_token_max_ttl_s: float = Field(default=3600.0, gt=0)
+    # SIGTERM: stop taking sessions, let live calls go on this long, then exit (server/drain.py).
+    drain_timeout_s: float = Field(default=30.0, ge=0)
     ice_servers: list[str] = Field(default_factory=list)  # e.g. ["stun:stun.example.org:3478"]
     ice_loopback: IceLoopback = IceLoopback.ADD
     ai_label: bool = True  # draw "AI-generated" on every video frame
@@ -70,6 +78,8 @@ class ServerSettings(BaseSettings):
     max_sdp_bytes: int = 20_000
     max_upload_bytes: int = 10_000_000
     max_upload_pixels: int = 25_000_000
+    max_json_bytes: int = 64_000  # any other request body (PATCH, tokens, ...)
+    ws_max_json_depth: int = 8  # nesting of a websocket or data channel JSON message
     session_connect_timeout_s: float = 30.0  # offer answered, but the peer never connected
     session_idle_timeout_s: float = 120.0  # no audio, control or speech message for this long
     session_max_duration_s: float = 3600.0

@@ -141,7 +141,7 @@ class Call:
     session_id: str
     answer_sdp: str
     base_url: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # the session token: pass to every /v1/sessions/{id} request
     frames: list[ReceivedFrame] = field(default_factory=list)
     sizes: set[tuple[int, int]] = field(default_factory=set)
     keep_rgb_every: int = 0  # keep the decoded picture of every n-th frame (0: none)
@@ -157,6 +157,15 @@ class Call:
         async with httpx.AsyncClient(base_url=self.base_url, headers=self.headers) as client:
             await client.delete(f"/v1/sessions/{self.session_id}")
         await self.pc.close()
+
+    async def frames_arrive(self, count: int = 5, timeout_s: float = 10.0) -> bool:
+        """Whether `count` more frames arrive within `timeout_s`: the call is alive, whatever
+        the machine's load does to its rate."""
+        target = len(self.frames) + count
+        deadline = time.monotonic() + timeout_s
+        while len(self.frames) < target and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)  # the reader task appends; polling keeps it untouched
+        return len(self.frames) >= target
 
     def pictures_between(self, start_s: float, end_s: float) -> list[np.ndarray]:
         return [f.rgb for f in self.frames if f.rgb is not None and start_s <= f.arrival_s <= end_s]
@@ -230,9 +239,13 @@ async def start_call(
     received: list[MediaStreamTrack] = []
     pc.on("track", received.append)
     answer = await negotiate(pc, base_url, avatar_id, options, api_key)
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     call = Call(
-        pc, answer["session_id"], answer["sdp"], base_url, headers, keep_rgb_every=keep_rgb_every
+        pc,
+        answer["session_id"],
+        answer["sdp"],
+        base_url,
+        session_headers(answer),
+        keep_rgb_every=keep_rgb_every,
     )
     if channel is not None:
         call.channel = channel
@@ -250,6 +263,11 @@ def _want_video(pc: RTCPeerConnection, prefer_codec: str | None) -> None:
         codecs = RTCRtpSender.getCapabilities("video").codecs
         first = [c for c in codecs if c.mimeType.lower() == f"video/{prefer_codec}"]
         video.setCodecPreferences(first + [c for c in codecs if c not in first])
+def session_headers(answer: dict[str, Any]) -> dict[str, str]:
+    """The headers that /v1/sessions/{id} routes and the speech websocket need, from the answer
+    to POST /v1/sessions: `httpx.AsyncClient(headers=call.headers)`,
+    `websockets.connect(url, additional_headers=call.headers)`, `speak(..., headers=...)`."""
+    return {"Authorization": f"Bearer {answer['session_token']}"}
 
 
 async def _read_video(track: MediaStreamTrack, call: Call) -> None:

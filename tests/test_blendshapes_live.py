@@ -24,6 +24,7 @@ from tests.server_harness import (
     ServerThread,
     running_server,
     server_settings,
+    session_headers,
     shared_engine,
     start_call,
 )
@@ -110,7 +111,8 @@ def test_a_blendshapes_only_session_streams_them_on_the_websocket_and_the_channe
         options = {"outputs": ["blendshapes"], "fps": FPS}
         call = await start_call(server.url, video=False, options=options)
         try:
-            result = await speak(speech_url(server.url, call.session_id), pcm, RATE_HZ)
+            url = speech_url(server.url, call.session_id)
+            result = await speak(url, pcm, RATE_HZ, headers=call.headers)
             await asyncio.sleep(0.3)
         finally:
             await call.close()
@@ -154,7 +156,10 @@ def test_a_session_without_video_needs_no_video_section_and_bad_outputs_are_refu
         async with httpx.AsyncClient(base_url=server.url) as client:
             response = await client.post("/v1/sessions", json=body)
             if response.status_code == 201:
-                await client.delete(f"/v1/sessions/{response.json()['session_id']}")
+                answer = response.json()
+                await client.delete(
+                    f"/v1/sessions/{answer['session_id']}", headers=session_headers(answer)
+                )
         await pc.close()
         return response.status_code
 

@@ -47,7 +47,8 @@ def test_gioconda_say_speaks_into_the_call_with_playback_events(
         try:
             await asyncio.sleep(0.5)
             before = call.audio_samples
-            argv = ["say", call.session_id, TEXT, "--url", server.url]
+            token = call.headers["Authorization"].removeprefix("Bearer ")
+            argv = ["say", call.session_id, TEXT, "--url", server.url, "--token", token]
             code = await asyncio.to_thread(cli_main, argv)
             return code, call.channel_messages, before, call.audio_samples
         finally:
@@ -71,7 +72,7 @@ def test_say_refuses_bad_text_and_unknown_sessions(server: ServerThread) -> None
     async def scenario() -> list[httpx.Response]:
         call = await start_call(server.url)
         try:
-            async with httpx.AsyncClient(base_url=server.url) as http:
+            async with httpx.AsyncClient(base_url=server.url, headers=call.headers) as http:
                 path = f"/v1/sessions/{call.session_id}/say"
                 return [
                     await http.post(path, json={"text": "x" * 201}),
@@ -87,7 +88,8 @@ def test_say_refuses_bad_text_and_unknown_sessions(server: ServerThread) -> None
     assert "200" in too_long.json()["detail"]
     assert (empty.status_code, empty.json()["error"]) == (400, "empty_text")
     assert malformed.status_code == 400
-    assert (unknown.status_code, unknown.json()["error"]) == (404, "session_not_found")
+    # Another session's token opens no door: an unknown (or someone else's) session is refused.
+    assert unknown.status_code == 403, unknown.json()
 
 
 def test_clear_interrupts_a_text_and_the_call_goes_on(server: ServerThread) -> None:
@@ -96,8 +98,9 @@ def test_clear_interrupts_a_text_and_the_call_goes_on(server: ServerThread) -> N
     async def scenario() -> tuple[list[dict[str, object]], int, int]:
         call = await start_call(server.url)
         try:
-            async with websockets.connect(speech_url(server.url, call.session_id)) as ws:
-                async with httpx.AsyncClient(base_url=server.url) as http:
+            url = speech_url(server.url, call.session_id)
+            async with websockets.connect(url, additional_headers=call.headers) as ws:
+                async with httpx.AsyncClient(base_url=server.url, headers=call.headers) as http:
                     await http.post(f"/v1/sessions/{call.session_id}/say", json={"text": long_text})
                 first = json.loads(await asyncio.wait_for(ws.recv(), 60))
                 await asyncio.sleep(1.0)

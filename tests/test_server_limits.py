@@ -23,6 +23,7 @@ from tests.server_harness import (
     ServerThread,
     running_server,
     server_settings,
+    session_headers,
     start_call,
 )
 
@@ -150,17 +151,20 @@ def test_limits_answer_clearly_while_a_call_keeps_streaming(server: ServerThread
                 seen["no_avatar"] = await client.post(
                     "/v1/sessions", json={"sdp": offer, "avatar_id": "nobody"}
                 )
-                seen["no_session"] = await client.get("/v1/sessions/s_nope")
+                mine = call.headers
+                seen["no_session"] = await client.get("/v1/sessions/s_nope", headers=mine)
                 seen["bad_control"] = await client.patch(
-                    f"/v1/sessions/{call.session_id}", json={"emotion": "furious"}
+                    f"/v1/sessions/{call.session_id}", json={"emotion": "furious"}, headers=mine
                 )
                 seen["good_control"] = await client.patch(
-                    f"/v1/sessions/{call.session_id}", json={"emotion": "happy"}
+                    f"/v1/sessions/{call.session_id}", json={"emotion": "happy"}, headers=mine
                 )
             url = speech_url(server.url, call.session_id)
-            seen["ws_big"] = await _closed_by_server(url, [b"\x00" * (WS_CAP_BYTES + 2)])
-            seen["ws_rate"] = await _closed_by_server(url, [b"\x00\x00"] * 200)
-            seen["ws_unknown"] = await _closed_by_server(speech_url(server.url, "s_nope"), [])
+            big = [b"\x00" * (WS_CAP_BYTES + 2)]
+            seen["ws_big"] = await _closed_by_server(url, big, call.headers)
+            seen["ws_rate"] = await _closed_by_server(url, [b"\x00\x00"] * 200, call.headers)
+            nope = speech_url(server.url, "s_nope")
+            seen["ws_unknown"] = await _closed_by_server(nope, [], call.headers)
             await asyncio.sleep(1.0)
             seen["fps"] = (len(call.frames) - before) / (time.monotonic() - started)
             seen["live"] = server.live_sessions
@@ -175,7 +179,7 @@ def test_limits_answer_clearly_while_a_call_keeps_streaming(server: ServerThread
         "broken_sdp": (400, "bad_sdp"),
         "big_sdp": (413, "sdp_too_large"),
         "no_avatar": (404, "not_found"),
-        "no_session": (404, "session_not_found"),
+        "no_session": (403, "forbidden"),  # this call's token is for its own session only
         "bad_control": (400, "bad_control"),
     }
     for key, (status, reason) in expected.items():
@@ -187,7 +191,7 @@ def test_limits_answer_clearly_while_a_call_keeps_streaming(server: ServerThread
     assert isinstance(good, httpx.Response) and good.json()["controls"]["emotion"] == "happy"
     assert seen["ws_big"][0] == 1009 and "message_too_big" in seen["ws_big"][1]  # type: ignore[index]
     assert seen["ws_rate"][0] == 1008 and "rate_limited" in seen["ws_rate"][1]  # type: ignore[index]
-    assert seen["ws_unknown"][0] == 4404  # type: ignore[index]
+    assert seen["ws_unknown"][0] == 4403  # type: ignore[index]
     assert seen["live"] == 1
     assert float(seen["fps"]) > 25, seen["fps"]  # type: ignore[arg-type]
     with httpx.Client(base_url=server.url) as client:
@@ -195,9 +199,11 @@ def test_limits_answer_clearly_while_a_call_keeps_streaming(server: ServerThread
     assert 'gioconda_rejections_total{reason="too_many_sessions"} 1.0' in metrics
 
 
-async def _closed_by_server(url: str, messages: list[bytes]) -> tuple[int, str]:
+async def _closed_by_server(
+    url: str, messages: list[bytes], headers: dict[str, str] | None = None
+) -> tuple[int, str]:
     """Send the messages, then wait for the server to close: -> (code, reason)."""
-    async with websockets.connect(url) as ws:
+    async with websockets.connect(url, additional_headers=headers) as ws:
         try:
             await ws.send(json.dumps({"type": "start", "sample_rate": 16_000}))
             for message in messages:
@@ -263,7 +269,8 @@ def test_a_peer_that_leaves_before_connecting_frees_its_slot(tmp_path: Path) -> 
             await pc.close()  # never applies the answer: no DELETE, no connection, just gone
             assert answer.status_code == 201, answer.text
             session_id = answer.json()["session_id"]
-            during = (await client.get(f"/v1/sessions/{session_id}")).status_code
+            mine = session_headers(answer.json())
+            during = (await client.get(f"/v1/sessions/{session_id}", headers=mine)).status_code
         await asyncio.sleep(2.5)
         next_call = await start_call(url)  # 503 if the slot were still taken
         await next_call.close()

@@ -51,7 +51,8 @@ def test_segment_plays_then_finishes_at_its_length(
     async def scenario() -> list[dict[str, object]]:
         call = await start_call(server.url)
         try:
-            result = await speak(speech_url(server.url, call.session_id), segment, 24_000)
+            url = speech_url(server.url, call.session_id)
+            result = await speak(url, segment, 24_000, headers=call.headers)
         finally:
             await call.close()
         return result.events
@@ -75,11 +76,15 @@ def test_clear_interrupts_and_the_avatar_returns_to_idle(
         try:
             await asyncio.sleep(1.0)
             result = await speak(
-                speech_url(server.url, call.session_id), speech, 24_000, clear_after_s=1.5
+                speech_url(server.url, call.session_id),
+                speech,
+                24_000,
+                clear_after_s=1.5,
+                headers=call.headers,
             )
             cleared_s = time.monotonic()
             await asyncio.sleep(1.5)
-            async with httpx.AsyncClient(base_url=server.url) as client:
+            async with httpx.AsyncClient(base_url=server.url, headers=call.headers) as client:
                 state = (await client.get(f"/v1/sessions/{call.session_id}")).json()
         finally:
             await call.close()
@@ -102,7 +107,8 @@ def test_refused_messages_get_an_error_event_and_the_connection_stays(
         call = await start_call(server.url)
         replies = []
         try:
-            async with websockets.connect(speech_url(server.url, call.session_id)) as ws:
+            url = speech_url(server.url, call.session_id)
+            async with websockets.connect(url, additional_headers=call.headers) as ws:
                 await ws.send(b"\x00\x00" * 160)  # audio before start
                 replies.append(json.loads(await ws.recv()))
                 await ws.send(json.dumps({"type": "start", "sample_rate": 7}))
@@ -148,7 +154,8 @@ def test_gioconda_speak_streams_a_file_and_prints_the_events(
     async def scenario() -> int:
         call = await start_call(server.url)
         try:
-            argv = ["speak", call.session_id, str(clip), "--url", server.url]
+            token = call.headers["Authorization"].removeprefix("Bearer ")
+            argv = ["speak", call.session_id, str(clip), "--url", server.url, "--token", token]
             return await asyncio.to_thread(cli_main, argv)
         finally:
             await call.close()

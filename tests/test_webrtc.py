@@ -113,7 +113,7 @@ def test_control_channel_sets_controls_and_answers_errors(server: ServerThread) 
             ):
                 call.channel.send(json.dumps(message))
             await asyncio.sleep(1.5)
-            async with httpx.AsyncClient(base_url=server.url) as client:
+            async with httpx.AsyncClient(base_url=server.url, headers=call.headers) as client:
                 state = (await client.get(f"/v1/sessions/{call.session_id}")).json()
         finally:
             await call.close()

@@ -10,6 +10,8 @@ const state = {
   pc: null,
   channel: null,
   sessionId: null,
+  sessionToken: null, // scoped to this call: the page never holds the server's API key
+  tokenTimer: null,
   audioContext: null,
   fileElement: null,
   fileDestination: null,
@@ -25,13 +27,20 @@ const state = {
 };
 
 // ---------------------------------------------------------------- API
-function apiHeaders(extra = {}) {
-  const key = $("api-key").value.trim();
-  return key ? { ...extra, Authorization: `Bearer ${key}` } : extra;
+// Credentials: session routes take the call's session token (from POST /v1/sessions). A server
+// with an API key also wants a client token for portraits and new calls: the deployment's own
+// login hands it to the page as #token=... (README "Tokens"), or it is pasted under Advanced.
+function clientToken() {
+  return $("client-token").value.trim();
+}
+
+function apiHeaders(path, extra = {}) {
+  const token = path.startsWith("/v1/sessions/") ? state.sessionToken : clientToken();
+  return token ? { ...extra, Authorization: `Bearer ${token}` } : extra;
 }
 
 async function api(method, path, body, isForm = false) {
-  const init = { method, headers: apiHeaders(isForm || !body ? {} : { "Content-Type": "application/json" }) };
+  const init = { method, headers: apiHeaders(path, isForm || !body ? {} : { "Content-Type": "application/json" }) };
   if (body) init.body = isForm ? body : JSON.stringify(body);
   const response = await fetch(path, init);
   if (response.status === 204) return null;
@@ -74,10 +83,19 @@ async function loadAvatars(selectId) {
   }
 }
 
-function previewUrl(avatar) {
-  // <img> cannot send headers: the key (if any) goes in the query, as for the websocket.
-  const key = $("api-key").value.trim();
-  return key ? `${avatar.preview_url}?api_key=${encodeURIComponent(key)}` : avatar.preview_url;
+async function showPreview(img, avatar) {
+  // <img> cannot send headers: with a token, fetch the picture and show it from a blob URL
+  // (a credential in an image URL would end up in logs and the browser history).
+  if (!clientToken()) {
+    img.src = avatar.preview_url;
+    return;
+  }
+  try {
+    const response = await fetch(avatar.preview_url, { headers: apiHeaders(avatar.preview_url) });
+    if (response.ok) img.src = URL.createObjectURL(await response.blob());
+  } catch {
+    // the tile keeps its alt text
+  }
 }
 
 function renderAvatars(selectId) {
@@ -89,7 +107,7 @@ function renderAvatars(selectId) {
     tile.title = avatar.name;
     tile.dataset.id = avatar.id;
     const img = document.createElement("img");
-    img.src = previewUrl(avatar);
+    showPreview(img, avatar);
     img.alt = avatar.name;
     const name = document.createElement("span");
     name.className = "name";
@@ -116,7 +134,7 @@ function selectAvatar(id) {
   for (const tile of document.querySelectorAll(".avatar")) {
     tile.classList.toggle("selected", tile.dataset.id === avatar.id);
   }
-  $("stage-preview").src = previewUrl(avatar);
+  showPreview($("stage-preview"), avatar);
 }
 
 async function deleteAvatar(id) {
@@ -301,9 +319,12 @@ async function startCall() {
       options: { controls: currentControls() },
     });
     state.sessionId = answer.session_id;
+    state.sessionToken = answer.session_token;
+    state.tokenTimer = setInterval(renewToken, (1000 * answer.expires_in_s) / 2);
     await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
     $("session-id").textContent = answer.session_id;
     $("session-id-2").textContent = answer.session_id;
+    $("session-token").textContent = answer.session_token;
     $("session-line").hidden = false;
     $("stop").disabled = false;
     $("record").disabled = false;
@@ -328,6 +349,7 @@ function openChannel(channel) {
     const message = JSON.parse(event.data);
     if (message.type === "server_stats") state.serverLatencyMs = message.latency_ms;
     else if (message.type === "error") setCallState(`${message.error}: ${message.detail}`, true);
+    else if (message.type === "draining") setCallState(`the server is restarting: this call can go on for ${message.deadline_s} s`, true);
     else if (message.type === "playback_started") { setCallState("speaking"); sayState("speaking…"); }
     else if (message.type === "playback_finished") {
       setCallState(message.interrupted ? "interrupted" : "connected");
@@ -340,13 +362,26 @@ function sendControl(message) {
   if (state.channel && state.channel.readyState === "open") state.channel.send(JSON.stringify(message));
 }
 
+async function renewToken() {
+  if (!state.sessionId) return;
+  try {
+    const renewed = await api("POST", `/v1/sessions/${state.sessionId}/token`);
+    state.sessionToken = renewed.session_token;
+    $("session-token").textContent = renewed.session_token;
+  } catch (error) {
+    setCallState(`could not renew the session token: ${error.message}`, true);
+  }
+}
+
 async function stopCall(reason) {
   clearInterval(state.statsTimer);
   clearInterval(state.pingTimer);
+  clearInterval(state.tokenTimer);
   if (state.recorder && state.recorder.state !== "inactive") state.recorder.stop();
   const sessionId = state.sessionId;
   state.sessionId = null;
   if (sessionId) api("DELETE", `/v1/sessions/${sessionId}`).catch(() => {});
+  state.sessionToken = null;
   if (state.pc) state.pc.close();
   state.pc = null;
   state.channel = null;
@@ -464,8 +499,13 @@ function wireControls() {
 }
 
 function init() {
-  $("api-key").value = localStorage.getItem("gioconda-api-key") || "";
-  $("api-key").addEventListener("change", () => { localStorage.setItem("gioconda-api-key", $("api-key").value); loadAvatars(); });
+  // A client token handed over in the fragment (never sent to a server, so never in its logs).
+  const fromFragment = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (fromFragment) {
+    $("client-token").value = fromFragment;
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  $("client-token").addEventListener("change", () => loadAvatars());
   $("start").addEventListener("click", startCall);
   $("stop").addEventListener("click", () => stopCall());
   $("record").addEventListener("click", toggleRecording);

@@ -353,14 +353,21 @@ async function start() {
     await pc.setLocalDescription(await pc.createOffer());
     await waitForIce(pc);
     const outputs = withVideo ? ["video", "blendshapes"] : ["blendshapes"];
+    // A server with an API key wants a client token for new calls: the deployment's login hands
+    // it to the page as #token=... (README "Tokens"); session routes take the session's token.
+    const clientToken = new URLSearchParams(location.hash.slice(1)).get("token");
     const response = await fetch("/v1/sessions", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: {
+        "Content-Type": "application/json",
+        ...(clientToken ? { Authorization: `Bearer ${clientToken}` } : {}),
+      },
       body: JSON.stringify({ sdp: pc.localDescription.sdp, type: "offer", options: { outputs } }),
     });
     const answer = await response.json();
     if (!response.ok) throw new Error(answer.detail || `HTTP ${response.status}`);
     state.sessionId = answer.session_id;
+    state.sessionToken = answer.session_token;
     await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
     state.statsTimer = setInterval(playoutDelay, 1000);
     $("stop").disabled = false;
@@ -373,9 +380,12 @@ async function start() {
 
 async function stop() {
   clearInterval(state.statsTimer);
-  if (state.sessionId) await fetch(`/v1/sessions/${state.sessionId}`, { method: "DELETE" }).catch(() => {});
+  if (state.sessionId) {
+    const headers = { Authorization: `Bearer ${state.sessionToken}` };
+    await fetch(`/v1/sessions/${state.sessionId}`, { method: "DELETE", headers }).catch(() => {});
+  }
   if (state.pc) state.pc.close();
-  Object.assign(state, { pc: null, channel: null, sessionId: null, queue: [], lastJitter: null });
+  Object.assign(state, { pc: null, channel: null, sessionId: null, sessionToken: null, queue: [], lastJitter: null });
   $("start").disabled = false;
   $("stop").disabled = true;
 }

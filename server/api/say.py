@@ -19,6 +19,7 @@ from engine.voice.base import Voice, checked_text, split_phrases
 from server.errors import ServerError
 from server.live_sessions import SessionManager
 from server.settings import ServerSettings
+from server.tokens import SessionAccess
 
 router = APIRouter(prefix="/v1/sessions")
 
@@ -27,7 +28,7 @@ class SayBody(BaseModel):
     text: Annotated[str, Field(description="what the avatar says; plain text")]
 
 
-@router.post("/{session_id}/say", status_code=202)
+@router.post("/{session_id}/say", status_code=202, dependencies=[SessionAccess])
 async def say(request: Request, session_id: str, body: SayBody) -> dict[str, Any]:
     settings: ServerSettings = request.app.state.settings
     sessions: SessionManager = request.app.state.sessions

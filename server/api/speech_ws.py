@@ -7,13 +7,18 @@ refused while the connection stays usable; a session with the blendshapes output
 `blendshapes_layout` then one `blendshapes` message per frame (docs/blendshapes.md). A message
 over the size cap or a client over the rate cap is closed with a reason (1009 / 1008); an unknown
 session is closed with 4404.
+
+The connection needs the session's token (`Authorization: Bearer TOKEN`, or the API key) or a
+one-time `?ticket=` from `POST /v1/sessions/{id}/ticket`: without one it is closed with 4401, with
+one for another session 4403. A session takes one speech connection at a time: a second one is
+closed with 4409 while the first keeps going (two agents talking over each other is a bug on the
+client's side that should surface, not be interleaved).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import MutableMapping
@@ -24,8 +29,10 @@ from fastapi import WebSocket, WebSocketDisconnect
 
 from engine.errors import EngineError
 from server.errors import ServerError
+from server.json_limits import loads_bounded
 from server.live_sessions import Session, SessionManager
 from server.settings import ServerSettings
+from server.tokens import bearer, check_session_access
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +40,13 @@ CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_NOT_FOUND = 4404
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_BUSY = 4409
+CLOSE_CODES = {
+    "unauthorized": CLOSE_UNAUTHORIZED,
+    "forbidden": CLOSE_FORBIDDEN,
+    "session_not_found": CLOSE_NOT_FOUND,
+}
 MAX_REASON_BYTES = 120  # websocket close reasons are capped at 123 bytes
 
 
@@ -148,7 +162,11 @@ class SpeechConnection:
 
     def _on_command(self, text: str) -> None:
         try:
-            command = json.loads(text)
+            command = loads_bounded(
+                text,
+                max_bytes=self._settings.ws_max_message_bytes,
+                max_depth=self._settings.ws_max_json_depth,
+            )
             kind = command["type"]
         except (ValueError, KeyError, TypeError) as exc:
             raise ServerError(
@@ -184,10 +202,35 @@ class SpeechConnection:
 async def serve_speech(
     ws: WebSocket, session_id: str, sessions: SessionManager, settings: ServerSettings
 ) -> None:
+    # Accept first: a close before accepting is a bare HTTP 403 without a reason.
     await ws.accept()
     try:
+        header = bearer(ws)
+        if header:
+            check_session_access(ws, session_id, header)
+        else:
+            ticket = ws.query_params.get("ticket", "")
+            check_session_access(ws, session_id, ticket, allow_ticket=True)
         session = sessions.get(session_id)
     except ServerError as exc:
-        await ws.close(CLOSE_NOT_FOUND, f"{exc.reason}: {exc}"[:MAX_REASON_BYTES])
+        code = CLOSE_CODES.get(exc.reason, CLOSE_POLICY)
+        await ws.close(code, f"{exc.reason}: {exc}"[:MAX_REASON_BYTES])
         return
-    await SpeechConnection(ws, session, settings).serve()
+    busy: set[str] = _speaking_sessions(ws)
+    if session_id in busy:
+        await ws.close(CLOSE_BUSY, "busy: this session already has a speech connection")
+        return
+    busy.add(session_id)
+    try:
+        await SpeechConnection(ws, session, settings).serve()
+    finally:
+        busy.discard(session_id)
+
+
+def _speaking_sessions(ws: WebSocket) -> set[str]:
+    """The ids of the sessions that have a speech connection now (one per session)."""
+    state = ws.app.state
+    if not hasattr(state, "speech_sockets"):
+        state.speech_sockets = set()
+    busy: set[str] = state.speech_sockets
+    return busy

@@ -170,7 +170,8 @@ async def measure(
         await asyncio.sleep(3.0)  # connect, settle into idle
         cpu_start, wall_start = _cpu_s(pid), time.monotonic()
         frames_start = recorder.frames
-        async with websockets.connect(speech_url(url, call.session_id)) as ws:
+        speech = speech_url(url, call.session_id)
+        async with websockets.connect(speech, additional_headers=call.headers) as ws:
             for _ in range(args.bursts):
                 recorder.bursts.append(await _send_burst(ws, recorder, burst, args.gap_s))
         wall = time.monotonic() - wall_start

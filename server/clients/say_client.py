@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import websockets
 
-from server.clients.speak_client import speech_url
+from server.clients.speak_client import bearer_headers, speech_url
 
 
 async def say(
@@ -22,14 +22,16 @@ async def say(
     session_id: str,
     text: str,
     *,
-    api_key: str | None = None,
+    token: str | None = None,
     wait_s: float = 120.0,
     on_event: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """The POST's answer, with the events up to playback_finished under "events"."""
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    """The POST's answer, with the events up to playback_finished under "events". `token`: the
+    session's token (or the server's API key)."""
+    headers = bearer_headers(token)
     events: list[dict[str, Any]] = []
-    async with websockets.connect(speech_url(base_url, session_id, api_key)) as ws:
+    url = speech_url(base_url, session_id)
+    async with websockets.connect(url, additional_headers=headers) as ws:
         async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30.0) as http:
             response = await http.post(f"/v1/sessions/{session_id}/say", json={"text": text})
         answer: dict[str, Any] = response.json()

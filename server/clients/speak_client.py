@@ -36,10 +36,15 @@ def load_pcm(path: Path, rate_hz: int) -> NDArray[np.int16]:
     return np.concatenate(chunks).astype(np.int16) if chunks else np.zeros(0, np.int16)
 
 
-def speech_url(base_url: str, session_id: str, api_key: str | None = None) -> str:
+def speech_url(base_url: str, session_id: str) -> str:
+    """The websocket URL; the credential goes in a header (`speak(headers=...)`), never here."""
     url = base_url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
-    url = f"{url}/v1/sessions/{session_id}/speech"
-    return f"{url}?api_key={api_key}" if api_key else url
+    return f"{url}/v1/sessions/{session_id}/speech"
+
+
+def bearer_headers(token: str | None) -> dict[str, str]:
+    """Authorization for a session token (or the API key)."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 async def speak(
@@ -51,12 +56,13 @@ async def speak(
     clear_after_s: float | None = None,
     wait_s: float = 30.0,
     on_event: Callable[[dict[str, Any]], None] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> SpeakResult:
     """Send start, the samples in 20 ms chunks (paced in real time), end (or clear after
-    `clear_after_s`), then wait for playback_finished."""
+    `clear_after_s`), then wait for playback_finished. `headers`: the session's Authorization."""
     events: list[dict[str, Any]] = []
     chunk = rate_hz * CHUNK_MS // 1000
-    async with websockets.connect(url) as ws:
+    async with websockets.connect(url, additional_headers=headers) as ws:
         finished = asyncio.get_running_loop().create_task(_collect(ws, events, on_event))
         await ws.send(json.dumps({"type": "start", "sample_rate": rate_hz}))
         start = time.monotonic()

@@ -22,8 +22,14 @@ FrameCallback = Callable[[av.VideoFrame, float], None]  # (frame, arrival time.m
 class ClientCall:
     pc: RTCPeerConnection
     session_id: str
+    session_token: str
     frames_received: int = 0
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What every /v1/sessions/{id} request and the speech websocket need."""
+        return {"Authorization": f"Bearer {self.session_token}"}
 
     async def close(self) -> None:
         for task in self.tasks:
@@ -74,7 +80,7 @@ async def call_server(
     tracks: list[MediaStreamTrack] = []
     pc.on("track", tracks.append)
     answer = await negotiate(pc, base_url, avatar_id, options, api_key)
-    call = ClientCall(pc, answer["session_id"])
+    call = ClientCall(pc, answer["session_id"], answer["session_token"])
     loop = asyncio.get_running_loop()
     for track in tracks:
         reader = _read_video(track, call, on_frame) if track.kind == "video" else _drain(track)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 from typing import Any
 
 
@@ -18,7 +19,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("session_id", help="the session id (shown by the web page)")
     parser.add_argument("text", help="what to say")
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="server base URL")
-    parser.add_argument("--api-key", help="the server's API key, if it has one")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("GIOCONDA_SESSION_TOKEN"),
+        help="the session's token (the web page shows it; default $GIOCONDA_SESSION_TOKEN)",
+    )
+    parser.add_argument("--api-key", help="the server's API key instead of a session token")
     parser.set_defaults(handler=run)
 
 
@@ -31,9 +37,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(event))
 
     try:
-        answer = asyncio.run(
-            say(args.url, args.session_id, args.text, api_key=args.api_key, on_event=show)
-        )
+        token = args.token or args.api_key
+        answer = asyncio.run(say(args.url, args.session_id, args.text, token=token, on_event=show))
     except SayRefused as exc:
         print(f"gioconda say: refused: {exc}")
         return 1

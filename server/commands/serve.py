@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from server.commands.arg_types import positive_int
-from server.settings import IceLoopback
+from server.settings import IceLoopback, ServerSettings
+
+SHUTDOWN_TIMEOUT_S = 5  # after the drain: open HTTP and websocket connections get this long
 
 
 def register(subparsers: Any) -> None:
@@ -29,7 +32,20 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--data-dir", type=Path, help="avatar store folder")
     parser.add_argument("--max-sessions", type=int, help="concurrent sessions (default 2)")
-    parser.add_argument("--api-key", help="require this key on /v1 (Authorization: Bearer KEY)")
+    parser.add_argument(
+        "--api-key", help="servers' credential: mints tokens, creates sessions (README: Tokens)"
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve a non-loopback address without an API key (anyone who reaches it may "
+        "create sessions and upload portraits)",
+    )
+    parser.add_argument(
+        "--drain-timeout-s",
+        type=float,
+        help="on SIGTERM, let live calls go on up to this long before exiting (default 30)",
+    )
     parser.add_argument(
         "--ice-loopback",
         choices=[m.value for m in IceLoopback],
@@ -57,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.app import create_app
-    from server.settings import ServerSettings
+    from server.drain import DrainingServer
 
     overrides: dict[str, Any] = {
         "host": args.host,
@@ -67,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         "data_dir": args.data_dir,
         "max_sessions": args.max_sessions,
         "api_key": args.api_key,
+        "insecure": args.insecure or None,
+        "drain_timeout_s": args.drain_timeout_s,
         "ice_loopback": args.ice_loopback,
         "ice_servers": args.ice_server,
         "backend": args.backend,
@@ -84,13 +102,39 @@ def run(args: argparse.Namespace) -> int:
             name = ".".join(str(part) for part in error["loc"])
             print(f"gioconda serve: setting {name}: {error['msg']}", file=sys.stderr)
         return 2
+    refusal = exposure_refusal(settings)
+    if refusal:
+        print(f"gioconda serve: {refusal}", file=sys.stderr)
+        return 2
     app = create_app(settings)
     print(f"Gioconda: open http://{settings.host}:{settings.port}/ (ready when /readyz is true)")
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level="info",
         ws_max_size=4 * settings.ws_max_message_bytes,
+        timeout_graceful_shutdown=SHUTDOWN_TIMEOUT_S,
     )
+    DrainingServer(config, app, settings.drain_timeout_s).run()
     return 0
+
+
+def exposure_refusal(settings: ServerSettings) -> str | None:
+    """Why the server must not start as configured: a non-loopback address without a key."""
+    if settings.api_key or settings.insecure or is_loopback(settings.host):
+        return None
+    return (
+        f"refusing to serve {settings.host} without an API key: anyone who can reach it could "
+        "create sessions and upload portraits. Set GIOCONDA_API_KEY (or --api-key) and hand "
+        "pages client tokens (README: Tokens), or pass --insecure on a trusted network."
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve anywhere

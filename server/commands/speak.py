@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument("session_id", help="the session id (shown by the web page)")
     parser.add_argument("file", type=Path, help="any sound file PyAV reads (wav, flac, ogg, mp3)")
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="server base URL")
-    parser.add_argument("--api-key", help="the server's API key, if it has one")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("GIOCONDA_SESSION_TOKEN"),
+        help="the session's token (the web page shows it; default $GIOCONDA_SESSION_TOKEN)",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("GIOCONDA_API_KEY"),
+        help="or the server's API key (default $GIOCONDA_API_KEY)",
+    )
     parser.add_argument("--rate", type=int, default=16_000, help="sample rate to send (Hz)")
     parser.add_argument("--clear-after", type=float, help="interrupt after this many seconds")
     parser.set_defaults(handler=run)
@@ -28,10 +38,11 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import websockets
 
-    from server.clients.speak_client import load_pcm, speak, speech_url
+    from server.clients.speak_client import bearer_headers, load_pcm, speak, speech_url
 
     samples = load_pcm(args.file, args.rate)
-    url = speech_url(args.url, args.session_id, args.api_key)
+    url = speech_url(args.url, args.session_id)
+    headers = bearer_headers(args.token or args.api_key)
     print(f"streaming {len(samples) / args.rate:.1f} s of {args.file} to {url}")
     try:
         result = asyncio.run(
@@ -40,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
                 samples,
                 args.rate,
                 clear_after_s=args.clear_after,
+                headers=headers,
                 on_event=lambda e: print(
                     json.dumps({k: v for k, v in e.items() if k != "received_s"})
                 ),
