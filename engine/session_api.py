@@ -18,6 +18,8 @@ from typing import Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from engine.watermark.payload import WatermarkPayload
+
 VIDEO_CLOCK_HZ = 90_000
 OUTPUT_AUDIO_RATE_HZ = 16_000  # mono int16; the WebRTC layer resamples for Opus
 ALLOWED_FPS = (25, 30, 40, 50)
@@ -68,6 +70,9 @@ class StreamOptions:
     fps: int = DEFAULT_FPS
     seed: int = 0
     controls: Controls = field(default_factory=Controls)
+    # Embedded invisibly in every frame (engine.watermark). The server sets its own id and one
+    # per session or render; the default marks frames as Gioconda's without saying whose.
+    watermark: WatermarkPayload = WatermarkPayload(server_id=0, stream_id=0)
 
 
 class SessionStream(Protocol):

@@ -44,6 +44,7 @@ from engine.stream_options import (
 )
 from engine.stream_pipeline import StreamPipeline
 from engine.stream_task import StreamTask
+from engine.watermark.embed import WatermarkEmbedder
 from models.motion_checkpoint import MotionModel
 
 __all__ = ["AvatarStream", "StreamEngine", "validate_options"]
@@ -131,6 +132,7 @@ class StreamEngine:
             self._acquire_renderer(avatar),
             realtime,
             LIVE_CHANNEL_FRAMES if realtime else OFFLINE_CHANNEL_FRAMES,
+            WatermarkEmbedder(options.watermark),
         )
         stream = AvatarStream(self, task, queue, options)
         self._streams.append(stream)

@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 
 from engine.avatar_store import AvatarStore
 from server import avatars_api, sessions_api
+from server.api import detect as detect_api
 from server.auth import authorized
 from server.errors import error_body, install_error_handlers, status_for
 from server.metrics import Metrics
@@ -51,6 +52,7 @@ def create_app(
     app.middleware("http")(_guard_v1)
     app.include_router(avatars_api.router)
     app.include_router(sessions_api.router)
+    app.include_router(detect_api.router)
     app.add_api_route("/healthz", _healthz)
     app.add_api_route("/readyz", _readyz)
     app.add_api_route("/metrics", _metrics)
@@ -140,6 +142,13 @@ async def _guard_v1(
                 "too_many_bytes",
                 f"the upload is {declared / 1e6:.1f} MB; the limit is "
                 f"{settings.max_upload_bytes / 1e6:.1f} MB",
+            )
+        if path == "/v1/detect" and declared > settings.max_detect_bytes + MULTIPART_OVERHEAD_BYTES:
+            return _refuse(
+                request,
+                "too_many_bytes",
+                f"the upload is {declared / 1e6:.1f} MB; the limit of /v1/detect is "
+                f"{settings.max_detect_bytes / 1e6:.1f} MB",
             )
         if path == "/v1/sessions" and declared > settings.max_sdp_bytes * 2:
             return _refuse(

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "speak",
     "preview",
     "render",
+    "detect",
     "bench",
     "data",
     "train",

@@ -15,6 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from typing import Any, Protocol
 
 from aiortc import (
@@ -31,9 +32,11 @@ from engine.avatar import PreparedAvatar
 from engine.avatar_store import AvatarStore
 from engine.errors import EngineError
 from engine.session_api import Controls, SegmentEvent, SessionStream, StreamOptions
+from engine.watermark.payload import STREAM_ID_BITS, WatermarkPayload
 from server.errors import ServerError
 from server.label import LabelPainter
 from server.metrics import Metrics
+from server.provenance.identity import watermark_server_id
 from server.settings import ServerSettings
 from server.webrtc import (
     AvatarAudioTrack,
@@ -169,6 +172,7 @@ class Session:
             "speaking": self.pump.speaking,
             "age_s": round(time.monotonic() - self.created_s, 1),
             "controls": dataclasses.asdict(self.controls),
+            "watermark": str(self.stream.options.watermark),
         }
 
     async def close(self, cause: str = "closed") -> None:
@@ -285,6 +289,7 @@ class SessionManager:
         self._store = store
         self._metrics = metrics
         self._sessions: dict[str, Session] = {}
+        self.server_id = watermark_server_id(settings.data_dir, settings.watermark_server_id)
         self._reserved = 0  # sessions being set up, counted against the limit
 
     def __len__(self) -> int:
@@ -311,6 +316,8 @@ class SessionManager:
         self._reserved += 1
         try:
             avatar = await asyncio.to_thread(self._store.load, avatar_id)
+            stream_id = secrets.randbelow(1 << STREAM_ID_BITS)
+            options = replace(options, watermark=WatermarkPayload(self.server_id, stream_id))
             # Building the avatar's renderer takes a moment: off the event loop.
             stream = await asyncio.to_thread(self._engine.create_stream, avatar, options)
             return await self._connect(stream, self._store.resolve(avatar_id), offer_sdp, kinds)

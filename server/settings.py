@@ -65,6 +65,10 @@ class ServerSettings(BaseSettings):
     ice_loopback: IceLoopback = IceLoopback.ADD
     ai_label: bool = True  # draw "AI-generated" on every video frame
     ai_label_text: str = "AI-generated"
+    # The invisible watermark's server id (engine.watermark.payload); unset: drawn at first start
+    # and kept in DATA_DIR/watermark_server_id (server/provenance/identity.py).
+    watermark_server_id: int | None = Field(default=None, ge=1, le=65535)
+    max_detect_bytes: int = 200_000_000  # POST /v1/detect upload cap
 
     max_sessions: int = 2
     max_sdp_bytes: int = 20_000

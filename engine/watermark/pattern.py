@@ -28,6 +28,10 @@ SHIFTS_PER_AXIS = TILE_PX // SHIFT_STEP_PX  # 32 x 32 = 2 ** SYMBOL_BITS positio
 BAND_CYCLES = (6.0, 28.0)  # radius of the spectral ring, in cycles per tile
 PATTERN_SEED = 0x61C0DA  # fixed: every Gioconda server embeds and detects the same patterns
 PATTERNS = 1 + SYMBOLS
+# Presence rests on the sync pattern alone (its peak must clear a threshold set for ~1e5 shift and
+# scale hypotheses); each data pattern only has to beat the other 1023 shifts of itself.
+# Sync at twice the amplitude of each data pattern: 4/8 of the mark's power.
+SYNC_WEIGHT = 2.0
 
 assert SHIFTS_PER_AXIS**2 == 1 << SYMBOL_BITS
 
@@ -63,7 +67,7 @@ def symbol_shift(symbol: int) -> tuple[int, int]:
 def mark_tile(symbols: tuple[int, ...]) -> NDArray[np.float32]:
     """(TILE_PX, TILE_PX) the sum of the sync pattern and the shifted data patterns, unit RMS."""
     tiles = patterns()
-    tile = tiles[0].copy()
+    tile = SYNC_WEIGHT * tiles[0]
     for k, symbol in enumerate(symbols, start=1):
         tile += np.roll(tiles[k], symbol_shift(symbol), axis=(0, 1))
     return tile / tile.std()  # type: ignore[no-any-return]
