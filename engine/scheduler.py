@@ -275,7 +275,8 @@ class Scheduler:
         else:
             # The invisible mark goes on here, on the worker, so every consumer (each transport,
             # the offline render) gets it; a server transport's visible label goes on later.
-            picture = task.watermark.embed(picture)
+            if task.watermark is not None:
+                picture = task.watermark.embed(picture)
             self.stats.frames_rendered += 1
         if picture is None:  # its render failed: the stream was closed
             return

@@ -71,8 +71,9 @@ class StreamOptions:
     seed: int = 0
     controls: Controls = field(default_factory=Controls)
     # Embedded invisibly in every frame (engine.watermark). The server sets its own id and one
-    # per session or render; the default marks frames as Gioconda's without saying whose.
-    watermark: WatermarkPayload = WatermarkPayload(server_id=0, stream_id=0)
+    # per session or render; the default marks frames as Gioconda's without saying whose. None
+    # (unmarked) is for measuring the mark only (`gioconda bench watermark`'s reference frames).
+    watermark: WatermarkPayload | None = WatermarkPayload(server_id=0, stream_id=0)
 
 
 class SessionStream(Protocol):

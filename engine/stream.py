@@ -132,7 +132,7 @@ class StreamEngine:
             self._acquire_renderer(avatar),
             realtime,
             LIVE_CHANNEL_FRAMES if realtime else OFFLINE_CHANNEL_FRAMES,
-            WatermarkEmbedder(options.watermark),
+            None if options.watermark is None else WatermarkEmbedder(options.watermark),
         )
         stream = AvatarStream(self, task, queue, options)
         self._streams.append(stream)

@@ -99,7 +99,7 @@ class StreamTask:
         renderer: AvatarRenderer,
         realtime: bool,
         channel_capacity: int,
-        watermark: WatermarkEmbedder,
+        watermark: WatermarkEmbedder | None,
     ) -> None:
         self.name = name
         self.watermark = watermark  # applied by the worker to every picture it renders

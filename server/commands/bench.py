@@ -13,6 +13,10 @@ BENCHMARKS = {
     "webrtc": ("server.bench_webrtc", "end-to-end latency, fps and CPU of a session over loopback"),
     "render": ("engine.bench_render", "per-stage ms on one backend and max 40 fps sessions"),
     "stream": ("engine.bench_stream", "live streams: latency p50/p95, fps, CPU, streams sustained"),
+    "watermark": (
+        "server.commands.bench_watermark",
+        "invisible watermark: detection per transform, false positives, PSNR, ms per frame",
+    ),
 }
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks: numbers measured on this machine (their flags live in server/commands)."""
