@@ -21,10 +21,13 @@ from fastapi.staticfiles import StaticFiles
 
 from engine.avatar_store import AvatarStore
 from server import avatars_api, sessions_api
+from server.api import audit as audit_api
 from server.api import detect as detect_api
 from server.auth import authorized
 from server.errors import error_body, install_error_handlers, status_for
 from server.metrics import Metrics
+from server.provenance.audit import AuditLog
+from server.provenance.signing import signing_identity
 from server.sessions import SessionManager, StreamEngine
 from server.settings import ServerSettings
 from server.webrtc import configure_ice_loopback
@@ -53,6 +56,7 @@ def create_app(
     app.include_router(avatars_api.router)
     app.include_router(sessions_api.router)
     app.include_router(detect_api.router)
+    app.include_router(audit_api.router)
     app.add_api_route("/healthz", _healthz)
     app.add_api_route("/readyz", _readyz)
     app.add_api_route("/metrics", _metrics)
@@ -74,7 +78,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine: StreamEngine = app.state.given_engine or _new_engine(settings)
     app.state.store = store
     app.state.engine = engine
-    app.state.sessions = SessionManager(settings, engine, store, app.state.metrics)
+    app.state.audit = AuditLog(settings.data_dir, settings.audit_retention_days)
+    # The C2PA signing chain is made at first start (renders sign with it; see signing.py).
+    signing_identity(settings.data_dir, settings.c2pa_cert, settings.c2pa_key, settings.c2pa_alg)
+    app.state.sessions = SessionManager(settings, engine, store, app.state.metrics, app.state.audit)
     warm_up = asyncio.get_running_loop().create_task(_warm_up(app))
     try:
         yield

@@ -11,8 +11,10 @@ peak, and the CRC checks the payload.
 
 False-positive rate: under "no mark" each correlation value is close to a standard normal (a
 weighted sum of hundreds of frequency bins with unrelated phases), so the chance that the best of
-HYPOTHESES values reaches z is at most HYPOTHESES * Q(z) (union bound). A window is "detected" when
-that bound is below DETECT_FPR; confidence = 1 - bound.
+HYPOTHESES values reaches z is at most HYPOTHESES * Q(z) (union bound). The data patterns are
+independent of the sync pattern, so without a mark the payload read is noise and passes the 8-bit
+CRC with probability 1/256: a window whose payload checks out has the bound HYPOTHESES * Q(z) /
+256. A window is "detected" when its bound is at most DETECT_FPR; confidence = 1 - bound.
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ from engine.watermark.pattern import (
     band_mask,
     patterns,
 )
-from engine.watermark.payload import SYMBOLS, WatermarkPayload
+from engine.watermark.payload import CRC_BITS, SYMBOLS, WatermarkPayload
 from engine.watermark.scale import CANDIDATES, scale_candidates
 
 DETECT_FPR = 1e-6  # per 1 s window
+READ_BELOW_FPR = 1e-2  # the payload is read (and its CRC checked) from this sync evidence on
 MIN_SIDE_PX = 96
 # Each fold bin is divided by its neighbourhood's power to this power: 0.5 would whiten the
 # portrait, 1 would be the matched filter if the portrait were all there is; between them was best
@@ -95,10 +98,12 @@ def detect_luma(luma: NDArray[np.float32]) -> Detection:
     if best is None:
         return Detection(False, None, 0.0, 1.0, (1.0, 1.0))
     z, scale, spectrum = best
-    fpr = min(1.0, HYPOTHESES * _normal_tail(z))
-    present = fpr < DETECT_FPR
-    payload = _read_payload(spectrum) if present else None
-    return Detection(present, payload, z, fpr, scale)
+    sync_fpr = min(1.0, HYPOTHESES * _normal_tail(z))
+    payload = _read_payload(spectrum) if sync_fpr <= READ_BELOW_FPR else None
+    # Without a mark the symbols read are noise, and noise passes the CRC once in 2**CRC_BITS.
+    fpr = sync_fpr * 2.0**-CRC_BITS if payload is not None else sync_fpr
+    present = fpr <= DETECT_FPR
+    return Detection(present, payload if present else None, z, fpr, scale)
 
 
 def detect_frames(frames: list[NDArray[np.uint8]]) -> Detection:

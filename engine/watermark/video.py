@@ -40,8 +40,22 @@ def encode(frames: list[NDArray[np.uint8]], codec: str, bit_rate_kbps: int, fps:
     stream.height, stream.width = frames[0].shape[:2]
     stream.pix_fmt = "yuv420p"
     stream.bit_rate = bit_rate_kbps * 1000
-    if codec == "libvpx":  # as a WebRTC sender runs it
-        stream.options = {"deadline": "realtime", "cpu-used": "8", "threads": "1"}
+    if codec == "libvpx":  # as aiortc's WebRTC sender (aiortc/codecs/vpx.py) runs it: CBR
+        stream.codec_context.qmin, stream.codec_context.qmax = 2, 56
+        rate = str(bit_rate_kbps * 1000)
+        stream.options = {
+            "bufsize": rate,
+            "minrate": rate,
+            "maxrate": rate,
+            "cpu-used": "-6",
+            "deadline": "realtime",
+            "lag-in-frames": "0",
+            "noise-sensitivity": "4",
+            "overshoot-pct": "15",
+            "undershoot-pct": "100",
+            "static-thresh": "1",
+            "threads": "1",
+        }
     else:
         stream.options = {"preset": "veryfast", "threads": "1"}
     for index, rgb in enumerate(frames):

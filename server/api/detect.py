@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request, UploadFile
 
 from engine.watermark.inspect import inspect_file
 from server.errors import ServerError
+from server.provenance.manifest import read_manifest
 
 router = APIRouter(prefix="/v1/detect")
 CHUNK_BYTES = 1 << 20
@@ -38,4 +39,5 @@ async def detect(request: Request, file: UploadFile) -> dict[str, Any]:
         if size == 0:
             raise ServerError("the upload is empty", "bad_media")
         verdict = await asyncio.to_thread(inspect_file, Path(spool.name))
-    return verdict.summary()
+        manifest = await asyncio.to_thread(read_manifest, Path(spool.name))
+    return {**verdict.summary(), "c2pa": manifest}

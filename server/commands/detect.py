@@ -17,7 +17,8 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "detect",
         help="find Gioconda's invisible watermark (and C2PA manifest) in a video or image",
-        description="Exit status: 0 when the watermark is found, 1 when it is not, 2 on error.",
+        description="Also reads a C2PA manifest where the file has one. Exit status: 0 when the "
+        "watermark is found, 1 when it is not, 2 on error.",
     )
     parser.add_argument("file", type=Path, help="video (mp4, webm, mkv, ...) or image")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -27,10 +28,12 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from engine.watermark.detect import DETECT_FPR
     from engine.watermark.inspect import inspect_file
+    from server.provenance.manifest import read_manifest
 
     if not args.file.is_file():
         raise SystemExit(f"gioconda detect: error: {args.file}: no such file")
     summary = inspect_file(args.file).summary()
+    summary["c2pa"] = read_manifest(args.file)
     if args.json:
         print(json.dumps(summary))
     else:
@@ -58,5 +61,20 @@ def _describe(summary: dict[str, Any], window_fpr: float) -> str:
         lines.append(
             f"windows: {summary['detected_windows']} of {summary['windows']} 1 s windows "
             f"detected ({100 * summary['detected_share']:.1f} %)"
+        )
+    manifest = summary["c2pa"]
+    if manifest is None:
+        lines.append("c2pa: no manifest")
+    else:
+        provenance = manifest["provenance"] or {}
+        lines.append(
+            f"c2pa: {manifest['validation_state']} manifest by {manifest['generator']} "
+            f"{manifest['generator_version']}, signed by {manifest['signer']!r} "
+            f"(issuer {manifest['issuer']!r}); AI-generated: {manifest['ai_generated']} "
+            f"({manifest['digital_source_type']})"
+        )
+        lines.append(
+            f"c2pa provenance: avatar {provenance.get('avatar_id')}, consent record "
+            f"{provenance.get('consent_record_id')}, watermark {provenance.get('watermark')}"
         )
     return "\n".join(lines)

@@ -1,7 +1,9 @@
 """`gioconda render IMAGE AUDIO -o OUT.mp4`: a talking-face video file from a portrait and speech.
 
 The render is the streaming engine fed from the file as fast as it goes (engine.offline_render);
-H.264 + AAC in MP4, deterministic for a seed, with a progress bar.
+H.264 + AAC in MP4, deterministic for a seed, with a progress bar. Every frame carries the
+invisible watermark (this server's id and a fresh render id); the finished file gets a signed C2PA
+manifest (server/provenance/manifest.py) and a row in the consent audit.
 """
 
 from __future__ import annotations
@@ -51,9 +53,23 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import secrets
+
     from engine.offline_render import render_file
     from engine.session_api import Controls, StreamOptions
     from engine.stream import StreamEngine, validate_options
+    from engine.watermark.payload import STREAM_ID_BITS, WatermarkPayload
+    from server.provenance.audit import AuditLog
+    from server.provenance.identity import watermark_server_id
+    from server.provenance.manifest import RenderProvenance, sign_mp4
+    from server.provenance.signing import signing_identity
+    from server.settings import ServerSettings
+
+    settings = ServerSettings(data_dir=args.data_dir)
+    payload = WatermarkPayload(
+        watermark_server_id(settings.data_dir, settings.watermark_server_id),
+        secrets.randbelow(1 << STREAM_ID_BITS),
+    )
 
     gaze_x, gaze_y = _parse_gaze(args.gaze)
     controls = Controls(
@@ -69,11 +85,20 @@ def run(args: argparse.Namespace) -> int:
         fps=args.fps,
         seed=args.seed,
         controls=controls,
+        watermark=payload,
     )
     validate_options(options)  # fail fast, before a portrait is prepared
     if not args.audio.is_file():
         raise SystemExit(f"gioconda render: error: {args.audio}: no such file")
     avatar = _resolve_avatar(args.image, args.data_dir)
+    avatar_id, consent_id = _consent(args.image, args.data_dir)
+    # Made (first start) before the long render, so a key problem shows at once.
+    identity = signing_identity(
+        settings.data_dir, settings.c2pa_cert, settings.c2pa_key, settings.c2pa_alg
+    )
+    audit = AuditLog(settings.data_dir, settings.audit_retention_days)
+    audit_id = f"render:{payload}:{secrets.token_hex(4)}"
+    audit.start(audit_id, "render", avatar_id, consent_id, str(payload))
     engine = StreamEngine(threads=1, weights=args.weights)
     try:
         summary = render_file(
@@ -81,11 +106,26 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         engine.close()
+    sign_mp4(args.output, RenderProvenance(avatar_id, consent_id, str(payload)), identity)
+    audit.end(audit_id, "finished")
     print(
         f"wrote {args.output}: {summary.frames} frames at {args.fps} fps, {summary.audio_s:.2f} s "
-        f"of audio in {summary.wall_s:.1f} s ({summary.speed:.2f}x real time)"
+        f"of audio in {summary.wall_s:.1f} s ({summary.speed:.2f}x real time)\n"
+        f"watermark {payload} (server {payload.server_id}, render {payload.stream_id}); C2PA "
+        f"manifest signed (consent record {consent_id})"
     )
     return 0
+
+
+def _consent(source: str, data_dir: Path) -> tuple[str, str]:
+    """(avatar id, consent record id) for the manifest and the audit."""
+    from engine.avatar_store import AvatarStore
+    from server.provenance.audit import consent_record_id, file_consent_record_id
+
+    path = Path(source)
+    if path.is_file():
+        return path.name, file_consent_record_id(path)
+    return source, consent_record_id(AvatarStore(data_dir).get(source))
 
 
 def _parse_gaze(text: str) -> tuple[float, float]:
