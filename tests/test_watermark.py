@@ -54,6 +54,16 @@ def test_marked_frames_carry_the_payload_at_40_db(
     _assert_found(detect_frames(marked[:1]))  # one still image too
 
 
+def test_flat_areas_get_a_fainter_mark_than_texture(unmarked: list[NDArray[np.uint8]]) -> None:
+    """Flat cartoon skin shows mottling where a painting's texture hides it: the mark follows."""
+    frame = unmarked[0].copy()
+    frame[:, :256] = (236, 188, 160)  # the left half: flat skin tone
+    change = WatermarkEmbedder(PAYLOAD).embed(frame).astype(np.float64) - frame
+    flat, textured = change[40:472, 20:236], change[40:472, 276:492]
+    assert np.sqrt(np.mean(flat**2)) < 1.0
+    assert np.sqrt(np.mean(textured**2)) > 2 * np.sqrt(np.mean(flat**2))
+
+
 def test_unmarked_frames_are_not_detected(unmarked: list[NDArray[np.uint8]]) -> None:
     detection = detect_frames(unmarked)
     assert not detection.present and detection.payload is None
