@@ -2,14 +2,16 @@
 
 The render is the streaming engine fed from the file as fast as it goes (engine.offline_render);
 H.264 + AAC in MP4, deterministic for a seed, with a progress bar. Every frame carries the
-invisible watermark (this server's id and a fresh render id); the finished file gets a signed C2PA
-manifest (server/provenance/manifest.py) and a row in the consent audit.
+invisible watermark (this server's id and a render id hashed from the request); the finished file
+gets a signed C2PA manifest (server/provenance/manifest.py) and a row in the consent audit.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +19,7 @@ from engine.avatar_store import DEFAULT_STORE_DIR
 
 if TYPE_CHECKING:
     from engine.avatar import PreparedAvatar
+    from engine.session_api import StreamOptions
 
 
 def register(subparsers: Any) -> None:
@@ -66,10 +69,6 @@ def run(args: argparse.Namespace) -> int:
     from server.settings import ServerSettings
 
     settings = ServerSettings(data_dir=args.data_dir)
-    payload = WatermarkPayload(
-        watermark_server_id(settings.data_dir, settings.watermark_server_id),
-        secrets.randbelow(1 << STREAM_ID_BITS),
-    )
 
     gaze_x, gaze_y = _parse_gaze(args.gaze)
     controls = Controls(
@@ -85,11 +84,15 @@ def run(args: argparse.Namespace) -> int:
         fps=args.fps,
         seed=args.seed,
         controls=controls,
-        watermark=payload,
     )
     validate_options(options)  # fail fast, before a portrait is prepared
     if not args.audio.is_file():
         raise SystemExit(f"gioconda render: error: {args.audio}: no such file")
+    payload = WatermarkPayload(
+        watermark_server_id(settings.data_dir, settings.watermark_server_id),
+        _render_id(args.image, args.audio, options, STREAM_ID_BITS),
+    )
+    options = replace(options, watermark=payload)
     avatar = _resolve_avatar(args.image, args.data_dir)
     avatar_id, consent_id = _consent(args.image, args.data_dir)
     # Made (first start) before the long render, so a key problem shows at once.
@@ -115,6 +118,16 @@ def run(args: argparse.Namespace) -> int:
         f"manifest signed (consent record {consent_id})"
     )
     return 0
+
+
+def _render_id(image: str, audio: Path, options: StreamOptions, bits: int) -> int:
+    """The render's stream id: a hash of what is rendered (portrait, audio, options), so the same
+    request renders the same frames (a seed's promise) and different ones are told apart."""
+    digest = hashlib.sha256(audio.read_bytes())
+    portrait = Path(image)
+    digest.update(portrait.read_bytes() if portrait.is_file() else image.encode())
+    digest.update(repr(options).encode())
+    return int.from_bytes(digest.digest()[:4], "big") & ((1 << bits) - 1)
 
 
 def _consent(source: str, data_dir: Path) -> tuple[str, str]:
