@@ -60,7 +60,7 @@ def test_flat_areas_get_a_fainter_mark_than_texture(unmarked: list[NDArray[np.ui
     frame[:, :256] = (236, 188, 160)  # the left half: flat skin tone
     change = WatermarkEmbedder(PAYLOAD).embed(frame).astype(np.float64) - frame
     flat, textured = change[40:472, 20:236], change[40:472, 276:492]
-    assert np.sqrt(np.mean(flat**2)) < 1.0
+    assert np.sqrt(np.mean(flat**2)) < 1.2
     assert np.sqrt(np.mean(textured**2)) > 2 * np.sqrt(np.mean(flat**2))
 
 
