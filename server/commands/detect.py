@@ -53,10 +53,16 @@ def _describe(summary: dict[str, Any], window_fpr: float) -> str:
         lines.append(f"watermark: present, {whose}")
     else:
         lines.append("watermark: not found")
-    lines.append(
-        f"confidence: {summary['confidence']:.12f} (false-positive rate <= "
-        f"{summary['false_positive_rate']:.3g}; each window decides at <= {window_fpr:g})"
-    )
+    if summary["watermark_present"]:
+        lines.append(
+            f"confidence: {summary['confidence']:.12f} (false-positive rate <= "
+            f"{summary['false_positive_rate']:.3g}; each window decides at <= {window_fpr:g})"
+        )
+    else:
+        lines.append(
+            f"no window reaches the {window_fpr:g} false-positive bar (the best one's bound: "
+            f"{summary['false_positive_rate']:.3g})"
+        )
     if summary["kind"] == "video":
         lines.append(
             f"windows: {summary['detected_windows']} of {summary['windows']} 1 s windows "
