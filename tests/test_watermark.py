@@ -101,3 +101,10 @@ def _assert_found(detection: Detection) -> None:
     assert detection.present, detection
     assert detection.payload == PAYLOAD
     assert detection.false_positive_rate < 1e-6
+
+
+def test_a_window_whose_resolution_changes_is_still_read(marked: list[NDArray[np.uint8]]) -> None:
+    """Bug: frames of two sizes in one window (a recording that switched resolution) crashed the
+    detector with a numpy broadcast error."""
+    frames = [f if k % 2 else cv2.resize(f, (384, 384)) for k, f in enumerate(marked)]
+    _assert_found(detect_frames(frames))

@@ -108,9 +108,13 @@ def detect_luma(luma: NDArray[np.float32]) -> Detection:
 
 def detect_frames(frames: list[NDArray[np.uint8]]) -> Detection:
     """A window of (H, W, 3) RGB or (H, W) grey frames -> the detection of their average."""
-    total = np.zeros(frames[0].shape[:2], np.float32)
+    height, width = frames[0].shape[:2]
+    total = np.zeros((height, width), np.float32)
     for frame in frames:
-        total += to_luma(frame)
+        luma = to_luma(frame)
+        if luma.shape != total.shape:  # a recording whose resolution changed mid-window
+            luma = np.asarray(cv2.resize(luma, (width, height)), np.float32)
+        total += luma
     return detect_luma(total / len(frames))
 
 

@@ -88,7 +88,7 @@ def inspect_file(path: Path) -> FileVerdict:
             windows.append(detect_frames(frames))
             if len(windows) == MAX_WINDOWS:
                 break
-    except (av.FFmpegError, ValueError) as exc:
+    except (av.FFmpegError, ValueError, IndexError) as exc:  # IndexError: no video stream
         raise EngineError(
             f"{path.name}: not a readable image or video ({exc})", "bad_media"
         ) from exc
