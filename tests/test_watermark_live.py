@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from server.cli import main as gioconda
-from server.webrtc_client import call_server
+from server.clients.webrtc_client import call_server
 from tests.server_harness import ServerThread, running_server, server_settings
 
 CALL_S = 4.0

@@ -1,1 +1,1 @@
-"""Benchmarks: numbers measured on this machine (their flags live in server/commands)."""
+"""Benchmarks: numbers measured on this machine (the command line lives in server/commands)."""

@@ -1,1 +1,1 @@
-"""The /v1 HTTP routes, one module per resource."""
+"""HTTP and websocket routes: avatars, sessions, agent speech."""

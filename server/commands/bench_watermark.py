@@ -38,12 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from engine.audio_input import read_audio_file
-    from engine.avatar_source import load_avatar
+    from engine.avatar.source import load_avatar
     from engine.bench.watermark import FPS, report
-    from engine.offline_render import render_frames
-    from engine.session_api import StreamOptions
-    from engine.stream import StreamEngine
+    from engine.contract import StreamOptions
+    from engine.stream.audio_input import read_audio_file
+    from engine.stream.engine import StreamEngine
+    from engine.stream.offline import render_frames
 
     portraits = args.portraits or _default_portraits()
     audio, rate_hz = read_audio_file(args.audio)

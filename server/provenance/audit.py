@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.avatar_store import AvatarRecord
+from engine.avatar.store import AvatarRecord
 
 AUDIT_FILE = "audit.sqlite3"
 MAX_ROWS_PER_QUERY = 1000
