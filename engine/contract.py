@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from engine.watermark.payload import WatermarkPayload
+
 if TYPE_CHECKING:
     from engine.avatar.prepared import PreparedAvatar
 
@@ -80,6 +82,10 @@ class StreamOptions:
     seed: int = 0
     controls: Controls = field(default_factory=Controls)
     outputs: tuple[str, ...] = ("video",)  # a non-empty subset of OUTPUTS
+    # Embedded invisibly in every frame (engine.watermark). The server sets its own id and one
+    # per session or render; the default marks frames as Gioconda's without saying whose. None
+    # (unmarked) is for measuring the mark only (`gioconda bench watermark`'s reference frames).
+    watermark: WatermarkPayload | None = WatermarkPayload(server_id=0, stream_id=0)
 
     @property
     def renders_video(self) -> bool:

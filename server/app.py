@@ -21,7 +21,9 @@ from fastapi.staticfiles import StaticFiles
 
 from engine.avatar.store import AvatarStore
 from engine.contract import SessionEngine
+from server.api import audit as audit_api
 from server.api import avatars as avatars_api
+from server.api import detect as detect_api
 from server.api import say
 from server.api import sessions as sessions_api
 from server.api import tokens as tokens_api
@@ -32,6 +34,8 @@ from server.live_sessions import SessionManager
 from server.log_redaction import install_log_redaction
 from server.metrics import Metrics
 from server.openapi import install_openapi, new_app
+from server.provenance.audit import AuditLog
+from server.provenance.signing import signing_identity
 from server.settings import ServerSettings
 from server.tokens import Grant, TokenStore, grant_dependency
 from server.transport.webrtc import configure_ice_loopback
@@ -73,6 +77,8 @@ def create_app(
     app.include_router(sessions_api.router)
     app.include_router(say.router)
     app.include_router(tokens_api.router)
+    app.include_router(detect_api.router)
+    app.include_router(audit_api.router)
     app.add_api_route("/healthz", _healthz)
     app.add_api_route("/readyz", _readyz)
     app.add_api_route("/metrics", _metrics)
@@ -94,7 +100,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine: SessionEngine = app.state.given_engine or _new_engine(settings)
     app.state.store = store
     app.state.engine = engine
-    app.state.sessions = SessionManager(settings, engine, store, app.state.metrics)
+    app.state.audit = AuditLog(settings.data_dir, settings.audit_retention_days)
+    # The C2PA signing chain is made at first start (renders sign with it; see signing.py).
+    signing_identity(settings.data_dir, settings.c2pa_cert, settings.c2pa_key, settings.c2pa_alg)
+    app.state.sessions = SessionManager(settings, engine, store, app.state.metrics, app.state.audit)
     warm_up = asyncio.get_running_loop().create_task(_warm_up(app))
     try:
         yield

@@ -33,6 +33,10 @@ def body_cap(settings: ServerSettings, method: str, path: str) -> tuple[int, str
         cap = settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
         what = f"the upload limit is {settings.max_upload_bytes / 1e6:.1f} MB"
         return cap, "too_many_bytes", what
+    if method == "POST" and path == "/v1/detect":
+        cap = settings.max_detect_bytes + MULTIPART_OVERHEAD_BYTES
+        what = f"the limit of /v1/detect is {settings.max_detect_bytes / 1e6:.1f} MB"
+        return cap, "too_many_bytes", what
     if method == "POST" and path == "/v1/sessions":
         cap = SDP_JSON_FACTOR * settings.max_sdp_bytes
         return cap, "sdp_too_large", f"the SDP limit is {settings.max_sdp_bytes} bytes"

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "preview",
     "render",
     "motion",
+    "detect",
     "bench",
     "data",
     "train",

@@ -23,6 +23,7 @@ REASON_STATUS: dict[str, int] = {
     "not_found": 404,
     "session_not_found": 404,
     "builtin": 403,
+    "audit_needs_api_key": 403,
     "too_many_bytes": 413,
     "sdp_too_large": 413,
     "too_many_sessions": 503,

@@ -15,6 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from typing import Any
 
 from aiortc import (
@@ -40,9 +41,12 @@ from engine.errors import EngineError
 from engine.motion.blendshapes import frame_message, layout_message
 from engine.voice.base import Voice
 from engine.voice.speaker import speak_text
+from engine.watermark.payload import STREAM_ID_BITS, WatermarkPayload
 from server.errors import ServerError
 from server.json_limits import loads_bounded
 from server.metrics import Metrics
+from server.provenance.audit import AuditLog, consent_record_id
+from server.provenance.identity import watermark_server_id
 from server.settings import ServerSettings
 from server.transport.pacing import LabelPainter, MediaClockPump
 from server.transport.webrtc import (
@@ -204,6 +208,7 @@ class Session:
             "speaking": self.pump.speaking,
             "age_s": round(time.monotonic() - self.created_s, 1),
             "controls": dataclasses.asdict(self.controls),
+            "watermark": str(self.stream.options.watermark),
         }
 
     async def close(self, cause: str = "closed") -> None:
@@ -346,12 +351,15 @@ class SessionManager:
         engine: SessionEngine,
         store: AvatarStore,
         metrics: Metrics,
+        audit: AuditLog | None = None,
     ) -> None:
         self._settings = settings
         self._engine = engine
         self._store = store
         self._metrics = metrics
+        self._audit = audit  # the consent audit: one row per session, when given
         self._sessions: dict[str, Session] = {}
+        self.server_id = watermark_server_id(settings.data_dir, settings.watermark_server_id)
         self._reserved = 0  # sessions being set up, counted against the limit
 
     def __len__(self) -> int:
@@ -381,9 +389,15 @@ class SessionManager:
         self._reserved += 1
         try:
             avatar = await asyncio.to_thread(self._store.load, avatar_id)
+            stream_id = secrets.randbelow(1 << STREAM_ID_BITS)
+            options = replace(options, watermark=WatermarkPayload(self.server_id, stream_id))
             # Building the avatar's renderer takes a moment: off the event loop.
             stream = await asyncio.to_thread(self._engine.create_stream, avatar, options)
-            return await self._connect(stream, self._store.resolve(avatar_id), offer_sdp, kinds)
+            session, answer = await self._connect(
+                stream, self._store.resolve(avatar_id), offer_sdp, kinds
+            )
+            await asyncio.to_thread(self._audit_start, session)
+            return session, answer
         finally:
             self._reserved -= 1
 
@@ -452,6 +466,15 @@ class SessionManager:
     def _forget(self, session: Session) -> None:
         self._sessions.pop(session.id, None)
         self._metrics.sessions_active.set(len(self._sessions))
+        if self._audit is not None:
+            self._audit.end(session.id, session.close_cause)
+
+    def _audit_start(self, session: Session) -> None:
+        if self._audit is None:
+            return
+        consent = consent_record_id(self._store.get(session.avatar_id))
+        watermark = str(session.stream.options.watermark)
+        self._audit.start(session.id, "session", session.avatar_id, consent, watermark)
 
 
 async def _quietly(awaitable: Awaitable[None], what: str) -> None:

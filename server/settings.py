@@ -73,6 +73,16 @@ class ServerSettings(BaseSettings):
     ice_loopback: IceLoopback = IceLoopback.ADD
     ai_label: bool = True  # draw "AI-generated" on every video frame
     ai_label_text: str = "AI-generated"
+    # The invisible watermark's server id (engine.watermark.payload); unset: drawn at first start
+    # and kept in DATA_DIR/watermark_server_id (server/provenance/identity.py).
+    watermark_server_id: int | None = Field(default=None, ge=1, le=65535)
+    max_detect_bytes: int = 200_000_000  # POST /v1/detect upload cap
+    # C2PA signing of `gioconda render` MP4s: both unset -> a local chain made at first start
+    # in DATA_DIR/c2pa (server/provenance/signing.py); both set -> the operator's PEM files.
+    c2pa_cert: Path | None = None
+    c2pa_key: Path | None = None
+    c2pa_alg: str = "es256"
+    audit_retention_days: float = Field(default=90.0, gt=0)  # consent audit rows kept this long
 
     max_sessions: int = 2
     max_sdp_bytes: int = 20_000

@@ -44,6 +44,7 @@ class Grant(StrEnum):
     AVATARS_WRITE = "avatars:write"
     SESSION = "session"  # everything on one session (session_id)
     SPEECH_TICKET = "speech_ticket"  # one websocket connection to one session
+    DETECT = "detect"  # POST /v1/detect: check a file for the watermark
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,13 @@ async def require_api_key(request: Request, _: BearerCredential) -> None:
         )
     if not is_api_key(request, bearer(request)):
         raise ServerError("minting tokens needs the API key", "unauthorized")
+
+
+async def require_api_key_if_set(request: Request, _: BearerCredential) -> None:
+    """Routes for the operator only (the consent audit): the API key, never a client or session
+    token. A server without a key is refused by the route itself."""
+    if request.app.state.settings.api_key and not is_api_key(request, bearer(request)):
+        raise ServerError("this route needs the API key", "unauthorized")
 
 
 def grant_required(grant: Grant) -> Any:

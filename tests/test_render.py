@@ -36,7 +36,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def render(inputs: tuple[Path, Path], portrait: Path, output: Path, *extra: str) -> None:
     weights, wav = inputs
     argv = ["render", str(portrait), str(wav), "-o", str(output), "--weights", str(weights)]
-    assert main([*argv, "--no-progress", *extra]) == 0
+    data_dir = output.parent / "data"  # the render's server id, C2PA key and audit row go here
+    assert main([*argv, "--no-progress", "--data-dir", str(data_dir), *extra]) == 0
 
 
 def decoded(path: Path) -> tuple[list[np.ndarray], dict[str, float]]:

@@ -44,6 +44,7 @@ from engine.stream.scheduler import Scheduler, SchedulerStats
 from engine.stream.session import AvatarStream
 from engine.stream.speech_queue import SpeechQueue
 from engine.stream.task import StreamTask
+from engine.watermark.embed import WatermarkEmbedder
 from models.motion_checkpoint import MotionModel
 
 __all__ = ["AvatarStream", "StreamEngine", "validate_options"]
@@ -131,6 +132,7 @@ class StreamEngine:
             self._acquire_renderer(avatar) if options.renders_video else None,
             realtime,
             LIVE_CHANNEL_FRAMES if realtime else OFFLINE_CHANNEL_FRAMES,
+            None if options.watermark is None else WatermarkEmbedder(options.watermark),
         )
         stream = AvatarStream(self, task, queue, options)
         self._streams.append(stream)

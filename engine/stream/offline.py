@@ -179,6 +179,35 @@ async def _render(
     return summary, np.stack(motion) if motion else np.zeros((0, MOTION_DIM), np.float32)
 
 
+def render_frames(
+    engine: StreamEngine,
+    avatar: PreparedAvatar,
+    audio: NDArray[np.float32],
+    rate_hz: int,
+    options: StreamOptions,
+) -> list[NDArray[np.uint8]]:
+    """The pictures of an offline render of (S, C) audio, in memory (for measurements); the
+    options must include the video output."""
+    if not options.renders_video:
+        raise ValueError("render_frames needs the video output")
+
+    async def collect() -> list[NDArray[np.uint8]]:
+        stream = engine.create_stream(avatar, options, realtime=False)
+        _push(stream, audio[: int(FEED_CHUNK_S * rate_hz)], rate_hz)
+        feeder = asyncio.create_task(_feed(stream, audio, rate_hz))
+        try:
+            pictures = [
+                frame.video async for frame in _until_finished(stream) if frame.video is not None
+            ]
+            await feeder
+        finally:
+            feeder.cancel()
+            await stream.close()
+        return pictures
+
+    return asyncio.run(collect())
+
+
 async def _feed(stream: AvatarStream, audio: NDArray[np.float32], rate_hz: int) -> None:
     """Push the file in FEED_CHUNK_S chunks, keeping FEED_AHEAD_S queued, then end it."""
     chunk = int(FEED_CHUNK_S * rate_hz)

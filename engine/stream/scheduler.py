@@ -275,9 +275,13 @@ class Scheduler:
             task.channel.put(ReadyFrame(job.frame, None))
             return
         if picture is None:
-            picture = task.last_picture
+            picture = task.last_picture  # already marked
             self.stats.frames_repeated += 1
         else:
+            # The invisible mark goes on here, on the worker, so every consumer (each transport,
+            # the offline render) gets it; a server transport's visible label goes on later.
+            if task.watermark is not None:
+                picture = task.watermark.embed(picture)
             self.stats.frames_rendered += 1
         if picture is None:  # its render failed: the stream was closed
             return

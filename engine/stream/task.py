@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from engine.errors import EngineError
 from engine.render.renderer import AvatarRenderer
 from engine.stream.pipeline import PipelineFrame, StreamPipeline
+from engine.watermark.embed import WatermarkEmbedder
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,10 @@ class StreamTask:
         renderer: AvatarRenderer | None,
         realtime: bool,
         channel_capacity: int,
+        watermark: WatermarkEmbedder | None,
     ) -> None:
         self.name = name
+        self.watermark = watermark  # applied by the worker to every picture it renders
         self.pipeline = pipeline
         self.renderer = renderer  # None: the stream returns motion and audio, no pictures
         self.realtime = realtime

@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.backends.base import BackendName, Precision
 from engine.motion.profiles import PROFILES
+from server.commands import bench_watermark
 from server.commands.arg_types import positive_int, positive_ints
 
 # subcommand -> (module, options class, run function, help)
@@ -55,6 +56,12 @@ def register(subparsers: Any) -> None:
         sub = benches.add_parser(name, help=help_text)
         ARGUMENTS[name](sub)
         sub.set_defaults(handler=_runner(module_name, options_name))
+    watermark = benches.add_parser(
+        "watermark",
+        help="invisible watermark: detection per transform, false positives, PSNR, ms per frame",
+    )
+    bench_watermark.add_arguments(watermark)
+    watermark.set_defaults(handler=bench_watermark.run)
 
 
 def _runner(module_name: str, options_name: str) -> Callable[[argparse.Namespace], int]:

@@ -4,13 +4,17 @@ portrait and speech, or from text the built-in voice says (engine.voice).
 The render is the streaming engine fed from the file as fast as it goes (engine.stream.offline);
 H.264 + AAC in MP4, deterministic for a seed (with an audio file), with a progress bar.
 `--blendshapes OUT.csv|json` also writes the motion the video shows as an ARKit blendshape track
-(without -o: only that, and no frame is decoded).
+(without -o: only that, and no frame is decoded). Every frame carries the invisible watermark
+(this server's id and a render id hashed from the request); the finished file gets a signed C2PA
+manifest (server/provenance/manifest.py) and a row in the consent audit.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +25,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from engine.avatar.prepared import PreparedAvatar
-    from engine.contract import Controls
+    from engine.contract import Controls, StreamOptions
 
 
 def register(subparsers: Any) -> None:
@@ -104,11 +108,21 @@ def controls_from(args: argparse.Namespace) -> Controls:
 
 
 def run(args: argparse.Namespace) -> int:
+    import secrets
+
     from engine.contract import StreamOptions
     from engine.motion.blendshapes import check_path
     from engine.stream.engine import StreamEngine, validate_options
     from engine.stream.offline import BlendshapeOutput, render_file, render_samples
     from engine.voice.base import VOICE_RATE_HZ
+    from engine.watermark.payload import STREAM_ID_BITS, WatermarkPayload
+    from server.provenance.audit import AuditLog
+    from server.provenance.identity import watermark_server_id
+    from server.provenance.manifest import RenderProvenance, sign_mp4
+    from server.provenance.signing import signing_identity
+    from server.settings import ServerSettings
+
+    settings = ServerSettings(data_dir=args.data_dir)
 
     if args.output is None and args.blendshapes is None:
         raise SystemExit("gioconda render: error: give -o OUT.mp4, --blendshapes OUT.csv, or both")
@@ -130,7 +144,20 @@ def run(args: argparse.Namespace) -> int:
     if args.audio is not None and not args.audio.is_file():
         raise SystemExit(f"gioconda render: error: {args.audio}: no such file")
     speech = _say(args.text, args.voice) if args.text is not None else None
+    payload = WatermarkPayload(
+        watermark_server_id(settings.data_dir, settings.watermark_server_id),
+        _render_id(args.image, args.audio, args.text, options, STREAM_ID_BITS),
+    )
+    options = replace(options, watermark=payload)
     avatar = _resolve_avatar(args.image, args.data_dir)
+    avatar_id, consent_id = _consent(args.image, args.data_dir)
+    # Made (first start) before the long render, so a key problem shows at once.
+    identity = signing_identity(
+        settings.data_dir, settings.c2pa_cert, settings.c2pa_key, settings.c2pa_alg
+    )
+    audit = AuditLog(settings.data_dir, settings.audit_retention_days)
+    audit_id = f"render:{payload}:{secrets.token_hex(4)}"
+    audit.start(audit_id, "render", avatar_id, consent_id, str(payload))
     engine = StreamEngine(threads=1, weights=args.weights)
     progress = not args.no_progress
     try:
@@ -157,11 +184,19 @@ def run(args: argparse.Namespace) -> int:
             )
     finally:
         engine.close()
+    if args.output is not None:
+        sign_mp4(args.output, RenderProvenance(avatar_id, consent_id, str(payload)), identity)
+    audit.end(audit_id, "finished")
     written = " and ".join(str(p) for p in (args.output, args.blendshapes) if p is not None)
     print(
         f"wrote {written}: {summary.frames} frames at {args.fps} fps, {summary.audio_s:.2f} s "
         f"of audio in {summary.wall_s:.1f} s ({summary.speed:.2f}x real time)"
     )
+    if args.output is not None:
+        print(
+            f"watermark {payload} (server {payload.server_id}, render {payload.stream_id}); "
+            f"C2PA manifest signed (consent record {consent_id})"
+        )
     return 0
 
 
@@ -182,6 +217,28 @@ def _say(text: str, voice_name: str) -> NDArray[np.float32]:
         f"(real-time factor {took_s / max(audio_s, 1e-9):.2f})"
     )
     return speech
+def _render_id(
+    image: str, audio: Path | None, text: str | None, options: StreamOptions, bits: int
+) -> int:
+    """The render's stream id: a hash of what is rendered (portrait, audio or text, options), so
+    the same request renders the same frames (a seed's promise) and different ones are told
+    apart."""
+    digest = hashlib.sha256(audio.read_bytes() if audio is not None else (text or "").encode())
+    portrait = Path(image)
+    digest.update(portrait.read_bytes() if portrait.is_file() else image.encode())
+    digest.update(repr(options).encode())
+    return int.from_bytes(digest.digest()[:4], "big") & ((1 << bits) - 1)
+
+
+def _consent(source: str, data_dir: Path) -> tuple[str, str]:
+    """(avatar id, consent record id) for the manifest and the audit."""
+    from engine.avatar.store import AvatarStore
+    from server.provenance.audit import consent_record_id, file_consent_record_id
+
+    path = Path(source)
+    if path.is_file():
+        return path.name, file_consent_record_id(path)
+    return source, consent_record_id(AvatarStore(data_dir).get(source))
 
 
 def _parse_gaze(text: str) -> tuple[float, float]:

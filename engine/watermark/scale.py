@@ -1,0 +1,86 @@
+"""How much the picture was rescaled since embedding, read from the mark's own tiling.
+
+The mark repeats every TILE_PX original pixels, so the whitened picture's autocorrelation has peaks
+at multiples of the tile period as the picture shows it. Read along each axis at the first
+HARMONICS multiples of every candidate period, the best sum gives the horizontal and vertical scale
+separately (a screen recording may also change the aspect). A codec's block grid puts peaks of its
+own at multiples of 8 px, so the detector is handed CANDIDATES: two priors (not rescaled; rescaled
+whole from 512x512: a codec's first second at a low rate can blur the comb), the best few isotropic
+periods (local maxima of both axes' sums) and the best anisotropic pair, and keeps the one whose
+sync correlation peaks highest. This costs one FFT of twice the picture's size, instead of a shift
+search at each of a hundred scales.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.watermark.pattern import BAND_CYCLES, TILE_PX
+
+SCALE_RANGE = (0.4, 1.25)  # picture px per original px
+PERIOD_STEP_PX = 0.05
+HARMONICS = 3
+SMOOTH_BINS = 15  # spectral envelope estimate: a box average over this many bins
+ISOTROPIC_CANDIDATES = 4
+CANDIDATES = 2 + ISOTROPIC_CANDIDATES + 1  # priors, isotropic comb peaks, best anisotropic pair
+ORIGINAL_PX = 512
+PEAK_SEPARATION = 0.02  # relative: closer periods are one candidate
+
+
+def scale_candidates(picture: NDArray[np.float32]) -> list[tuple[float, float]]:
+    """(scale_y, scale_x) candidates for a (H, W) luma picture, picture px per original px."""
+    acf = _whitened_autocorrelation(picture)
+    height, width = picture.shape
+    periods = np.arange(TILE_PX * SCALE_RANGE[0], TILE_PX * SCALE_RANGE[1], PERIOD_STEP_PX)
+    score_y = _comb_scores(acf[:, 0], height, periods)
+    score_x = _comb_scores(acf[0, :], width, periods)
+    candidates = [(float(p), float(p)) for p in _peaks(score_y + score_x, periods)]
+    candidates.append((float(periods[score_y.argmax()]), float(periods[score_x.argmax()])))
+    from_comb = [(period_y / TILE_PX, period_x / TILE_PX) for period_y, period_x in candidates]
+    return [*prior_scales(height, width), *from_comb]
+
+
+def prior_scales(height: int, width: int) -> list[tuple[float, float]]:
+    """Always tried: not rescaled (cropped at most), and rescaled whole from ORIGINAL_PX."""
+    return [(1.0, 1.0), (height / ORIGINAL_PX, width / ORIGINAL_PX)]
+
+
+def _whitened_autocorrelation(picture: NDArray[np.float32]) -> NDArray[np.float32]:
+    height, width = picture.shape
+    padded = np.zeros((2 * height, 2 * width), np.float32)
+    padded[:height, :width] = picture - picture.mean()
+    spectrum = np.fft.rfft2(padded)
+    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+    envelope = cv2.blur(power, (SMOOTH_BINS, SMOOTH_BINS), borderType=cv2.BORDER_REFLECT)
+    fy = np.fft.fftfreq(2 * height)[:, None]
+    fx = np.fft.rfftfreq(2 * width)[None, :]
+    low_cut = BAND_CYCLES[0] / (TILE_PX * SCALE_RANGE[1])  # cycles per picture px
+    whitened = np.where(np.hypot(fy, fx) >= low_cut, power / np.maximum(envelope, 1e-6), 0.0)
+    return np.fft.irfft2(whitened, s=padded.shape).astype(np.float32)
+
+
+def _comb_scores(
+    profile: NDArray[np.float32], length: int, periods: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Per candidate tile period (px): the autocorrelation summed at its first harmonics."""
+    lags = np.arange(len(profile), dtype=np.float64)
+    score = np.zeros_like(periods)
+    for harmonic in range(1, HARMONICS + 1):
+        positions = periods * harmonic
+        usable = positions < 0.75 * length  # long lags overlap too little of the picture
+        score += np.where(usable, np.interp(positions, lags, profile), 0.0)
+    return score
+
+
+def _peaks(score: NDArray[np.float64], periods: NDArray[np.float64]) -> list[float]:
+    """The periods of the ISOTROPIC_CANDIDATES highest scores, PEAK_SEPARATION apart."""
+    chosen: list[float] = []
+    for index in np.argsort(score)[::-1]:
+        period = float(periods[index])
+        if all(abs(period / other - 1.0) > PEAK_SEPARATION for other in chosen):
+            chosen.append(period)
+            if len(chosen) == ISOTROPIC_CANDIDATES:
+                break
+    return chosen

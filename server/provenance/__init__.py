@@ -1,0 +1,1 @@
+"""What Gioconda states about what it makes: server identity, C2PA signing, consent audit."""

@@ -1,0 +1,110 @@
+"""The invisible watermark: the detector's answer on marked and unmarked frames, before and after
+what a call or a re-upload does to them (a real VP8/H.264 encode with PyAV, a downscale, a crop,
+a brightness/contrast change)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from engine.watermark.detect import Detection, detect_frames
+from engine.watermark.embed import WatermarkEmbedder
+from engine.watermark.payload import WatermarkPayload
+from engine.watermark.video import encode, read_windows
+
+PAYLOAD = WatermarkPayload(server_id=0x51A7, stream_id=0x0C0D)
+FPS = 25
+
+
+@pytest.fixture(scope="module")
+def unmarked(portrait_path: Callable[[str], Path]) -> list[NDArray[np.uint8]]:
+    """1 s of a 512x512 painting that drifts (as a head moves): the mark does not move with it."""
+    image = cv2.cvtColor(cv2.imread(str(portrait_path("mona_lisa.jpg"))), cv2.COLOR_BGR2RGB)
+    image = cv2.resize(image, (560, 996), interpolation=cv2.INTER_AREA)
+    return [image[120 + k : 632 + k, 20 + k : 532 + k].copy() for k in range(FPS)]
+
+
+@pytest.fixture(scope="module")
+def marked(unmarked: list[NDArray[np.uint8]]) -> list[NDArray[np.uint8]]:
+    embedder = WatermarkEmbedder(PAYLOAD)
+    return [embedder.embed(frame) for frame in unmarked]
+
+
+def test_payload_layout_round_trips_and_the_crc_rejects_a_misread_symbol() -> None:
+    symbols = PAYLOAD.symbols()
+    assert WatermarkPayload.from_symbols(symbols) == PAYLOAD
+    misread = (symbols[0] ^ 1, *symbols[1:])
+    assert WatermarkPayload.from_symbols(misread) is None
+    with pytest.raises(ValueError, match="server_id"):
+        WatermarkPayload(server_id=1 << 16, stream_id=0)
+
+
+def test_marked_frames_carry_the_payload_at_40_db(
+    marked: list[NDArray[np.uint8]], unmarked: list[NDArray[np.uint8]]
+) -> None:
+    pairs = zip(marked, unmarked, strict=True)
+    error = np.mean([(m.astype(np.float64) - u) ** 2 for m, u in pairs])
+    assert 10 * np.log10(255**2 / error) >= 40.0
+    _assert_found(detect_frames(marked))
+    _assert_found(detect_frames(marked[:1]))  # one still image too
+
+
+def test_flat_areas_get_a_fainter_mark_than_texture(unmarked: list[NDArray[np.uint8]]) -> None:
+    """Flat cartoon skin shows mottling where a painting's texture hides it: the mark follows."""
+    frame = unmarked[0].copy()
+    frame[:, :256] = (236, 188, 160)  # the left half: flat skin tone
+    change = WatermarkEmbedder(PAYLOAD).embed(frame).astype(np.float64) - frame
+    flat, textured = change[40:472, 20:236], change[40:472, 276:492]
+    assert np.sqrt(np.mean(flat**2)) < 1.2
+    assert np.sqrt(np.mean(textured**2)) > 2 * np.sqrt(np.mean(flat**2))
+
+
+def test_unmarked_frames_are_not_detected(unmarked: list[NDArray[np.uint8]]) -> None:
+    detection = detect_frames(unmarked)
+    assert not detection.present and detection.payload is None
+    assert detection.false_positive_rate > 1e-3
+
+
+@pytest.mark.parametrize("codec", ["libvpx", "libx264"])
+def test_the_mark_survives_a_300_kbit_encode(
+    codec: str, marked: list[NDArray[np.uint8]], unmarked: list[NDArray[np.uint8]]
+) -> None:
+    (decoded,) = read_windows(encode(marked, codec, 300, FPS))
+    _assert_found(detect_frames(decoded))
+    (decoded_unmarked,) = read_windows(encode(unmarked, codec, 300, FPS))
+    assert not detect_frames(decoded_unmarked).present
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        lambda f: cv2.resize(f, (256, 256), interpolation=cv2.INTER_AREA),
+        lambda f: f[40:501, 12:473],  # 10 % cropped away, not resized
+        lambda f: cv2.resize(f[26:487, 26:487], (512, 512)),  # cropped 10 %, resized back
+        lambda f: np.clip(f * 0.75 + 40, 0, 255).astype(np.uint8),  # contrast down, brighter
+    ],
+    ids=["downscale-256", "crop-10", "crop-10-resized", "brightness-contrast"],
+)
+def test_the_mark_survives_geometry_and_tone_changes(
+    transform: Callable[[NDArray[np.uint8]], NDArray[np.uint8]],
+    marked: list[NDArray[np.uint8]],
+) -> None:
+    _assert_found(detect_frames([transform(frame) for frame in marked]))
+
+
+def _assert_found(detection: Detection) -> None:
+    assert detection.present, detection
+    assert detection.payload == PAYLOAD
+    assert detection.false_positive_rate < 1e-6
+
+
+def test_a_window_whose_resolution_changes_is_still_read(marked: list[NDArray[np.uint8]]) -> None:
+    """Bug: frames of two sizes in one window (a recording that switched resolution) crashed the
+    detector with a numpy broadcast error."""
+    frames = [f if k % 2 else cv2.resize(f, (384, 384)) for k, f in enumerate(marked)]
+    _assert_found(detect_frames(frames))
