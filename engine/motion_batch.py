@@ -23,12 +23,26 @@ from models.diffusion import WindowCondition, ddim_sample
 from models.motion_checkpoint import MotionModel
 from models.motion_dit import MotionDiT
 
+# Sampling steps of a window sampled in economy (engine/stream_degrade.py): with guidance off
+# (one batch instead of two) a quarter of the denoiser calls of the live profiles' 4 steps.
+ECONOMY_STEPS = 2
+
 
 @dataclass(frozen=True)
 class WindowRequest:
     stream: WindowedMotionStream
     noise: torch.Tensor  # (1, N, M)
     condition: WindowCondition  # batch 1
+    economy: bool = False  # a late live stream: ECONOMY_STEPS and no guidance (stream_degrade)
+
+    @property
+    def sampling_steps(self) -> int:
+        steps = self.stream.profile.sampling_steps
+        return min(steps, ECONOMY_STEPS) if self.economy else steps
+
+    @property
+    def guidance_scale(self) -> float:
+        return 1.0 if self.economy else self.stream.guidance_scale
 
     @property
     def batch_key(self) -> tuple[int, int, int, float, float]:
@@ -36,8 +50,8 @@ class WindowRequest:
         return (
             id(stream.model),
             self.noise.shape[1],
-            stream.profile.sampling_steps,
-            stream.guidance_scale,
+            self.sampling_steps,
+            self.guidance_scale,
             stream.eta,
         )
 
@@ -88,8 +102,8 @@ def sample_windows(
         denoiser if denoiser is not None else first._model.dit,
         noise,
         batched,
-        first.profile.sampling_steps,
-        first.guidance_scale,
+        requests[0].sampling_steps,
+        requests[0].guidance_scale,
         first.eta,
         first._generator,
     )

@@ -8,11 +8,9 @@ on CUDA, engine/renderer.py) frames of different avatars do too, up to `max_deco
 A stream's failure (its pipeline or its share of a batch) closes that stream alone; the worker
 and the other streams keep going.
 
-Falling behind (live streams only): frame k is due at anchor + k / fps on the consumer's media
-clock. A stream that is late renders only every 2nd, 4th or 8th frame (late by > 1, > 3, > 6
-frames) and repeats the last picture in between; motion and audio are never skipped, so A/V sync
-holds and the decoder cost drops until the stream is on time again. More than RESYNC_S late (a
-stalled consumer) re-anchors the clock instead of accumulating debt.
+Falling behind (live streams only): engine/stream_degrade.py decides, per frame, how many
+pictures to decode (1 in 2 ... 1 in 16 when late, the last picture repeated in between); motion
+and audio are never skipped, so A/V sync holds and the stream catches up instead of queueing.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TypeVar
 
 import numpy as np
@@ -33,6 +31,7 @@ from numpy.typing import NDArray
 from engine.errors import EngineError
 from engine.motion_batch import WindowRequest, sample_windows
 from engine.renderer import render_stacked
+from engine.stream_degrade import decide, economy_motion
 from engine.stream_pipeline import PipelineFrame
 from engine.stream_task import ReadyFrame, StreamTask
 from models.motion_dit import MotionDiT
@@ -40,8 +39,6 @@ from models.motion_dit import MotionDiT
 log = logging.getLogger(__name__)
 
 IDLE_WAIT_S = 0.05
-RESYNC_S = 1.0
-LATE_STRIDES = ((6.0, 8), (3.0, 4), (1.0, 2))  # (late by more than N frames, render 1 in k)
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -60,7 +57,9 @@ class SchedulerStats:
     windows: int = 0
     window_batches: int = 0
     frames_rendered: int = 0
-    frames_repeated: int = 0
+    frames_repeated: int = 0  # live frames that showed the last picture again (late)
+    resyncs: int = 0  # live clocks re-anchored after a stalled consumer
+    economy_windows: int = 0  # motion windows sampled with fewer steps (late live streams)
     render_batches: int = 0
     stacked_batches: int = 0  # decoder calls that rendered frames of more than one avatar
     sampler_s: float = 0.0
@@ -202,6 +201,9 @@ class Scheduler:
             request = pipeline.request_window(may_wait)
             self.stats.encoder_s += time.perf_counter() - start
             if request is not None:
+                if task.realtime and economy_motion(task.late_frames):
+                    request = replace(request, economy=True)
+                    self.stats.economy_windows += 1
                 requests.append(request)
             return
         for _ in range(min(room, self._frames_per_round)):
@@ -214,11 +216,12 @@ class Scheduler:
     def _stride(self, task: StreamTask, frame_index: int, now_s: float) -> int:
         if not task.realtime or task.last_picture is None:
             return 1
-        late_frames = (now_s - task.anchor_s) * task.pipeline.fps - frame_index
-        if late_frames > RESYNC_S * task.pipeline.fps:
+        decision = decide(now_s, task.anchor_s, frame_index, task.pipeline.fps)
+        task.late_frames = decision.late_frames
+        if decision.resync:
             task.anchor_s = now_s - frame_index / task.pipeline.fps
-            return 1
-        return next((stride for limit, stride in LATE_STRIDES if late_frames > limit), 1)
+            self.stats.resyncs += 1
+        return decision.stride
 
     def _sample(self, requests: list[WindowRequest], tasks: list[StreamTask]) -> None:
         groups: dict[object, list[WindowRequest]] = defaultdict(list)

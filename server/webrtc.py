@@ -33,6 +33,7 @@ from engine.session_api import (
     OutputFrame,
     SessionStream,
 )
+from engine.stream_degrade import STALL_S
 from server.label import LabelPainter
 from server.metrics import Metrics
 from server.settings import IceLoopback
@@ -42,8 +43,9 @@ log = logging.getLogger(__name__)
 VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK_HZ)
 AUDIO_TIME_BASE = fractions.Fraction(1, OUTPUT_AUDIO_RATE_HZ)
 VIDEO_QUEUE_FRAMES = 2  # the encoder is at most this far behind the clock before frames drop
-AUDIO_QUEUE_FRAMES = 8  # audio is cheap; a little more slack keeps it gapless
-CLOCK_RESET_FRAMES = 8  # when the engine falls this far behind the clock, restart the clock
+# Audio is never dropped while a late stream catches up (its frames leave back to back): the
+# queue holds everything up to the engine's stall horizon; the Opus sender drains it at once.
+AUDIO_QUEUE_FRAMES = 256
 LATENCY_WINDOW_FRAMES = 80  # the latency shown to the page: the median of the last 2 s of speech
 INPUT_AUDIO_RATE_HZ = 16_000  # browser audio is resampled to the engine's rate here (PyAV)
 
@@ -175,6 +177,10 @@ class MediaClockPump:
         self.speaking = False  # the last frame's audio belongs to a speech segment
 
     async def run(self) -> None:
+        """A frame that is early waits for its time; a late one leaves at once, so a stream
+        that fell behind (CPU contention) catches up and its speech-to-screen delay returns to
+        its target (the engine makes late frames cheap: engine/stream_degrade.py). Only a stall
+        longer than STALL_S restarts the clock, as the engine does."""
         loop = asyncio.get_running_loop()
         clock_start: float | None = None
         async for frame in self._stream.frames():
@@ -184,9 +190,7 @@ class MediaClockPump:
             due = clock_start + frame.index / self._fps
             if due > now:
                 await asyncio.sleep(due - now)
-            elif now - due > CLOCK_RESET_FRAMES / self._fps:
-                # The engine fell behind (CPU contention): restart the clock instead of sending
-                # a burst of stale frames to catch up.
+            elif now - due > STALL_S:
                 clock_start = now - frame.index / self._fps
             self._deliver(frame)
 
