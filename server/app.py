@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from engine.avatar_store import AvatarStore
+from engine.avatar_worker import PreparationWorker
 from server import avatars_api, sessions_api
 from server.auth import authorized
 from server.errors import error_body, install_error_handlers, status_for
@@ -63,10 +64,14 @@ def create_app(
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ServerSettings = app.state.settings
     configure_ice_loopback(settings.ice_loopback)
+    # Uploads are prepared in a separate, niced process, started by the first upload (its
+    # start-up is not counted against that upload's time limit).
+    preparation = PreparationWorker()
     store = AvatarStore(
         settings.data_dir,
         max_bytes=settings.max_upload_bytes,
         max_pixels=settings.max_upload_pixels,
+        preparer=preparation.prepare,
     )
     owned = app.state.given_engine is None
     engine: StreamEngine = app.state.given_engine or _new_engine(settings)
@@ -78,6 +83,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         warm_up.cancel()
+        await asyncio.to_thread(preparation.close)
         await app.state.sessions.close_all()
         if owned:
             await asyncio.to_thread(engine.close)
