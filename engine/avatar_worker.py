@@ -42,7 +42,8 @@ def _child(conn: Connection, niceness: int) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from engine.prepare import face_models, prepare_avatar
+    from engine.landmarks import face_models
+    from engine.prepare import prepare_avatar
 
     face_models()  # load the face models before saying ready: start-up is not an upload's time
     conn.send(("ready",))
