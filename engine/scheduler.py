@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 from engine.errors import EngineError
 from engine.motion_batch import WindowRequest, sample_windows
 from engine.renderer import render_stacked
+from engine.stream_capacity import FrameCost
 from engine.stream_degrade import decide, economy_motion
 from engine.stream_pipeline import PipelineFrame
 from engine.stream_task import ReadyFrame, StreamTask
@@ -100,6 +101,7 @@ class Scheduler:
         self._round = 0
         self._calls: list[Callable[[], None]] = []
         self.stats = SchedulerStats()
+        self.cost = FrameCost()  # measured per-frame cost, for admission
         self._thread = threading.Thread(target=self._run, name="gioconda-model-worker", daemon=True)
         self._thread.start()
 
@@ -178,6 +180,8 @@ class Scheduler:
         requests: list[WindowRequest] = []
         jobs: list[FrameJob] = []
         now_s = time.monotonic()
+        motion_before = self.stats.encoder_s + self.stats.sampler_s
+        decoder_before = self.stats.decoder_s
         for task in tasks:
             try:
                 self._plan(task, now_s, requests, jobs)
@@ -186,7 +190,19 @@ class Scheduler:
         self._sample(requests, tasks)
         self._render(jobs)
         self.stats.rounds += 1
+        if jobs:
+            self.cost.record(
+                self.stats.encoder_s + self.stats.sampler_s - motion_before,
+                len(jobs),
+                self.stats.decoder_s - decoder_before,
+                sum(job.render for job in jobs),
+            )
         return bool(requests or jobs)
+
+    def live_fps(self) -> int:
+        """Frames per second this worker owes its live streams."""
+        with self._wake:
+            return sum(task.pipeline.fps for task in self._tasks if task.realtime)
 
     def _plan(
         self, task: StreamTask, now_s: float, requests: list[WindowRequest], jobs: list[FrameJob]

@@ -91,6 +91,20 @@ class StreamEngine:
         """Every worker's counters, summed (a snapshot)."""
         return SchedulerStats.combined([s.stats for s in self._schedulers])
 
+    def load(self, extra_fps: int = 0) -> float | None:
+        """Measured load of the model workers at full quality, in seconds of work per second
+        (engine/stream_capacity.py; above 1.0 live streams degrade): the busiest worker's, or
+        with extra_fps > 0, that of the worker a new stream of that rate would join. None
+        until a worker has measured its frame cost."""
+        if extra_fps > 0:
+            worker = min(self._schedulers, key=lambda s: s.load)
+            cost = worker.cost.per_frame_s()
+            return None if cost is None else (worker.live_fps() + extra_fps) * cost
+        loads = [
+            (s.live_fps(), cost) for s in self._schedulers if (cost := s.cost.per_frame_s())
+        ]
+        return max((fps * cost for fps, cost in loads), default=None)
+
     @property
     def worker_loads(self) -> list[int]:
         """Streams each worker serves."""

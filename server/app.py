@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 
 from engine.avatar_store import AvatarStore
 from engine.avatar_worker import PreparationWorker
-from server import avatars_api, sessions_api
+from server import admission, avatars_api, sessions_api
 from server.auth import authorized
 from server.errors import error_body, install_error_handlers, status_for
 from server.metrics import Metrics
@@ -168,6 +168,12 @@ async def _healthz() -> dict[str, Any]:
 async def _readyz(request: Request) -> Response:
     state = request.app.state
     if state.ready.is_set():
+        live = len(state.sessions)
+        full = admission.refusal(state.engine, admission.PROBE_FPS, live)
+        if live >= state.settings.max_sessions:
+            full = f"the server is at its limit of {live} sessions"
+        if full is not None:  # alive and well, but send new calls elsewhere
+            return JSONResponse({"ready": False, **error_body("server_full", full)}, 503)
         return JSONResponse({"ready": True})
     reason = "warm_up_failed" if state.warm_up_error else "not_ready"
     return JSONResponse(

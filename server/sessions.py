@@ -31,6 +31,7 @@ from engine.avatar import PreparedAvatar
 from engine.avatar_store import AvatarStore
 from engine.errors import EngineError
 from engine.session_api import Controls, SegmentEvent, SessionStream, StreamOptions
+from server.admission import check_admission
 from server.errors import ServerError
 from server.label import LabelPainter
 from server.metrics import Metrics
@@ -58,6 +59,8 @@ class StreamEngine(Protocol):
     def create_stream(self, avatar: PreparedAvatar, options: StreamOptions) -> SessionStream: ...
 
     def close(self) -> None: ...
+
+    def load(self, extra_fps: int = 0) -> float | None: ...
 
 
 def event_message(event: SegmentEvent) -> dict[str, Any]:
@@ -308,6 +311,7 @@ class SessionManager:
                 "try again later",
                 "too_many_sessions",
             )
+        check_admission(self._engine, options.fps, len(self._sessions) + self._reserved)
         self._reserved += 1
         try:
             avatar = await asyncio.to_thread(self._store.load, avatar_id)
