@@ -100,9 +100,7 @@ class StreamEngine:
             worker = min(self._schedulers, key=lambda s: s.load)
             cost = worker.cost.per_frame_s()
             return None if cost is None else (worker.live_fps() + extra_fps) * cost
-        loads = [
-            (s.live_fps(), cost) for s in self._schedulers if (cost := s.cost.per_frame_s())
-        ]
+        loads = [(s.live_fps(), cost) for s in self._schedulers if (cost := s.cost.per_frame_s())]
         return max((fps * cost for fps, cost in loads), default=None)
 
     @property

@@ -77,6 +77,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine: StreamEngine = app.state.given_engine or _new_engine(settings)
     app.state.store = store
     app.state.engine = engine
+    app.state.metrics.watch(engine)
     app.state.sessions = SessionManager(settings, engine, store, app.state.metrics)
     warm_up = asyncio.get_running_loop().create_task(_warm_up(app))
     try:

@@ -34,7 +34,7 @@ from engine.session_api import Controls, SegmentEvent, SessionStream, StreamOpti
 from server.admission import check_admission
 from server.errors import ServerError
 from server.label import LabelPainter
-from server.metrics import Metrics
+from server.metrics import DegradationCounts, Metrics
 from server.settings import ServerSettings
 from server.webrtc import (
     AvatarAudioTrack,
@@ -61,6 +61,9 @@ class StreamEngine(Protocol):
     def close(self) -> None: ...
 
     def load(self, extra_fps: int = 0) -> float | None: ...
+
+    @property
+    def stats(self) -> DegradationCounts: ...
 
 
 def event_message(event: SegmentEvent) -> dict[str, Any]:
@@ -116,7 +119,7 @@ class Session:
         self._channel: RTCDataChannel | None = None
         self._closer: asyncio.Task[None] | None = None  # a close started by a task's end
         label = LabelPainter(settings.ai_label_text) if settings.ai_label else None
-        self.video = AvatarVideoTrack(metrics)
+        self.video = AvatarVideoTrack(metrics, session_id)
         self.audio = AvatarAudioTrack()
         self.pump = MediaClockPump(
             stream, self.video, self.audio, fps=stream.options.fps, label=label, metrics=metrics

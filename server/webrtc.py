@@ -111,10 +111,11 @@ class PacedVideo:
 class AvatarVideoTrack(MediaStreamTrack):
     kind = "video"
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, session_id: str = "") -> None:
         super().__init__()
         self.queue: DropOldestQueue[PacedVideo] = DropOldestQueue(VIDEO_QUEUE_FRAMES)
         self._metrics = metrics
+        self._session_id = session_id
         self.recent_latency_s: deque[float] = deque(maxlen=LATENCY_WINDOW_FRAMES)
 
     async def recv(self) -> av.VideoFrame:
@@ -127,9 +128,13 @@ class AvatarVideoTrack(MediaStreamTrack):
         self._metrics.frames_sent.inc()
         if item.audio_arrival_s is not None:
             latency_s = time.monotonic() - item.audio_arrival_s
-            self._metrics.frame_latency.observe(latency_s)
+            self._metrics.frame_delay(self._session_id, latency_s)
             self.recent_latency_s.append(latency_s)
         return frame
+
+    def stop(self) -> None:
+        super().stop()
+        self._metrics.session_ended(self._session_id)
 
 
 class AvatarAudioTrack(MediaStreamTrack):
@@ -198,7 +203,9 @@ class MediaClockPump:
         rgb = self._label.paint(frame.video) if self._label is not None else frame.video
         before = self._video.queue.dropped
         self._video.queue.put(PacedVideo(rgb, frame.video_pts, frame.audio_arrival_s))
-        self._metrics.frames_dropped.inc(self._video.queue.dropped - before)
+        dropped = self._video.queue.dropped - before
+        if dropped:
+            self._metrics.frames_dropped.labels(reason="encoder_behind").inc(dropped)
         self._audio.queue.put((frame.audio, frame.audio_pts))
         self.frames_pulled += 1
         self.speaking = frame.speaking

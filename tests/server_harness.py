@@ -174,6 +174,15 @@ class Call:
         times.append(end_s)
         return max(b - a for a, b in zip(times[:-1], times[1:], strict=True))
 
+    def gaps_over(self, limit_s: float) -> list[tuple[float, float]]:
+        """(start from the first frame, length) of every gap between frames over limit_s."""
+        times = [f.arrival_s for f in self.frames]
+        return [
+            (round(a - times[0], 2), round(b - a, 2))
+            for a, b in zip(times[:-1], times[1:], strict=True)
+            if b - a > limit_s
+        ]
+
 
 class PcmTrack(AudioStreamTrack):
     """Plays int16 mono samples in real time, 20 ms per frame, after `start_delay_s` of silence

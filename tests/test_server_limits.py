@@ -72,6 +72,10 @@ def test_health_ready_and_metrics(server: ServerThread) -> None:
         "gioconda_sessions_active",
         "gioconda_frames_sent_total",
         "gioconda_frame_latency_seconds_bucket",
+        "gioconda_frame_delay_window_seconds_bucket",
+        'gioconda_frames_degraded_total{reason="repeated_picture"}',
+        "gioconda_clock_resyncs_total",
+        "process_cpu_seconds_total",
         "gioconda_rejections_total",
     ):
         assert name in metrics or name.replace("_total", "") in metrics, name
