@@ -32,7 +32,7 @@ from engine.errors import EngineError
 from engine.motion_batch import WindowRequest, sample_windows
 from engine.renderer import render_stacked
 from engine.stream_capacity import FrameCost
-from engine.stream_degrade import decide, economy_motion
+from engine.stream_degrade import CATCH_UP_FRAMES, catching_up, decide, economy_motion
 from engine.stream_pipeline import PipelineFrame
 from engine.stream_task import ReadyFrame, StreamTask
 from models.motion_dit import MotionDiT
@@ -210,6 +210,12 @@ class Scheduler:
         room = task.channel.room()
         if not task.started or room == 0:
             return
+        per_round = self._frames_per_round
+        if task.realtime and catching_up(task.late_frames):
+            # Late frames leave as soon as they are made: let the channel take a run of them,
+            # so the worker and the consumer do not hand over one frame at a time.
+            room += CATCH_UP_FRAMES
+            per_round = max(per_round, CATCH_UP_FRAMES)
         pipeline = task.pipeline
         if pipeline.needs_window():
             start = time.perf_counter()
@@ -222,7 +228,7 @@ class Scheduler:
                     self.stats.economy_windows += 1
                 requests.append(request)
             return
-        for _ in range(min(room, self._frames_per_round)):
+        for _ in range(min(room, per_round)):
             if pipeline.needs_window():
                 break
             frame = pipeline.take_frame()

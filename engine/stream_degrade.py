@@ -8,11 +8,12 @@ source (a microphone) every forgiven frame stays in the speech queue as permanen
 
 Policy, cheapest loss first (bench stream: the decoder is ~70 % of a frame's cost, motion
 sampling and the audio encoder ~20 %):
-1. late by more than 1, 3, 6 or 12 frames: decode 1 frame in 2, 4, 8 or 16 and repeat the last
+1. late by more than 1, 2, 4 or 8 frames: decode 1 frame in 2, 4, 8 or 16 and repeat the last
    picture in between. Repeated frames cost almost nothing, so the stream makes frames faster
-   than real time and the consumer (the server's pump, bench stream) sends late frames at once
-   until it is on time again: the delay returns to its target within about a second.
-2. Late by more than ECONOMY_LATE_FRAMES (6): motion windows are sampled in economy, with
+   than real time (late by more than 2, in runs of up to CATCH_UP_FRAMES per worker round) and
+   the consumer (the server's pump, bench stream) sends late frames at once until it is on
+   time again: the delay returns to its target within about a second.
+2. Late by more than ECONOMY_LATE_FRAMES (4): motion windows are sampled in economy, with
    fewer diffusion steps and no classifier-free guidance (a quarter of the denoiser calls; the
    motion is a little less lively for that second, see engine/motion_batch.py).
 3. Never degraded: audio continuity and A/V sync. Every frame still carries its own slice of
@@ -29,10 +30,17 @@ from dataclasses import dataclass
 
 STALL_S = 5.0
 # (late by more than N frames, decode 1 frame in k)
-LATE_STRIDES = ((12.0, 16), (6.0, 8), (3.0, 4), (1.0, 2))
+LATE_STRIDES = ((8.0, 16), (4.0, 8), (2.0, 4), (1.0, 2))
 
 
-ECONOMY_LATE_FRAMES = 6.0
+ECONOMY_LATE_FRAMES = 4.0
+CATCH_UP_LATE_FRAMES = 2.0
+CATCH_UP_FRAMES = 8  # frames a late stream may make per worker round, beyond its channel
+
+
+def catching_up(late_frames: float) -> bool:
+    """Whether a live stream is late enough to make its frames in runs of CATCH_UP_FRAMES."""
+    return late_frames > CATCH_UP_LATE_FRAMES
 
 
 def economy_motion(late_frames: float) -> bool:
