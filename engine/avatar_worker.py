@@ -6,7 +6,7 @@ uploads froze a call at 0 fps for 5 s). `PreparationWorker` runs it in its own p
 - one preparation at a time by default (`processes`), the rest wait in a bounded queue;
   beyond `max_waiting` an upload is refused at once with AvatarError(prepare_busy), which the
   server answers with 503 and Retry-After;
-- the child runs at a lower CPU priority (os.nice), so the kernel serves live sessions first;
+- the child prepares at a lower CPU priority (os.nice), so the kernel favours live sessions;
 - each preparation has a time limit: past it the child is killed (and replaced on the next
   upload) and the upload is refused with AvatarError(prepare_timeout).
 The child starts at start() or on first use (spawn: no threads of the server are forked), is
@@ -29,7 +29,10 @@ from engine.errors import AvatarError
 
 log = logging.getLogger(__name__)
 
-PREPARE_NICENESS = 10
+# Nice 5 weighs a third of a normal process with the Linux scheduler: the live path keeps most
+# of the CPU, and a portrait (about 2 s of CPU) is still ready in ~10 s beside two busy
+# processes. Nice 10 (a tenth) starved uploads for over a minute on a loaded machine.
+PREPARE_NICENESS = 5
 PREPARE_TIME_LIMIT_S = 60.0  # from the portrait's arrival at the started worker
 STARTUP_LIMIT_S = 300.0  # a niced start-up (torch, face models) on a loaded machine is slow
 MAX_WAITING = 4
@@ -37,8 +40,8 @@ BUSY_RETRY_AFTER_S = 5
 
 
 def _child(conn: Connection, niceness: int) -> None:
-    """The worker process: prepare what arrives until the pipe closes."""
-    os.nice(niceness)
+    """The worker process: prepare what arrives until the pipe closes. It starts up (imports,
+    face models: once) at the server's priority and prepares at a lower one."""
     import torch
 
     torch.set_num_threads(1)
@@ -46,6 +49,7 @@ def _child(conn: Connection, niceness: int) -> None:
     from engine.prepare import prepare_avatar
 
     face_models()  # load the face models before saying ready: start-up is not an upload's time
+    os.nice(niceness)
     conn.send(("ready",))
     while True:
         try:

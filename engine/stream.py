@@ -13,9 +13,10 @@ Bounds and their policies:
 - finished frames: LIVE_CHANNEL_FRAMES (1) per live stream, OFFLINE_CHANNEL_FRAMES (8) offline;
   the worker makes a stream's next frame only when its channel has room (back-pressure);
 - segment events: MAX_EVENTS per stream; when full the oldest is dropped.
-Live streams (realtime=True) degrade when late (engine.scheduler: repeated pictures, never
-dropped audio); offline streams (realtime=False) never degrade and wait for audio instead of
-inserting silence, so a render is deterministic per seed.
+Live streams (realtime=True) degrade when late and catch up (engine/stream_degrade.py: repeated
+pictures, economy motion, never dropped audio); `load()` is the workers' measured load for
+admission (engine/stream_capacity.py). Offline streams (realtime=False) never degrade and
+wait for audio instead of inserting silence, so a render is deterministic per seed.
 """
 
 from __future__ import annotations

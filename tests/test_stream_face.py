@@ -88,7 +88,9 @@ def test_speech_opens_the_mouth_and_clear_closes_it(
     assert any(e.kind == "finished" and e.interrupted for e in run.events)
     profile = get_profile("low-latency")
     window_frames = (profile.window_frames + profile.lookahead_frames) * FPS // 25 + 3
-    after = run.frames[speak_frames + window_frames :]
+    # A live stream that falls behind on a loaded machine repeats pictures (1 in up to 8 is
+    # decoded, engine/stream_degrade.py): the closed mouth may show up to 7 frames later.
+    after = run.frames[speak_frames + window_frames + 7 :]
     assert not any(f.speaking for f in run.frames[speak_frames:])
     idle = [opening(face_models, f.video) for f in after[::4]]
     assert max(idle) < CLOSED, idle
