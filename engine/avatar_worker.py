@@ -29,10 +29,11 @@ from engine.errors import AvatarError
 
 log = logging.getLogger(__name__)
 
-# Nice 5 weighs a third of a normal process with the Linux scheduler: the live path keeps most
-# of the CPU, and a portrait (about 2 s of CPU) is still ready in ~10 s beside two busy
-# processes. Nice 10 (a tenth) starved uploads for over a minute on a loaded machine.
-PREPARE_NICENESS = 5
+# Nice 10 weighs a tenth of a normal process with the Linux scheduler: the live path keeps the
+# CPU (at nice 5, three uploads beside two busy processes let a live stream's delay climb by
+# seconds in bench stream). A portrait is about 2 s of CPU: beside two busy processes it is
+# ready in about 30 s; start-up (imports, face models) runs before the nice, at full priority.
+PREPARE_NICENESS = 10
 PREPARE_TIME_LIMIT_S = 60.0  # from the portrait's arrival at the started worker
 STARTUP_LIMIT_S = 300.0  # a niced start-up (torch, face models) on a loaded machine is slow
 MAX_WAITING = 4
