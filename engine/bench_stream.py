@@ -186,6 +186,7 @@ def _worker_seconds(engine: StreamEngine) -> dict[str, float]:
 
 
 LOAD_WINDOW_S = 4.0
+CATCH_UP_PERIOD_FRAMES = 0.5  # as server/webrtc.py's pump: late frames at twice real time
 RECOVER_S = 8.0
 BUSY_LOOP = "while True: pass"
 
@@ -223,9 +224,9 @@ def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
 async def _load_consumer(
     stream: AvatarStream, seconds: float, fps: int, on_elapsed: dict[float, Callable[[], object]]
 ) -> list[Departure]:
-    """Pull on the media clock without ever re-anchoring it (a late frame leaves at once, as
-    the server's pump lets a late stream catch up); `on_elapsed`: callbacks keyed by seconds
-    from the first frame."""
+    """Pull on the media clock without ever re-anchoring it (a late frame leaves half a period
+    after the one before, as the server's pump lets a late stream catch up at twice real
+    time); `on_elapsed`: callbacks keyed by seconds from the first frame."""
     departures: list[Departure] = []
     start: float | None = None
     last_arrival: float | None = None
@@ -245,7 +246,8 @@ async def _load_consumer(
         previous = frame.video
         if frame.index + 1 >= seconds * fps:
             break
-        await asyncio.sleep(max(0.0, start + (frame.index + 1) / fps - time.monotonic()))
+        next_s = max(start + (frame.index + 1) / fps, now + CATCH_UP_PERIOD_FRAMES / fps)
+        await asyncio.sleep(max(0.0, next_s - time.monotonic()))
     return departures
 
 

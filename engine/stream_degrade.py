@@ -14,8 +14,8 @@ sampling and the audio encoder ~20 %):
    audio heard with it; capped at 1 in 8, the delay still climbed by seconds beside two busy
    processes and three uploads. Repeated frames cost almost nothing, so the stream makes frames
    faster than real time (late by more than 2, in runs of up to CATCH_UP_FRAMES per worker
-   round) and the consumer (the server's pump, bench stream) sends late frames at once until
-   it is on time again: the delay returns to its target within about a second.
+   round) and the consumer (the server's pump, bench stream) sends late frames at up to twice
+   real time until it is on time again: a second of delay is paid back in about a second.
 2. Late by more than ECONOMY_LATE_FRAMES (4): motion windows are sampled in economy, with
    fewer diffusion steps and no classifier-free guidance (a quarter of the denoiser calls; the
    motion is a little less lively for that second, see engine/motion_batch.py).

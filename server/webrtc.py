@@ -46,6 +46,7 @@ VIDEO_QUEUE_FRAMES = 2  # the encoder is at most this far behind the clock befor
 # Audio is never dropped while a late stream catches up (its frames leave back to back): the
 # queue holds everything up to the engine's stall horizon; the Opus sender drains it at once.
 AUDIO_QUEUE_FRAMES = 256
+CATCH_UP_PERIOD_FRAMES = 0.5  # a late stream's frames leave at least this many periods apart
 LATENCY_WINDOW_FRAMES = 80  # the latency shown to the page: the median of the last 2 s of speech
 INPUT_AUDIO_RATE_HZ = 16_000  # browser audio is resampled to the engine's rate here (PyAV)
 
@@ -182,12 +183,14 @@ class MediaClockPump:
         self.speaking = False  # the last frame's audio belongs to a speech segment
 
     async def run(self) -> None:
-        """A frame that is early waits for its time; a late one leaves at once, so a stream
-        that fell behind (CPU contention) catches up and its speech-to-screen delay returns to
-        its target (the engine makes late frames cheap: engine/stream_degrade.py). Only a stall
-        longer than STALL_S restarts the clock, as the engine does."""
+        """A frame that is early waits for its time; a late one leaves half a period after the
+        one before, so a stream that fell behind (CPU contention) catches up at twice real time
+        and its speech-to-screen delay returns to its target (the engine makes late frames
+        cheap: engine/stream_degrade.py). Only a stall longer than STALL_S restarts the clock,
+        as the engine does."""
         loop = asyncio.get_running_loop()
         clock_start: float | None = None
+        sent_s = 0.0
         async for frame in self._stream.frames():
             now = loop.time()
             if clock_start is None:
@@ -197,6 +200,11 @@ class MediaClockPump:
                 await asyncio.sleep(due - now)
             elif now - due > STALL_S:
                 clock_start = now - frame.index / self._fps
+            elif now - sent_s < CATCH_UP_PERIOD_FRAMES / self._fps:
+                # Late: catch up at twice real time, not in one burst that the video encoder
+                # would mostly drop (a debt of a second is paid in a second).
+                await asyncio.sleep(sent_s + CATCH_UP_PERIOD_FRAMES / self._fps - now)
+            sent_s = loop.time()
             self._deliver(frame)
 
     def _deliver(self, frame: OutputFrame) -> None:
