@@ -24,7 +24,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from engine.avatar import PreparedAvatar
+from engine.avatar.prepared import PreparedAvatar
 from engine.errors import AvatarError
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,8 @@ def _child(conn: Connection, niceness: int) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from engine.landmarks import face_models
-    from engine.prepare import prepare_avatar
+    from engine.avatar.landmarks import face_models
+    from engine.avatar.prepare import prepare_avatar
 
     face_models()  # load the face models before saying ready: start-up is not an upload's time
     os.nice(niceness)

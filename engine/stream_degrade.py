@@ -18,7 +18,7 @@ sampling and the audio encoder ~20 %):
    real time until it is on time again: a second of delay is paid back in about a second.
 2. Late by more than ECONOMY_LATE_FRAMES (4): motion windows are sampled in economy, with
    fewer diffusion steps and no classifier-free guidance (a quarter of the denoiser calls; the
-   motion is a little less lively for that second, see engine/motion_batch.py).
+   motion is a little less lively for that second, see engine/motion/batch.py).
 3. Never degraded: audio continuity and A/V sync. Every frame still carries its own slice of
    the one audio timeline and the motion at its instant (no window is skipped), so audio stays
    continuous and in sync with the mouth.

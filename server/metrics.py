@@ -40,7 +40,7 @@ MAX_WINDOW_SAMPLES = 20_000  # 30 s of 40 fps for 16 sessions
 
 
 class DegradationCounts(Protocol):
-    """What the engine counts (engine.scheduler.SchedulerStats)."""
+    """What the engine counts (engine.stream.scheduler.SchedulerStats)."""
 
     frames_repeated: int
     economy_windows: int

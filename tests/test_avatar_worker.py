@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.avatar_store import AvatarStore
+from engine.avatar.prepare import prepare_avatar
+from engine.avatar.store import AvatarStore
 from engine.avatar_worker import PreparationWorker
 from engine.errors import AvatarError
-from engine.prepare import prepare_avatar
 
 ASSETS = Path(__file__).resolve().parents[1] / "engine" / "assets"
 SMALL = ASSETS / "mona_lisa_197px.jpg"
