@@ -125,6 +125,15 @@ class SessionStream(Protocol):
         """Idempotent; ends frames() and events()."""
 
 
+class DegradationCounts(Protocol):
+    """What the engine counts of its degradation under load (engine.stream.scheduler's
+    SchedulerStats satisfies it)."""
+
+    frames_repeated: int
+    economy_windows: int
+    resyncs: int
+
+
 class SessionEngine(Protocol):
     """What the server needs from the engine that runs every session
     (`engine.stream.engine.StreamEngine` implements it)."""
@@ -134,3 +143,11 @@ class SessionEngine(Protocol):
     def create_stream(self, avatar: PreparedAvatar, options: StreamOptions) -> SessionStream: ...
 
     def close(self) -> None: ...
+
+    def load(self, extra_fps: int = 0) -> float | None:
+        """Measured load of the busiest model worker (seconds of work per second; None until
+        measured); with extra_fps, that of the worker a new stream of that rate would join."""
+        ...
+
+    @property
+    def stats(self) -> DegradationCounts: ...

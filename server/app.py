@@ -20,7 +20,9 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from engine.avatar.store import AvatarStore
+from engine.avatar.worker import PreparationWorker
 from engine.contract import SessionEngine
+from server import admission
 from server.api import audit as audit_api
 from server.api import avatars as avatars_api
 from server.api import detect as detect_api
@@ -91,10 +93,14 @@ def create_app(
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ServerSettings = app.state.settings
     configure_ice_loopback(settings.ice_loopback)
+    # Uploads are prepared in a separate, niced process, started by the first upload (its
+    # start-up is not counted against that upload's time limit).
+    preparation = PreparationWorker()
     store = AvatarStore(
         settings.data_dir,
         max_bytes=settings.max_upload_bytes,
         max_pixels=settings.max_upload_pixels,
+        preparer=preparation.prepare,
     )
     owned = app.state.given_engine is None
     engine: SessionEngine = app.state.given_engine or _new_engine(settings)
@@ -103,12 +109,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.audit = AuditLog(settings.data_dir, settings.audit_retention_days)
     # The C2PA signing chain is made at first start (renders sign with it; see signing.py).
     signing_identity(settings.data_dir, settings.c2pa_cert, settings.c2pa_key, settings.c2pa_alg)
+    app.state.metrics.watch(engine)
     app.state.sessions = SessionManager(settings, engine, store, app.state.metrics, app.state.audit)
     warm_up = asyncio.get_running_loop().create_task(_warm_up(app))
     try:
         yield
     finally:
         warm_up.cancel()
+        await asyncio.to_thread(preparation.close)
         await app.state.sessions.close_all()
         if owned:
             await asyncio.to_thread(engine.close)
@@ -164,6 +172,12 @@ async def _healthz() -> dict[str, Any]:
 async def _readyz(request: Request) -> Response:
     state = request.app.state
     if state.ready.is_set():
+        live = len(state.sessions)
+        full = admission.refusal(state.engine, admission.PROBE_FPS, live)
+        if live >= state.settings.max_sessions:
+            full = f"the server is at its limit of {live} sessions"
+        if full is not None:  # alive and well, but send new calls elsewhere
+            return JSONResponse({"ready": False, **error_body("server_full", full)}, 503)
         return JSONResponse({"ready": True})
     reason = "warm_up_failed" if state.warm_up_error else "not_ready"
     return JSONResponse(

@@ -31,6 +31,17 @@ REASON_STATUS: dict[str, int] = {
     "session_failed": 500,
     "text_too_long": 413,
     "voice_unavailable": 503,
+    "server_full": 503,
+    "prepare_busy": 503,
+    "prepare_timeout": 503,
+    "prepare_failed": 500,
+}
+# reason -> seconds a client should wait before it tries again (the Retry-After header)
+RETRY_AFTER_S: dict[str, int] = {
+    "too_many_sessions": 30,
+    "server_full": 30,
+    "prepare_busy": 5,
+    "prepare_timeout": 30,
 }
 
 
@@ -44,6 +55,11 @@ def status_for(reason: str) -> int:
     return REASON_STATUS.get(reason, 400)
 
 
+def retry_headers(reason: str) -> dict[str, str]:
+    retry_s = RETRY_AFTER_S.get(reason)
+    return {} if retry_s is None else {"Retry-After": str(retry_s)}
+
+
 def error_body(reason: str, detail: str) -> dict[str, str]:
     return {"error": reason, "detail": detail}
 
@@ -55,7 +71,9 @@ def install_error_handlers(app: FastAPI, on_rejection: Callable[[str], None] | N
         if on_rejection is not None:
             on_rejection(exc.reason)
         log.info("%s %s -> %d %s: %s", request.method, request.url.path, status, exc.reason, exc)
-        return JSONResponse(error_body(exc.reason, str(exc)), status_code=status)
+        return JSONResponse(
+            error_body(exc.reason, str(exc)), status_code=status, headers=retry_headers(exc.reason)
+        )
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -42,6 +42,7 @@ from engine.motion.blendshapes import frame_message, layout_message
 from engine.voice.base import Voice
 from engine.voice.speaker import speak_text
 from engine.watermark.payload import STREAM_ID_BITS, WatermarkPayload
+from server.admission import check_admission
 from server.errors import ServerError
 from server.json_limits import loads_bounded
 from server.metrics import Metrics
@@ -124,7 +125,7 @@ class Session:
         self._speech: set[asyncio.Task[None]] = set()  # POST /say texts, spoken in order
         self._speech_turn = asyncio.Lock()
         label = LabelPainter(settings.ai_label_text) if settings.ai_label else None
-        self.video = AvatarVideoTrack(metrics)
+        self.video = AvatarVideoTrack(metrics, session_id)
         self.audio = AvatarAudioTrack()
         self.pump = MediaClockPump(
             stream,
@@ -386,6 +387,7 @@ class SessionManager:
                 "try again later",
                 "too_many_sessions",
             )
+        check_admission(self._engine, options.fps, len(self._sessions) + self._reserved)
         self._reserved += 1
         try:
             avatar = await asyncio.to_thread(self._store.load, avatar_id)

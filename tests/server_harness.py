@@ -176,6 +176,22 @@ class Call:
             return 0.0
         return (len(times) - 1) / (times[-1] - times[0])
 
+    def longest_gap_s(self, start_s: float, end_s: float) -> float:
+        """The longest time between two frames arriving in [start_s, end_s], counting the
+        edges: a stalled stream shows as a long gap however many frames came before it."""
+        times = [start_s] + [f.arrival_s for f in self.frames if start_s <= f.arrival_s <= end_s]
+        times.append(end_s)
+        return max(b - a for a, b in zip(times[:-1], times[1:], strict=True))
+
+    def gaps_over(self, limit_s: float) -> list[tuple[float, float]]:
+        """(start from the first frame, length) of every gap between frames over limit_s."""
+        times = [f.arrival_s for f in self.frames]
+        return [
+            (round(a - times[0], 2), round(b - a, 2))
+            for a, b in zip(times[:-1], times[1:], strict=True)
+            if b - a > limit_s
+        ]
+
 
 class PcmTrack(AudioStreamTrack):
     """Plays int16 mono samples in real time, 20 ms per frame, after `start_delay_s` of silence

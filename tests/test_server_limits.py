@@ -73,6 +73,10 @@ def test_health_ready_and_metrics(server: ServerThread) -> None:
         "gioconda_sessions_active",
         "gioconda_frames_sent_total",
         "gioconda_frame_latency_seconds_bucket",
+        "gioconda_frame_delay_window_seconds_bucket",
+        'gioconda_frames_degraded_total{reason="repeated_picture"}',
+        "gioconda_clock_resyncs_total",
+        "process_cpu_seconds_total",
         "gioconda_rejections_total",
     ):
         assert name in metrics or name.replace("_total", "") in metrics, name
@@ -166,7 +170,8 @@ def test_limits_answer_clearly_while_a_call_keeps_streaming(server: ServerThread
             nope = speech_url(server.url, "s_nope")
             seen["ws_unknown"] = await _closed_by_server(nope, [], call.headers)
             await asyncio.sleep(1.0)
-            seen["fps"] = (len(call.frames) - before) / (time.monotonic() - started)
+            seen["frames"] = len(call.frames) - before
+            seen["gap_s"] = call.longest_gap_s(started, time.monotonic())
             seen["live"] = server.live_sessions
         finally:
             await call.close()
@@ -193,7 +198,9 @@ def test_limits_answer_clearly_while_a_call_keeps_streaming(server: ServerThread
     assert seen["ws_rate"][0] == 1008 and "rate_limited" in seen["ws_rate"][1]  # type: ignore[index]
     assert seen["ws_unknown"][0] == 4403  # type: ignore[index]
     assert seen["live"] == 1
-    assert float(seen["fps"]) > 25, seen["fps"]  # type: ignore[arg-type]
+    # The call kept streaming through all of it: frames kept arriving (no stall of a second),
+    # not a frame rate, which is the machine's and belongs to bench webrtc.
+    assert int(seen["frames"]) > 5 and float(seen["gap_s"]) < 1.0, seen  # type: ignore[arg-type]
     with httpx.Client(base_url=server.url) as client:
         metrics = client.get("/metrics").text
     assert 'gioconda_rejections_total{reason="too_many_sessions"} 1.0' in metrics

@@ -72,7 +72,7 @@ def test_speech_opens_the_mouth_and_clear_closes_it(
 ) -> None:
     audio = speech_16k(shared_data)
     stream = trained_engine.create_stream(prepared_avatar("astronaut.png"), StreamOptions(fps=FPS))
-    speak_frames, idle_frames = 40, 25
+    speak_frames, idle_frames = 40, 35
 
     def push(s, run: Run) -> None:
         s.push_audio(audio, 16_000)
@@ -88,7 +88,9 @@ def test_speech_opens_the_mouth_and_clear_closes_it(
     assert any(e.kind == "finished" and e.interrupted for e in run.events)
     profile = get_profile("low-latency")
     window_frames = (profile.window_frames + profile.lookahead_frames) * FPS // 25 + 3
-    after = run.frames[speak_frames + window_frames :]
+    # A live stream that falls behind on a loaded machine repeats pictures (1 in up to 16 is
+    # decoded, engine/stream/degrade.py): the closed mouth may show up to 15 frames later.
+    after = run.frames[speak_frames + window_frames + 15 :]
     assert not any(f.speaking for f in run.frames[speak_frames:])
     idle = [opening(face_models, f.video) for f in after[::4]]
     assert max(idle) < CLOSED, idle

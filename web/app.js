@@ -63,7 +63,8 @@ async function pollReady() {
       pill.className = "pill ok";
       return;
     }
-    pill.textContent = "warming up…";
+    const data = await response.json().catch(() => ({}));
+    pill.textContent = data.error === "server_full" ? "server full" : "warming up…";
     pill.className = "pill";
   } catch {
     pill.textContent = "server unreachable";

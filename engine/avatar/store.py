@@ -16,7 +16,7 @@ import secrets
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +34,8 @@ DEFAULT_ALIAS = "default"  # StreamOptions.avatar_id's default names the default
 MAX_NAME_CHARS = 80
 MAX_CONSENT_CHARS = 1000
 CACHED_AVATARS = 8  # prepared avatars kept in memory (a few MB each)
+
+Preparer = Callable[[bytes, str], PreparedAvatar]  # (image bytes, name) -> prepared avatar
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,17 @@ CREATE TABLE IF NOT EXISTS avatars (
 
 class AvatarStore:
     def __init__(
-        self, root: Path, *, max_bytes: int = MAX_FILE_BYTES, max_pixels: int = MAX_PIXELS
+        self,
+        root: Path,
+        *,
+        max_bytes: int = MAX_FILE_BYTES,
+        max_pixels: int = MAX_PIXELS,
+        preparer: Preparer | None = None,
     ) -> None:
+        """preparer: how an upload is prepared (the server passes a worker process's, see
+        engine/avatar/worker.py); None: in this process, one at a time."""
         self.root = Path(root)
+        self._preparer = preparer
         self.max_bytes = min(max_bytes, MAX_FILE_BYTES)
         self.max_pixels = min(max_pixels, MAX_PIXELS)
         (self.root / "avatars").mkdir(parents=True, exist_ok=True)
@@ -91,8 +101,9 @@ class AvatarStore:
             db.execute(_SCHEMA)
 
     def add(self, image_bytes: bytes, *, name: str, consent: str) -> AvatarRecord:
-        """Prepare and store an uploaded portrait. Raises AvatarError (engine.errors reasons, and
-        consent_required / bad_name)."""
+        """Prepare and store an uploaded portrait; the same image uploaded again (same sha256)
+        is stored once: its existing record comes back, unprepared again. Raises AvatarError
+        (engine.errors reasons, and consent_required / bad_name)."""
         consent = consent.strip()
         if not consent:
             raise AvatarError(
@@ -107,10 +118,36 @@ class AvatarStore:
                 "bad_name",
             )
         self._check_caps(image_bytes)
+        sha256 = hashlib.sha256(image_bytes).hexdigest()
+        existing = self._find_sha256(sha256)
+        if existing is not None:
+            return existing
+        avatar = self._prepare(image_bytes, name)
+        with self._lock:  # an identical upload may have finished meanwhile
+            existing = self._find_sha256(sha256)
+            if existing is not None:
+                return existing
+            return self._insert(image_bytes, avatar, name, consent, sha256)
+
+    def _prepare(self, image_bytes: bytes, name: str) -> PreparedAvatar:
+        if self._preparer is not None:
+            return self._preparer(image_bytes, name)
         from engine.avatar.prepare import prepare_avatar  # mediapipe loads only when preparing
 
         with self._prepare_lock:
-            avatar = prepare_avatar(image_bytes, name=name)
+            return prepare_avatar(image_bytes, name=name)
+
+    def _find_sha256(self, sha256: str) -> AvatarRecord | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT id FROM avatars WHERE sha256 = ? ORDER BY created_at, id LIMIT 1",
+                (sha256,),
+            ).fetchone()
+        return None if row is None else self.get(row[0])
+
+    def _insert(
+        self, image_bytes: bytes, avatar: PreparedAvatar, name: str, consent: str, sha256: str
+    ) -> AvatarRecord:
         avatar_id = "av_" + secrets.token_hex(6)
         avatar.save(self._uploaded_path(avatar_id))
         width, height = _source_size(image_bytes)
@@ -122,7 +159,7 @@ class AvatarStore:
             consent=consent,
             source_width=width,
             source_height=height,
-            sha256=hashlib.sha256(image_bytes).hexdigest(),
+            sha256=sha256,
         )
         with self._connect() as db:
             db.execute(

@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import os
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -34,6 +39,9 @@ from engine.motion.profiles import get_profile
 from engine.stream.engine import StreamEngine, validate_options
 from engine.stream.session import AvatarStream
 from models.motion_checkpoint import MotionModel
+
+if TYPE_CHECKING:
+    from engine.avatar.worker import PreparationWorker
 
 CHUNK_S = 0.020
 UTTERANCE_S = 2.0
@@ -176,6 +184,163 @@ def _worker_seconds(engine: StreamEngine) -> dict[str, float]:
     }
 
 
+LOAD_WINDOW_S = 4.0
+CATCH_UP_PERIOD_FRAMES = 0.5  # as server/transport/pacing.py: late frames at twice real time
+RECOVER_S = 8.0
+BUSY_LOOP = "while True: pass"
+
+
+@dataclass
+class Departure:
+    at_s: float  # time.monotonic() when the consumer took the frame
+    latencies_s: list[float]  # speech chunks this frame showed first: arrival -> departure
+    repeated: bool  # the same picture as the frame before (the engine degraded)
+
+
+@dataclass(frozen=True)
+class LoadWindow:
+    start_s: float  # from the first frame
+    delay_ms: float  # median speech-to-departure delay in the window (nan: no speech)
+    fps: float
+    gap_p95_ms: float
+    repeated: int
+    frames: int
+    loaded: bool
+
+
+def busy_processes(count: int) -> list[subprocess.Popen[bytes]]:
+    """`count` CPU-bound processes (the other work of a shared machine); kill them when done."""
+    return [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(count)]
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.wait()
+
+
+async def _load_consumer(
+    stream: AvatarStream, seconds: float, fps: int, on_elapsed: dict[float, Callable[[], object]]
+) -> list[Departure]:
+    """Pull on the media clock without ever re-anchoring it (a late frame leaves half a period
+    after the one before, as the server's pump lets a late stream catch up at twice real
+    time); `on_elapsed`: callbacks keyed by seconds from the first frame."""
+    departures: list[Departure] = []
+    start: float | None = None
+    last_arrival: float | None = None
+    previous: NDArray[np.uint8] | None = None
+    pending = sorted(on_elapsed.items(), key=lambda kv: kv[0])
+    async for frame in stream.frames():
+        now = time.monotonic()
+        start = now if start is None else start
+        while pending and now - start >= pending[0][0]:
+            pending.pop(0)[1]()
+        latencies = []
+        if frame.audio_arrival_s is not None and frame.audio_arrival_s != last_arrival:
+            latencies.append(now - frame.audio_arrival_s)
+            last_arrival = frame.audio_arrival_s
+        repeated = previous is not None and frame.video is previous
+        departures.append(Departure(now, latencies, repeated))
+        previous = frame.video
+        if frame.index + 1 >= seconds * fps:
+            break
+        next_s = max(start + (frame.index + 1) / fps, now + CATCH_UP_PERIOD_FRAMES / fps)
+        await asyncio.sleep(max(0.0, next_s - time.monotonic()))
+    return departures
+
+
+def load_windows(departures: list[Departure], load_s: float) -> list[LoadWindow]:
+    """Per LOAD_WINDOW_S of the call: delay, frames/s, p95 gap between departures."""
+    if not departures:
+        return []
+    first = departures[0].at_s
+    windows = []
+    begin = 0.0
+    end_s = departures[-1].at_s - first
+    while begin < end_s:
+        inside = [d for d in departures if begin <= d.at_s - first < begin + LOAD_WINDOW_S]
+        times = np.array([d.at_s for d in inside])
+        gaps_ms = 1000.0 * np.diff(times) if len(times) > 1 else np.array([np.nan])
+        latencies = [x for d in inside for x in d.latencies_s]
+        span = min(LOAD_WINDOW_S, end_s - begin)
+        windows.append(
+            LoadWindow(
+                begin,
+                1000.0 * float(np.median(latencies)) if latencies else float("nan"),
+                len(inside) / span if span > 0 else float("nan"),
+                float(np.percentile(gaps_ms, 95)),
+                sum(d.repeated for d in inside),
+                len(inside),
+                begin < load_s,
+            )
+        )
+        begin += LOAD_WINDOW_S
+    return windows
+
+
+async def run_load_trial(
+    engine: StreamEngine,
+    avatar: PreparedAvatar,
+    options: StreamOptions,
+    seconds: float,
+    load: int,
+    uploads: list[Callable[[], object]] | None = None,
+) -> list[LoadWindow]:
+    """One live stream from a real-time source for `seconds` with `load` CPU-bound processes
+    beside it, then RECOVER_S more without them. `uploads`: callables started (each in its
+    own thread) spread over the loaded part, e.g. avatar preparations."""
+    import threading
+
+    stream = engine.create_stream(avatar, options)
+    processes = busy_processes(load)
+    threads: list[threading.Thread] = []
+
+    def start_upload(work: Callable[[], object]) -> None:
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        threads.append(thread)
+
+    events: dict[float, Callable[[], object]] = {seconds: lambda: stop_processes(processes)}
+    for i, work in enumerate(uploads or []):
+        at = seconds * (i + 1) / (len(uploads or []) + 1)
+        events[at] = functools.partial(start_upload, work)
+    total_s = seconds + RECOVER_S
+    source = asyncio.create_task(_source(stream, total_s + 1.0, burst=False))
+    try:
+        departures = await _load_consumer(stream, total_s, options.fps, events)
+    finally:
+        stop_processes(processes)
+        source.cancel()
+        await stream.close()
+    for thread in threads:
+        thread.join()
+    return load_windows(departures, seconds)
+
+
+def print_load_windows(windows: list[LoadWindow], load: int, uploads: int) -> None:
+    print(
+        f"1 stream, real-time 20 ms chunks, {load} busy process(es) and {uploads} upload(s) "
+        f"for the loaded windows, then none; per {LOAD_WINDOW_S:.0f} s window:"
+    )
+    for w in windows:
+        print(
+            f"  {w.start_s:5.1f} s {'loaded' if w.loaded else 'quiet '}: delay p50 "
+            f"{w.delay_ms:6.0f} ms, {w.fps:5.1f} fps, frame gap p95 {w.gap_p95_ms:5.0f} ms, "
+            f"{w.repeated:3d} repeated of {w.frames}"
+        )
+    loaded = [w for w in windows if w.loaded and not np.isnan(w.delay_ms)]
+    if len(loaded) >= 2:
+        delays = np.array([w.delay_ms for w in loaded])
+        slope = np.polyfit(np.array([w.start_s for w in loaded]), delays, 1)[0]
+        print(
+            f"  loaded: delay spread {delays.max() - delays.min():.0f} ms between windows, "
+            f"trend {slope * LOAD_WINDOW_S:+.0f} ms per window; lowest "
+            f"{min(w.fps for w in loaded):.1f} fps, worst frame gap p95 "
+            f"{max(w.gap_p95_ms for w in loaded):.0f} ms"
+        )
+
+
 @dataclass(frozen=True)
 class StreamBenchOptions:
     """What `gioconda bench stream` measures (server/commands/bench.py parses it)."""
@@ -192,6 +357,8 @@ class StreamBenchOptions:
     outputs: str = "video"  # video, blendshapes, or video,blendshapes (comma-separated)
     weights: Path | None = None  # motion model checkpoint
     threads: int = 1
+    background_load: int | None = None  # one real-time stream beside N CPU-bound processes
+    uploads: int = 0  # with background_load: portraits prepared during the loaded part
 
 
 def run(args: StreamBenchOptions) -> int:
@@ -221,11 +388,35 @@ def run(args: StreamBenchOptions) -> int:
             f"outputs {'+'.join(outputs)}, "
             f"load average {os.getloadavg()[0]:.2f}"
         )
+        if args.background_load is not None:
+            from engine.avatar.worker import PreparationWorker
+
+            worker = PreparationWorker(max_waiting=args.uploads)
+            uploads = [_upload_work(args.image, worker) for _ in range(args.uploads)]
+            try:
+                windows = asyncio.run(
+                    run_load_trial(
+                        engine, avatar, options, args.seconds, args.background_load, uploads
+                    )
+                )
+            finally:
+                worker.close()
+            print_load_windows(windows, args.background_load, args.uploads)
+            return 0
         best = asyncio.run(_trials(engine, avatar, options, args))
     finally:
         engine.close()
     print(f"simultaneous {args.fps} fps streams sustained on this machine: {best}")
     return 0
+
+
+def _upload_work(image: Path | None, worker: PreparationWorker) -> Callable[[], object]:
+    """What one upload costs the server: a portrait prepared as POST /v1/avatars does, in the
+    preparation worker process (engine/avatar/worker.py)."""
+    from engine.avatar.source import DEFAULT_PORTRAIT
+
+    path = image if image is not None and image.suffix != ".npz" else DEFAULT_PORTRAIT
+    return functools.partial(worker.prepare, path.read_bytes())
 
 
 def _motion_config(args: StreamBenchOptions, model: MotionModel, tmp: Path) -> BackendConfig | None:

@@ -22,12 +22,26 @@ from engine.motion.sampler import MotionStream
 from models.diffusion import WindowCondition, ddim_sample
 from models.motion_dit import MotionDiT
 
+# Sampling steps of a window sampled in economy (engine/stream/degrade.py): with guidance off
+# (one batch instead of two) a quarter of the denoiser calls of the live profiles' 4 steps.
+ECONOMY_STEPS = 2
+
 
 @dataclass(frozen=True)
 class WindowRequest:
     stream: WindowedMotionStream
     noise: torch.Tensor  # (1, N, M)
     condition: WindowCondition  # batch 1
+    economy: bool = False  # a late live stream: ECONOMY_STEPS, no guidance (stream.degrade)
+
+    @property
+    def sampling_steps(self) -> int:
+        steps = self.stream.profile.sampling_steps
+        return min(steps, ECONOMY_STEPS) if self.economy else steps
+
+    @property
+    def guidance_scale(self) -> float:
+        return 1.0 if self.economy else self.stream.guidance_scale
 
     @property
     def batch_key(self) -> tuple[int, int, int, float, float]:
@@ -35,8 +49,8 @@ class WindowRequest:
         return (
             id(stream.model),
             self.noise.shape[1],
-            stream.profile.sampling_steps,
-            stream.guidance_scale,
+            self.sampling_steps,
+            self.guidance_scale,
             stream.eta,
         )
 
@@ -83,8 +97,8 @@ def sample_windows(
         denoiser if denoiser is not None else first.model.dit,
         noise,
         batched,
-        first.profile.sampling_steps,
-        first.guidance_scale,
+        requests[0].sampling_steps,
+        requests[0].guidance_scale,
         first.eta,
         first.generator,
     )

@@ -13,9 +13,10 @@ Bounds and their policies:
 - finished frames: LIVE_CHANNEL_FRAMES (1) per live stream, OFFLINE_CHANNEL_FRAMES (8) offline;
   the worker makes a stream's next frame only when its channel has room (back-pressure);
 - segment events: MAX_EVENTS per stream; when full the oldest is dropped.
-Live streams (realtime=True) degrade when late (engine.stream.scheduler: repeated pictures, never
-dropped audio); offline streams (realtime=False) never degrade and wait for audio instead of
-inserting silence, so a render is deterministic per seed.
+Live streams (realtime=True) degrade when late and catch up (engine/stream/degrade.py: repeated
+pictures, economy motion, never dropped audio); `load()` is the workers' measured load for
+admission (engine/stream/capacity.py). Offline streams (realtime=False) never degrade and
+wait for audio instead of inserting silence, so a render is deterministic per seed.
 """
 
 from __future__ import annotations
@@ -91,6 +92,18 @@ class StreamEngine:
     def stats(self) -> SchedulerStats:
         """Every worker's counters, summed (a snapshot)."""
         return SchedulerStats.combined([s.stats for s in self._schedulers])
+
+    def load(self, extra_fps: int = 0) -> float | None:
+        """Measured load of the model workers at full quality, in seconds of work per second
+        (engine/stream/capacity.py; above 1.0 live streams degrade): the busiest worker's, or
+        with extra_fps > 0, that of the worker a new stream of that rate would join. None
+        until a worker has measured its frame cost."""
+        if extra_fps > 0:
+            worker = min(self._schedulers, key=lambda s: s.load)
+            cost = worker.cost.per_frame_s()
+            return None if cost is None else (worker.live_fps() + extra_fps) * cost
+        loads = [(s.live_fps(), cost) for s in self._schedulers if (cost := s.cost.per_frame_s())]
+        return max((fps * cost for fps, cost in loads), default=None)
 
     @property
     def worker_loads(self) -> list[int]:

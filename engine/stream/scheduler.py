@@ -8,11 +8,9 @@ on CUDA, engine/render/renderer.py) frames of different avatars do too, up to `m
 A stream's failure (its pipeline or its share of a batch) closes that stream alone; the worker
 and the other streams keep going.
 
-Falling behind (live streams only): frame k is due at anchor + k / fps on the consumer's media
-clock. A stream that is late renders only every 2nd, 4th or 8th frame (late by > 1, > 3, > 6
-frames) and repeats the last picture in between; motion and audio are never skipped, so A/V sync
-holds and the decoder cost drops until the stream is on time again. More than RESYNC_S late (a
-stalled consumer) re-anchors the clock instead of accumulating debt.
+Falling behind (live streams only): engine/stream/degrade.py decides, per frame, how many
+pictures to decode (1 in 2 ... 1 in 16 when late, the last picture repeated in between); motion
+and audio are never skipped, so A/V sync holds and the stream catches up instead of queueing.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TypeVar
 
 import numpy as np
@@ -33,6 +31,8 @@ from numpy.typing import NDArray
 from engine.errors import EngineError
 from engine.motion.batch import WindowRequest, sample_windows
 from engine.render.renderer import AvatarRenderer, render_stacked
+from engine.stream.capacity import FrameCost
+from engine.stream.degrade import CATCH_UP_FRAMES, catching_up, decide, economy_motion
 from engine.stream.pipeline import PipelineFrame
 from engine.stream.task import ReadyFrame, StreamTask
 from models.motion_dit import MotionDiT
@@ -40,8 +40,6 @@ from models.motion_dit import MotionDiT
 log = logging.getLogger(__name__)
 
 IDLE_WAIT_S = 0.05
-RESYNC_S = 1.0
-LATE_STRIDES = ((6.0, 8), (3.0, 4), (1.0, 2))  # (late by more than N frames, render 1 in k)
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -60,7 +58,9 @@ class SchedulerStats:
     windows: int = 0
     window_batches: int = 0
     frames_rendered: int = 0
-    frames_repeated: int = 0
+    frames_repeated: int = 0  # live frames that showed the last picture again (late)
+    resyncs: int = 0  # live clocks re-anchored after a stalled consumer
+    economy_windows: int = 0  # motion windows sampled with fewer steps (late live streams)
     render_batches: int = 0
     stacked_batches: int = 0  # decoder calls that rendered frames of more than one avatar
     sampler_s: float = 0.0
@@ -101,6 +101,7 @@ class Scheduler:
         self._round = 0
         self._calls: list[Callable[[], None]] = []
         self.stats = SchedulerStats()
+        self.cost = FrameCost()  # measured per-frame cost, for admission
         self._thread = threading.Thread(target=self._run, name="gioconda-model-worker", daemon=True)
         self._thread.start()
 
@@ -179,6 +180,8 @@ class Scheduler:
         requests: list[WindowRequest] = []
         jobs: list[FrameJob] = []
         now_s = time.monotonic()
+        motion_before = self.stats.encoder_s + self.stats.sampler_s
+        decoder_before = self.stats.decoder_s
         for task in tasks:
             try:
                 self._plan(task, now_s, requests, jobs)
@@ -187,7 +190,19 @@ class Scheduler:
         self._sample(requests, tasks)
         self._render(jobs)
         self.stats.rounds += 1
+        if jobs:
+            self.cost.record(
+                self.stats.encoder_s + self.stats.sampler_s - motion_before,
+                len(jobs),
+                self.stats.decoder_s - decoder_before,
+                sum(job.render for job in jobs),
+            )
         return bool(requests or jobs)
+
+    def live_fps(self) -> int:
+        """Frames per second this worker owes its live streams."""
+        with self._wake:
+            return sum(task.pipeline.fps for task in self._tasks if task.realtime)
 
     def _plan(
         self, task: StreamTask, now_s: float, requests: list[WindowRequest], jobs: list[FrameJob]
@@ -195,6 +210,12 @@ class Scheduler:
         room = task.channel.room()
         if not task.started or room == 0:
             return
+        per_round = self._frames_per_round
+        if task.realtime and catching_up(task.late_frames):
+            # Late frames leave as soon as they are made: let the channel take a run of them,
+            # so the worker and the consumer do not hand over one frame at a time.
+            room += CATCH_UP_FRAMES
+            per_round = max(per_round, CATCH_UP_FRAMES)
         pipeline = task.pipeline
         if pipeline.needs_window():
             start = time.perf_counter()
@@ -202,9 +223,12 @@ class Scheduler:
             request = pipeline.request_window(may_wait)
             self.stats.encoder_s += time.perf_counter() - start
             if request is not None:
+                if task.realtime and economy_motion(task.late_frames):
+                    request = replace(request, economy=True)
+                    self.stats.economy_windows += 1
                 requests.append(request)
             return
-        for _ in range(min(room, self._frames_per_round)):
+        for _ in range(min(room, per_round)):
             if pipeline.needs_window():
                 break
             frame = pipeline.take_frame()
@@ -215,11 +239,12 @@ class Scheduler:
     def _stride(self, task: StreamTask, frame_index: int, now_s: float) -> int:
         if not task.realtime or task.last_picture is None:
             return 1
-        late_frames = (now_s - task.anchor_s) * task.pipeline.fps - frame_index
-        if late_frames > RESYNC_S * task.pipeline.fps:
+        decision = decide(now_s, task.anchor_s, frame_index, task.pipeline.fps)
+        task.late_frames = decision.late_frames
+        if decision.resync:
             task.anchor_s = now_s - frame_index / task.pipeline.fps
-            return 1
-        return next((stride for limit, stride in LATE_STRIDES if late_frames > limit), 1)
+            self.stats.resyncs += 1
+        return decision.stride
 
     def _sample(self, requests: list[WindowRequest], tasks: list[StreamTask]) -> None:
         groups: dict[object, list[WindowRequest]] = defaultdict(list)

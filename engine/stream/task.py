@@ -110,6 +110,7 @@ class StreamTask:
         self.started = False  # the consumer has asked for frames
         self.anchor_s = 0.0  # monotonic time at which frame 0 was due
         self.last_picture: NDArray[np.uint8] | None = None
+        self.late_frames = 0.0  # behind the media clock at the last frame planned (live)
         self.failed = False
 
     def start(self, now_s: float, loop: asyncio.AbstractEventLoop) -> None:

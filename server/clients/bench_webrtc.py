@@ -4,8 +4,11 @@ Starts `gioconda serve` in a child process (loopback ICE only) unless --url name
 server, calls it with an aiortc client, and sends short speech bursts with a sharp onset over the
 agent speech websocket, each after silence. Latency of a burst = arrival at the client of the
 first decoded frame whose mouth (re-detected MediaPipe landmarks) has opened, minus the time
-the burst's first sample was sent. Also printed: received fps, the server's CPU use (cores) with
-this one session, and the server's own audio-arrival -> frame-departure latency from /metrics.
+the burst's first sample was sent. Also printed, all measured over the bursts only (no
+lifetime means): received fps and the p95 gap between received frames (the client's own
+clock), the server's CPU use (cores, from its /metrics process_cpu_seconds_total, so also with
+--url) and the server's own audio-arrival -> frame-departure delay over its last 30 s (the
+/metrics window histogram, p50 and p95 as bucket bounds).
 """
 
 from __future__ import annotations
@@ -59,9 +62,11 @@ class Recorder:
     window_frames: list[tuple[float, NDArray[np.uint8]]] = field(default_factory=list)
     first_frame_s: float | None = None
     frames: int = 0
+    arrivals_s: list[float] = field(default_factory=list)
 
     def on_frame(self, frame: av.VideoFrame, arrival_s: float) -> None:
         self.frames += 1
+        self.arrivals_s.append(arrival_s)
         self.first_frame_s = self.first_frame_s or arrival_s
         if self.window_open_s is not None:
             small = frame.reformat(width=ANALYSIS_PX, height=ANALYSIS_PX, format="rgb24")
@@ -155,8 +160,9 @@ class Report:
     latencies_s: list[float]
     undetected: int
     fps: float
+    gap_p95_s: float
     server_cpu_cores: float | None
-    server_latency_mean_s: float | None
+    server_delay_s: tuple[float, float] | None  # p50, p95 bucket bounds over its window
     frames: int
 
 
@@ -168,7 +174,7 @@ async def measure(
     call = await call_server(url, recorder.on_frame, avatar_id=args.avatar, options=options)
     try:
         await asyncio.sleep(3.0)  # connect, settle into idle
-        cpu_start, wall_start = _cpu_s(pid), time.monotonic()
+        cpu_start, wall_start = await _server_cpu_s(url, pid), time.monotonic()
         frames_start = recorder.frames
         speech = speech_url(url, call.session_id)
         async with websockets.connect(speech, additional_headers=call.headers) as ws:
@@ -176,14 +182,18 @@ async def measure(
                 recorder.bursts.append(await _send_burst(ws, recorder, burst, args.gap_s))
         wall = time.monotonic() - wall_start
         fps = (recorder.frames - frames_start) / wall
-        cpu_end = _cpu_s(pid)
+        cpu_end = await _server_cpu_s(url, pid)
         cpu = None if cpu_start is None or cpu_end is None else (cpu_end - cpu_start) / wall
-        server_latency = await _server_latency(url)
+        server_delay = await _server_delay(url)
     finally:
         await call.close()
+    arrivals = np.asarray(recorder.arrivals_s[frames_start:])
+    gap_p95 = float(np.percentile(np.diff(arrivals), 95)) if len(arrivals) > 1 else float("nan")
     latencies = [onset_latency(b) for b in recorder.bursts]
     found = [x for x in latencies if x is not None]
-    return Report(found, len(latencies) - len(found), fps, cpu, server_latency, recorder.frames)
+    return Report(
+        found, len(latencies) - len(found), fps, gap_p95, cpu, server_delay, recorder.frames
+    )
 
 
 async def _send_burst(
@@ -248,16 +258,33 @@ def _cpu_s(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _server_latency(url: str) -> float | None:
+async def _metrics_text(url: str) -> str:
     async with httpx.AsyncClient(base_url=url) as client:
-        text = (await client.get("/metrics")).text
-    values = {}
-    for line in text.splitlines():
-        for name in ("gioconda_frame_latency_seconds_sum", "gioconda_frame_latency_seconds_count"):
-            if line.startswith(name + " "):
-                values[name] = float(line.split()[1])
-    count = values.get("gioconda_frame_latency_seconds_count", 0.0)
-    return values["gioconda_frame_latency_seconds_sum"] / count if count else None
+        return (await client.get("/metrics")).text
+
+
+async def _server_cpu_s(url: str, pid: int | None) -> float | None:
+    """The server's CPU seconds so far: from its /metrics, else from /proc for a child."""
+    for line in (await _metrics_text(url)).splitlines():
+        if line.startswith("process_cpu_seconds_total "):
+            return float(line.split()[1])
+    return _cpu_s(pid)
+
+
+async def _server_delay(url: str) -> tuple[float, float] | None:
+    """p50 and p95 of the server's recent frame delay, as the upper bounds of their buckets."""
+    prefix = "gioconda_frame_delay_window_seconds_bucket{le="
+    buckets = []
+    for line in (await _metrics_text(url)).splitlines():
+        if line.startswith(prefix):
+            bound = line[len(prefix) :].split('"')[1]
+            buckets.append((float(bound), float(line.split()[-1])))
+    total = buckets[-1][1] if buckets else 0.0
+    if not total:
+        return None
+    p50 = next(bound for bound, count in buckets if count >= 0.5 * total)
+    p95 = next(bound for bound, count in buckets if count >= 0.95 * total)
+    return p50, p95
 
 
 def print_report(report: Report, args: WebrtcBenchOptions) -> None:
@@ -276,11 +303,17 @@ def print_report(report: Report, args: WebrtcBenchOptions) -> None:
         )
     else:
         print(f"end-to-end latency: no mouth onset detected in {report.undetected} bursts")
-    if report.server_latency_mean_s is not None:
+    if report.server_delay_s is not None:
+        p50, p95 = (1000 * x for x in report.server_delay_s)
         print(
-            f"server latency (audio arrival -> frame departure, /metrics mean): "
-            f"{1000 * report.server_latency_mean_s:.0f} ms"
+            f"server delay (audio arrival -> frame departure, its last 30 s, bucket bounds): "
+            f"p50 <= {p50:.0f} ms, p95 <= {p95:.0f} ms"
         )
-    print(f"received {report.fps:.1f} fps at 512x512 ({report.frames} frames)")
+    print(
+        f"received {report.fps:.1f} fps at 512x512 during the bursts, frame gap p95 "
+        f"{1000 * report.gap_p95_s:.0f} ms ({report.frames} frames in all)"
+    )
     if report.server_cpu_cores is not None:
         print(f"server CPU with one session: {report.server_cpu_cores:.2f} cores")
+    else:
+        print("server CPU: not known (no process_cpu_seconds_total in its /metrics)")

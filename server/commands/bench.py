@@ -169,6 +169,20 @@ def _stream(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--weights", type=Path, default=None, help="motion model checkpoint")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--background-load",
+        type=int,
+        default=None,
+        metavar="N",
+        help="instead of the trials: one real-time stream with N CPU-bound processes beside it "
+        "for --seconds, then 8 s without; prints delay, fps and frame gaps per 4 s window",
+    )
+    parser.add_argument(
+        "--uploads",
+        type=int,
+        default=0,
+        help="with --background-load: prepare this many portraits during the loaded part",
+    )
 
 
 ARGUMENTS: dict[str, Callable[[argparse.ArgumentParser], None]] = {

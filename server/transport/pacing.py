@@ -3,10 +3,10 @@ or LiveKit tomorrow): a transport supplies a `FrameSink`, this module does the r
 
 `MediaClockPump` pulls `OutputFrame`s from the engine at the media clock (frame k at
 t0 + k / fps) and hands each one, labelled, to the sink at its due time: the picture and the audio
-that belongs to it together. When the engine falls behind it restarts the clock instead of sending
-a burst of stale frames. The label ("AI-generated") is rendered once with PIL into a small RGBA
-patch; per frame only that patch is blended into a copy of the frame's corner (a few hundred
-microseconds at 512x512).
+that belongs to it together. When the engine falls behind, late frames leave at twice real time
+until the stream is on time again (`paced`). The label ("AI-generated") is rendered once with PIL
+into a small RGBA patch; per frame only that patch is blended into a copy of the frame's corner (a
+few hundred microseconds at 512x512).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
 from engine.contract import OutputFrame, SessionStream
+from engine.stream.degrade import STALL_S
 
-CLOCK_RESET_FRAMES = 8  # when the engine falls this far behind the clock, restart the clock
+CATCH_UP_PERIOD_FRAMES = 0.5  # a late stream's frames leave at least this many periods apart
 
 MARGIN_PX = 10
 PADDING_PX = 6
@@ -73,11 +74,15 @@ def labelled_picture(frame: OutputFrame, label: LabelPainter | None) -> NDArray[
 
 async def paced(frames: AsyncIterator[OutputFrame], fps: int) -> AsyncIterator[OutputFrame]:
     """`frames` (a live stream's frames()) released at the media clock: frame k leaves k / fps
-    seconds after frame 0, whatever the compute did. A clock the engine fell more than
-    CLOCK_RESET_FRAMES behind (CPU contention) restarts instead of sending a burst of stale
-    frames to catch up. Audio rides in the same frames, so lips and speech stay in sync."""
+    seconds after frame 0. A frame that is early waits for its time; a late one leaves half a
+    period after the one before, so a stream that fell behind (CPU contention) catches up at
+    twice real time and its speech-to-screen delay returns to its target (the engine makes late
+    frames cheap: engine/stream/degrade.py) instead of keeping the lost time as delay, which a
+    restarted clock would. Only a stall longer than STALL_S restarts the clock, as the engine
+    does. Audio rides in the same frames, so lips and speech stay in sync."""
     loop = asyncio.get_running_loop()
     clock_start: float | None = None
+    sent_s = 0.0
     async for frame in frames:
         now = loop.time()
         if clock_start is None:
@@ -85,8 +90,13 @@ async def paced(frames: AsyncIterator[OutputFrame], fps: int) -> AsyncIterator[O
         due = clock_start + frame.index / fps
         if due > now:
             await asyncio.sleep(due - now)
-        elif now - due > CLOCK_RESET_FRAMES / fps:
+        elif now - due > STALL_S:
             clock_start = now - frame.index / fps
+        elif now - sent_s < CATCH_UP_PERIOD_FRAMES / fps:
+            # Late: catch up at twice real time, not in one burst that a video encoder would
+            # mostly drop (a debt of a second is paid in a second).
+            await asyncio.sleep(sent_s + CATCH_UP_PERIOD_FRAMES / fps - now)
+        sent_s = loop.time()
         yield frame
 
 

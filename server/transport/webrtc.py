@@ -42,7 +42,9 @@ log = logging.getLogger(__name__)
 VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK_HZ)
 AUDIO_TIME_BASE = fractions.Fraction(1, OUTPUT_AUDIO_RATE_HZ)
 VIDEO_QUEUE_FRAMES = 2  # the encoder is at most this far behind the clock before frames drop
-AUDIO_QUEUE_FRAMES = 8  # audio is cheap; a little more slack keeps it gapless
+# Audio is never dropped while a late stream catches up (its frames leave back to back): the
+# queue holds everything up to the engine's stall horizon; the Opus sender drains it at once.
+AUDIO_QUEUE_FRAMES = 256
 LATENCY_WINDOW_FRAMES = 80  # the latency shown to the page: the median of the last 2 s of speech
 INPUT_AUDIO_RATE_HZ = 16_000  # browser audio is resampled to the engine's rate here (PyAV)
 
@@ -108,10 +110,11 @@ class PacedVideo:
 class AvatarVideoTrack(MediaStreamTrack):
     kind = "video"
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, session_id: str = "") -> None:
         super().__init__()
         self.queue: DropOldestQueue[PacedVideo] = DropOldestQueue(VIDEO_QUEUE_FRAMES)
         self._metrics = metrics
+        self._session_id = session_id
         self.recent_latency_s: deque[float] = deque(maxlen=LATENCY_WINDOW_FRAMES)
 
     async def recv(self) -> av.VideoFrame:
@@ -124,9 +127,13 @@ class AvatarVideoTrack(MediaStreamTrack):
         self._metrics.frames_sent.inc()
         if item.audio_arrival_s is not None:
             latency_s = time.monotonic() - item.audio_arrival_s
-            self._metrics.frame_latency.observe(latency_s)
+            self._metrics.frame_delay(self._session_id, latency_s)
             self.recent_latency_s.append(latency_s)
         return frame
+
+    def stop(self) -> None:
+        super().stop()
+        self._metrics.session_ended(self._session_id)
 
 
 class AvatarAudioTrack(MediaStreamTrack):
@@ -162,7 +169,9 @@ class TrackSink:
         if rgb is not None:  # None: a session whose outputs leave video out
             before = self._video.queue.dropped
             self._video.queue.put(PacedVideo(rgb, frame.video_pts, frame.audio_arrival_s))
-            self._metrics.frames_dropped.inc(self._video.queue.dropped - before)
+            dropped = self._video.queue.dropped - before
+            if dropped:
+                self._metrics.frames_dropped.labels(reason="encoder_behind").inc(dropped)
         self._audio.queue.put((frame.audio, frame.audio_pts))
 
 
