@@ -173,7 +173,8 @@ async def _readyz(request: Request) -> Response:
     state = request.app.state
     if state.ready.is_set():
         live = len(state.sessions)
-        full = admission.refusal(state.engine, admission.PROBE_FPS, live)
+        budget = state.settings.admit_max_load
+        full = admission.refusal(state.engine, admission.PROBE_FPS, live, budget)
         if live >= state.settings.max_sessions:
             full = f"the server is at its limit of {live} sessions"
         if full is not None:  # alive and well, but send new calls elsewhere

@@ -387,7 +387,12 @@ class SessionManager:
                 "try again later",
                 "too_many_sessions",
             )
-        check_admission(self._engine, options.fps, len(self._sessions) + self._reserved)
+        check_admission(
+            self._engine,
+            options.fps,
+            len(self._sessions) + self._reserved,
+            self._settings.admit_max_load,
+        )
         self._reserved += 1
         try:
             avatar = await asyncio.to_thread(self._store.load, avatar_id)

@@ -85,6 +85,9 @@ class ServerSettings(BaseSettings):
     audit_retention_days: float = Field(default=90.0, gt=0)  # consent audit rows kept this long
 
     max_sessions: int = 2
+    # Admission by measured capacity (server/admission.py): a new session is refused while one
+    # more would load a model worker past this share of its time; 0 turns the check off.
+    admit_max_load: float = Field(default=0.9, ge=0.0)
     max_sdp_bytes: int = 20_000
     max_upload_bytes: int = 10_000_000
     max_upload_pixels: int = 25_000_000

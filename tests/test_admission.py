@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server import admission
 from tests.server_harness import running_server, server_settings, shared_engine, start_call
 
 
@@ -37,8 +36,7 @@ def test_a_session_past_the_budget_is_refused_and_readyz_says_full(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Any measured cost is over this budget: the decision, not this machine's speed, is tested.
-    monkeypatch.setattr(admission, "ADMIT_MAX_LOAD", 1e-6)
-    settings = server_settings(tmp_path, max_sessions=4)
+    settings = server_settings(tmp_path, max_sessions=4, admit_max_load=1e-6)
     with running_server(settings) as server:
 
         async def scenario() -> dict[str, httpx.Response]:
