@@ -10,7 +10,7 @@ bash scripts/setup.sh
 if [ "${GIOCONDA_SKIP_AGENTS:-0}" != 1 ]; then
   bash scripts/setup_agents.sh
   mkdir -p out/test-avatars
-  [ -e out/test-avatars/astronaut.avatar.npz ] || .venv/bin/python -c "
+  .venv/bin/python -c "
 from pathlib import Path
 from engine.avatar.prepare import prepare_avatar
 prepare_avatar(Path('engine/assets/astronaut.png')).save(Path('out/test-avatars/astronaut.avatar.npz'))"
