@@ -17,10 +17,16 @@ def register(subparsers: Any) -> None:
     motion.add_argument(
         "--video",
         type=Path,
-        default=None,
-        help="a real talking-face video: its audio is evaluated against its tracked motion",
+        nargs="*",
+        default=[],
+        help="real talking-face videos: each one's audio is evaluated against its tracked motion",
     )
     motion.add_argument("--profile", choices=PROFILES, default="low-latency")
+    motion.add_argument(
+        "--real-only",
+        action="store_true",
+        help="with --video: only the tracked real motion's measures (no model, reference numbers)",
+    )
     motion.add_argument("--weights", type=Path, default=None, help="motion checkpoint to evaluate")
     motion.set_defaults(handler=run_motion)
 
@@ -29,18 +35,34 @@ def run_motion(args: argparse.Namespace) -> int:
     from engine.errors import EngineError
     from engine.motion_eval import evaluate, format_table, load_audio_16k
 
-    if not args.audio and args.video is None:
-        raise EngineError("give --audio FILE... and/or --video FILE", reason="bad_arguments")
+    if not args.audio and not args.video:
+        raise EngineError("give --audio FILE... and/or --video FILE...", reason="bad_arguments")
+    if args.real_only:
+        if args.audio or not args.video:
+            raise EngineError("--real-only takes --video FILE... only", reason="bad_arguments")
+        return _real_only(args.video)
     generate, window_frames = _generator(args.weights, args.profile)
     for path in args.audio:
         rows = evaluate(load_audio_16k(path), generate, window_frames)
         print(format_table(rows, title=f"\n{path.name} (profile {args.profile})"))
-    if args.video is not None:
+    for video in args.video:
         from engine.video_extract import track_video
 
-        track = track_video(args.video)
+        track = track_video(video)
         rows = evaluate(track.audio_16k, generate, window_frames, real_motion=track.motion)
-        print(format_table(rows, title=f"\n{args.video.name} vs its video ({args.profile})"))
+        print(format_table(rows, title=f"\n{video.name} vs its video ({args.profile})"))
+    return 0
+
+
+def _real_only(videos: list[Path]) -> int:
+    """One line per video: the tracked real motion's articulation, lip sync and head speed."""
+    from engine.motion_eval import real_reference_line
+    from engine.video_extract import track_video
+
+    print(real_reference_line(None))
+    for video in videos:
+        track = track_video(video)
+        print(real_reference_line(video.name, track.motion, track.audio_16k))
     return 0
 
 
