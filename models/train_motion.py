@@ -25,8 +25,8 @@ import torch
 from tqdm import tqdm
 
 from models import motion_space
+from models.audio_features import normalize_loudness, silence_log_mel
 from models.audio_features import pad_clip as pad_audio_clip
-from models.audio_features import silence_log_mel
 from models.diffusion import q_sample
 from models.motion_checkpoint import (
     CheckpointError,
@@ -107,7 +107,8 @@ def load_corpus(paths: list[Path], model: MotionModel) -> Corpus:
     corpus = Corpus()
     for path in tqdm(paths, desc="log-mel", unit="shard", leave=False, mininterval=10):
         shard = load_shard(path)
-        audio = torch.from_numpy(shard.audio_16k.astype(np.float32) / 32768.0)  # (S,)
+        # The runtime front end's loudness normalisation (engine/audio_stream.py), then log-mel.
+        audio = torch.from_numpy(normalize_loudness(shard.audio_16k.astype(np.float32) / 32768.0))
         log_mel = model.log_mel(pad_audio_clip(audio)[None])[0]  # (n_mels, 2T)
         motion = torch.from_numpy(shard.motion.astype(np.float32))  # (T, M)
         corpus.clips.append(Clip(log_mel, motion, shard_controls(shard)))
