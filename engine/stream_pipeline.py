@@ -65,9 +65,8 @@ class StreamPipeline:
         self.fps = options.fps
         profile = get_profile(options.profile)
         self._features = AudioFeatureStream(model.log_mel, model.encoder)
-        self.motion = WindowedMotionStream(
-            model, profile, motion_controls(options.controls), options.seed
-        )
+        self._controls = motion_controls(options.controls)
+        self.motion = WindowedMotionStream(model, profile, self._controls, options.seed)
         self._lookahead_samples = model.encoder.config.lookahead_frames * HOP_SAMPLES
         self._start_lead_samples = start_lead_samples
         self._queue = queue
@@ -100,7 +99,13 @@ class StreamPipeline:
 
     def add_window(self, frames: NDArray[np.float32]) -> None:
         """(W, M) sampled motion frames -> retargeted onto the portrait and buffered."""
-        self._buffer = np.concatenate([self._buffer, retarget(frames, self._source_motion)])
+        shown = retarget(
+            frames,
+            self._source_motion,
+            self._controls.emotion,
+            self._controls.emotion_intensity,
+        )
+        self._buffer = np.concatenate([self._buffer, shown])
 
     def take_frame(self) -> PipelineFrame:
         """The next video frame's motion and audio (needs_window() must be False)."""
@@ -124,7 +129,8 @@ class StreamPipeline:
             controls = self._pending_controls.popleft()
         if controls is None:
             return
-        self.motion.set_controls(motion_controls(controls))
+        self._controls = motion_controls(controls)
+        self.motion.set_controls(self._controls)
         guidance = controls.audio_guidance
         self.motion.guidance_scale = (
             self.motion.profile.guidance_scale if guidance is None else guidance
