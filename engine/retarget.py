@@ -9,10 +9,12 @@ moves each field by generated minus portrait). The result is clipped to the moti
 How the portrait's expression and a requested emotion combine (issue 17): the model's emotion
 control alone showed too little (happy and sad 0.018 inter-ocular distances apart at intensity
 0.8), so the requested emotion at intensity k is also enforced here: each of its fields is at
-least k x its full-strength offset (EMOTION_OFFSETS, the synthetic corpus's), and the fields that
-contradict it are scaled by (1 - k) (sad: the smile and cheek squint; happy: the frown and
-lowered brows). Since the fields are absolute, a smiling portrait told to be sad loses its smile
-and gets the frown; told to be happy it keeps at least the happy smile. At k = 0 nothing changes.
+least k x its full-strength value (EMOTION_SHOWN: the synthetic corpus's offsets, sad's frown
+deeper), and the fields that contradict it are scaled by (1 - k) (sad: the smile and cheek
+squint; happy: the frown and lowered brows). Since the fields are absolute, a smiling portrait
+told to be sad is driven towards no smile plus the frown (the renderer's warp lowers a painted
+grin's corners but cannot erase it); told to be happy it keeps at least the happy smile. At
+k = 0 nothing changes.
 
 Video clock: motion frame m covers [m, m + 1) / 25 s and is placed at its centre; video frame k
 covers [k, k + 1) / fps and samples the motion at its centre. Every field, angles included, is
@@ -33,6 +35,14 @@ from models.synth.expression import EMOTION_OFFSETS
 _SMILE = ("mouthSmileLeft", "mouthSmileRight", "cheekSquintLeft", "cheekSquintRight")
 _FROWN = ("mouthFrownLeft", "mouthFrownRight")
 _BROWS_DOWN = ("browDownLeft", "browDownRight")
+# What each emotion shows at intensity 1: the synthetic corpus's offsets, with a deeper frown for
+# sad (the rig lowers a corner 0.08 mouth widths per unit of frown against 0.12 per unit of smile
+# lift, and rendered sad faces at 0.55 still read as smiling on smiling portraits).
+EMOTION_SHOWN: dict[str, dict[str, float]] = {
+    emotion: {**offsets, **({"mouthFrownLeft": 1.0, "mouthFrownRight": 1.0}
+                            if emotion == "sad" else {})}
+    for emotion, offsets in EMOTION_OFFSETS.items()
+}  # fmt: skip
 OPPOSED_FIELDS: dict[str, tuple[str, ...]] = {
     "neutral": (),
     "happy": _FROWN + _BROWS_DOWN,
@@ -62,10 +72,10 @@ def show_emotion(
     """Floor the emotion's fields at intensity x their full offset; scale the opposing fields
     by (1 - intensity). Unknown emotions and intensity 0 leave the motion as it is."""
     k = float(np.clip(intensity, 0.0, 1.0))
-    if k == 0.0 or emotion not in EMOTION_OFFSETS:
+    if k == 0.0 or emotion not in EMOTION_SHOWN:
         return motion
     out = motion.copy()
-    for name, full in EMOTION_OFFSETS[emotion].items():
+    for name, full in EMOTION_SHOWN[emotion].items():
         if name == "jawOpen":
             continue  # the mouth's opening belongs to the speech
         column = ms.INDEX[name]
