@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from server.cli import build_parser
 
 
@@ -51,7 +53,7 @@ def test_a_bad_setting_from_the_environment_is_one_clear_line() -> None:
     )
 
 
-def test_eval_motion_real_only_takes_videos_only(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_eval_motion_real_only_takes_videos_only(capsys: pytest.CaptureFixture[str]) -> None:
     from server.cli import main
 
     assert main(["eval", "motion", "--real-only", "--audio", "speech.wav"]) == 2
