@@ -372,18 +372,19 @@ def load_audio_16k(path: Path) -> NDArray[np.float32]:
     return np.asarray(mono, np.float32)
 
 
-def real_reference_line(
+def summary_line(
     name: str | None, motion: FloatArray | None = None, audio_16k: FloatArray | None = None
 ) -> str:
-    """One table line of a real clip's own measures (`name` None: the header)."""
+    """One table line of a clip's measures (`name` None: the header)."""
     if name is None or motion is None or audio_16k is None:
         return (f"{'clip':<36} {'median open':>11} {'shut':>6} {'longest s':>9} "
-                f"{'sync r':>7} {'lag':>4} {'closed sil':>10} {'head deg/s':>10}")  # fmt: skip
+                f"{'sync r':>7} {'lag':>4} {'closed sil':>10} {'blinks/min':>10} "
+                f"{'head deg/s':>10}")  # fmt: skip
     values = articulation(motion, audio_16k)
-    r, lag = lip_sync(motion, audio_16k)
-    closed = closed_in_silence(motion, audio_16k)
     if values is None:
         return f"{name:<36} no speech found"
+    r, lag = lip_sync(motion, audio_16k)
+    closed = closed_in_silence(motion, audio_16k)
     return (f"{name:<36} {values.median_opening:>11.3f} {values.shut_share:>6.3f} "
             f"{values.longest_shut_s:>9.2f} {r:>7.3f} {lag:>4d} {_fmt(closed):>10} "
-            f"{head_speed_deg_s(motion):>10.1f}")  # fmt: skip
+            f"{blink_rate_per_min(motion):>10.1f} {head_speed_deg_s(motion):>10.1f}")  # fmt: skip

@@ -205,3 +205,15 @@ def test_synthetic_shards_have_lip_sync_and_closed_silence() -> None:
     assert r > 0.3 and abs(lag) <= 3
     closed = me.closed_in_silence(shard.motion, audio)
     assert closed is None or closed > 0.8
+
+
+def test_summary_line_reports_a_clips_measures() -> None:
+    audio, truth = _speech_and_pauses()
+    motion = _motion(250)
+    motion[:, FIELD["jawOpen"]] = np.where(truth, 0.4, 0.0)
+    header, line = me.summary_line(None), me.summary_line("clip.wav", motion, audio)
+    assert header.split()[:4] == ["clip", "median", "open", "shut"]
+    values = line.split()
+    assert values[0] == "clip.wav" and values[1] == "0.220"
+    assert float(values[2]) < 0.05  # shut only on the envelope's smeared phrase edges
+    assert "no speech found" in me.summary_line("quiet", motion, np.zeros(250 * 640, np.float32))

@@ -27,6 +27,11 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="with --video: only the tracked real motion's measures (no model, reference numbers)",
     )
+    motion.add_argument(
+        "--summary",
+        action="store_true",
+        help="one line per clip (seed 0, no controls) instead of the full table",
+    )
     motion.add_argument("--weights", type=Path, default=None, help="motion checkpoint to evaluate")
     motion.set_defaults(handler=run_motion)
 
@@ -42,6 +47,8 @@ def run_motion(args: argparse.Namespace) -> int:
             raise EngineError("--real-only takes --video FILE... only", reason="bad_arguments")
         return _real_only(args.video)
     generate, window_frames = _generator(args.weights, args.profile)
+    if args.summary:
+        return _summary(generate, args.audio, args.video)
     for path in args.audio:
         rows = evaluate(load_audio_16k(path), generate, window_frames)
         print(format_table(rows, title=f"\n{path.name} (profile {args.profile})"))
@@ -55,14 +62,32 @@ def run_motion(args: argparse.Namespace) -> int:
 
 
 def _real_only(videos: list[Path]) -> int:
-    """One line per video: the tracked real motion's articulation, lip sync and head speed."""
-    from engine.motion_eval import real_reference_line
+    """One line per video: the tracked real motion's measures."""
+    from engine.motion_eval import summary_line
     from engine.video_extract import track_video
 
-    print(real_reference_line(None))
+    print(summary_line(None))
     for video in videos:
         track = track_video(video)
-        print(real_reference_line(video.name, track.motion, track.audio_16k))
+        print(summary_line(video.name, track.motion, track.audio_16k), flush=True)
+    return 0
+
+
+def _summary(generate: Any, audio_paths: list[Path], videos: list[Path]) -> int:
+    """One line per clip of the generated motion's measures (and each video's real motion)."""
+    from engine.motion_eval import EvalControls, load_audio_16k, summary_line
+
+    print(summary_line(None))
+    for path in audio_paths:
+        audio = load_audio_16k(path)
+        print(summary_line(path.name, generate(audio, 0, EvalControls()), audio), flush=True)
+    for video in videos:
+        from engine.video_extract import track_video
+
+        track = track_video(video)
+        motion = generate(track.audio_16k, 0, EvalControls())
+        print(summary_line(video.name, motion, track.audio_16k))
+        print(summary_line("  (real, tracked)", track.motion, track.audio_16k), flush=True)
     return 0
 
 
