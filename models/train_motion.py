@@ -128,7 +128,7 @@ def load_corpus(paths: list[Path], model: MotionModel) -> Corpus:
     corpus = Corpus()
     for path in tqdm(paths, desc="log-mel", unit="shard", leave=False, mininterval=10):
         shard = load_shard(path)
-        # The runtime front end's loudness normalisation (engine/audio_stream.py), then log-mel.
+        # The runtime front end's loudness normalisation (engine/motion/features.py), then log-mel.
         audio = torch.from_numpy(normalize_loudness(shard.audio_16k.astype(np.float32) / 32768.0))
         log_mel = model.log_mel(pad_audio_clip(audio)[None])[0]  # (n_mels, 2T)
         motion = torch.from_numpy(shard.motion.astype(np.float32))  # (T, M)

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from engine.avatar import PreparedAvatar
-from engine.renderer import AvatarRenderer
+from engine.avatar.prepared import PreparedAvatar
+from engine.render.renderer import AvatarRenderer
 from models import face_topology as ft
 from models import motion_space as ms
 from tests.face_metrics import eye_ratio, iris_offset, mouth_opening, psnr_db
@@ -23,7 +23,7 @@ BLINK_MAX_RATIO_DEFAULT = 0.5
 
 @pytest.fixture(scope="module")
 def face_models():  # type: ignore[no-untyped-def]
-    from engine.landmarks import FaceModels
+    from engine.avatar.landmarks import FaceModels
 
     models = FaceModels()
     yield models

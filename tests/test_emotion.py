@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.retarget import retarget
+from engine.motion.retarget import retarget
 from models import motion_space as ms
 from models.rig_calibration import FROWN_DROP_PER_UNIT, SMILE_LIFT_PER_UNIT
 

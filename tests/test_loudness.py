@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.audio_stream import AudioFeatureStream, clip_features
+from engine.motion.features import AudioFeatureStream, clip_features
 from models.audio_features import (
     HOP_SAMPLES,
     LOUDNESS_MAX_GAIN_DB,

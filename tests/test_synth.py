@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.motion_eval import lip_gap
+from engine.tools.motion_eval import lip_gap
 from models import motion_space
 from models.motion_data import SAMPLES_PER_MOTION_FRAME, list_shards, load_shard
 from models.synth import expression, mouth, prosody

@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
 
 def run_motion(args: argparse.Namespace) -> int:
     from engine.errors import EngineError
-    from engine.motion_eval import evaluate, format_table, load_audio_16k
+    from engine.tools.motion_eval import evaluate, format_table, load_audio_16k
 
     if not args.audio and not args.video:
         raise EngineError("give --audio FILE... and/or --video FILE...", reason="bad_arguments")
@@ -53,7 +53,7 @@ def run_motion(args: argparse.Namespace) -> int:
         rows = evaluate(load_audio_16k(path), generate, window_frames)
         print(format_table(rows, title=f"\n{path.name} (profile {args.profile})"))
     for video in args.video:
-        from engine.video_extract import track_video
+        from engine.tools.video_extract import track_video
 
         track = track_video(video)
         rows = evaluate(track.audio_16k, generate, window_frames, real_motion=track.motion)
@@ -63,8 +63,8 @@ def run_motion(args: argparse.Namespace) -> int:
 
 def _real_only(videos: list[Path]) -> int:
     """One line per video: the tracked real motion's measures."""
-    from engine.motion_eval import summary_line
-    from engine.video_extract import track_video
+    from engine.tools.motion_eval import summary_line
+    from engine.tools.video_extract import track_video
 
     print(summary_line(None))
     for video in videos:
@@ -75,14 +75,14 @@ def _real_only(videos: list[Path]) -> int:
 
 def _summary(generate: Any, audio_paths: list[Path], videos: list[Path]) -> int:
     """One line per clip of the generated motion's measures (and each video's real motion)."""
-    from engine.motion_eval import EvalControls, load_audio_16k, summary_line
+    from engine.tools.motion_eval import EvalControls, load_audio_16k, summary_line
 
     print(summary_line(None))
     for path in audio_paths:
         audio = load_audio_16k(path)
         print(summary_line(path.name, generate(audio, 0, EvalControls()), audio), flush=True)
     for video in videos:
-        from engine.video_extract import track_video
+        from engine.tools.video_extract import track_video
 
         track = track_video(video)
         motion = generate(track.audio_16k, 0, EvalControls())
@@ -92,17 +92,17 @@ def _summary(generate: Any, audio_paths: list[Path], videos: list[Path]) -> int:
 
 
 def _generator(weights: Path | None, profile: str) -> tuple[Any, int]:
-    """The model side: engine.motion_generate, loaded once; a clear error when it is missing."""
+    """The model side: engine.motion.clip, loaded once; a clear error when it is missing."""
     from engine.errors import EngineError
 
     try:
-        from engine import motion_generate
+        from engine.motion import clip as motion_generate
     except ImportError as exc:
         raise EngineError(
             f"motion generation is not available ({exc}); install torch and the motion model",
             reason="no_motion_model",
         ) from exc
-    from engine.motion_eval import EvalControls
+    from engine.tools.motion_eval import EvalControls
 
     model = motion_generate.load_motion_model(weights)
 
