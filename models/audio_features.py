@@ -10,8 +10,11 @@ streaming path (engine/motion/features.py) and the whole-clip path are the same 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 
@@ -113,3 +116,69 @@ def pad_clip(audio: torch.Tensor, multiple_samples: int = 2 * HOP_SAMPLES) -> to
     n_samples = audio.shape[-1]
     tail = -n_samples % multiple_samples
     return nn.functional.pad(audio, (CONTEXT_SAMPLES, tail))
+
+
+# --- loudness normalisation ---------------------------------------------------------------------
+# A quiet recording should drive the mouth like a loud one. The front end scales the audio so the
+# loudest recent speech sits at LOUDNESS_TARGET_DBFS: per 20 ms block (one log-mel hop), the level
+# is the mean power of the last 5 blocks (100 ms), the speech level is the largest such level over
+# the last 3 s, and the block's gain is TARGET - speech level, clamped. A block's gain uses only
+# that block and earlier ones, and a block is only used once all its samples are there, which the
+# log-mel frame that ends with it needs anyway: no latency is added. The gain ramps linearly across
+# each block from the previous block's gain (no clicks). Digital silence or faint noise alone gets
+# at most LOUDNESS_MAX_GAIN_DB, so a silent stretch stays far below speech.
+LOUDNESS_TARGET_DBFS = -18.0
+LOUDNESS_MAX_GAIN_DB = 30.0
+LOUDNESS_MIN_GAIN_DB = -12.0
+LOUDNESS_SMOOTH_BLOCKS = 5  # 100 ms
+LOUDNESS_HOLD_BLOCKS = 150  # 3 s
+_POWER_FLOOR = 1e-12
+
+
+class LoudnessNormalizer:
+    """Causal automatic gain on 16 kHz audio: chunks in, gained samples of whole hops out."""
+
+    def __init__(self) -> None:
+        self._pending = np.zeros(0, np.float32)  # samples of the block still arriving
+        self._powers: deque[float] = deque(maxlen=LOUDNESS_SMOOTH_BLOCKS)
+        self._levels: deque[float] = deque(maxlen=LOUDNESS_HOLD_BLOCKS)
+        self._gain = 1.0  # the previous block's gain (linear)
+        self._started = False
+
+    def process(self, chunk: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """(S,) samples -> the gained samples of every block completed so far (a multiple of
+        HOP_SAMPLES long); the rest waits for the next chunk."""
+        audio = np.concatenate([self._pending, chunk.astype(np.float32, copy=False)])
+        n_blocks = len(audio) // HOP_SAMPLES
+        self._pending = audio[n_blocks * HOP_SAMPLES :]
+        if n_blocks == 0:
+            return np.zeros(0, np.float32)
+        blocks = audio[: n_blocks * HOP_SAMPLES].reshape(n_blocks, HOP_SAMPLES)
+        out = np.empty_like(blocks)
+        ramp = (np.arange(1, HOP_SAMPLES + 1, dtype=np.float32)) / HOP_SAMPLES
+        for k, block in enumerate(blocks):
+            gain = self._block_gain(float(np.mean(block.astype(np.float64) ** 2)))
+            previous = gain if not self._started else self._gain
+            self._started = True
+            out[k] = block * (previous + (gain - previous) * ramp)
+            self._gain = gain
+        return out.reshape(-1)
+
+    def _block_gain(self, power: float) -> float:
+        self._powers.append(power)
+        smoothed_db = 10.0 * math.log10(sum(self._powers) / len(self._powers) + _POWER_FLOOR)
+        block_db = 10.0 * math.log10(power + _POWER_FLOOR)
+        self._levels.append(max(smoothed_db, block_db - 3.0))
+        gain_db = min(max(LOUDNESS_TARGET_DBFS - max(self._levels), LOUDNESS_MIN_GAIN_DB),
+                      LOUDNESS_MAX_GAIN_DB)  # fmt: skip
+        return float(10.0 ** (gain_db / 20.0))
+
+
+def normalize_loudness(
+    audio: npt.NDArray[np.float32], multiple_samples: int = 2 * HOP_SAMPLES
+) -> npt.NDArray[np.float32]:
+    """A whole clip, zero-padded at the end to `multiple_samples` (as a stream's flush pads it),
+    through a fresh LoudnessNormalizer: what the streaming front end computes."""
+    tail = -len(audio) % multiple_samples
+    padded = np.concatenate([audio.astype(np.float32), np.zeros(tail, np.float32)])
+    return LoudnessNormalizer().process(padded)

@@ -25,8 +25,8 @@ import torch
 from tqdm import tqdm
 
 from models import motion_space
+from models.audio_features import normalize_loudness, silence_log_mel
 from models.audio_features import pad_clip as pad_audio_clip
-from models.audio_features import silence_log_mel
 from models.diffusion import q_sample
 from models.motion_checkpoint import (
     CheckpointError,
@@ -82,6 +82,27 @@ class Clip:
     log_mel: torch.Tensor  # (n_mels, 2T)
     motion: torch.Tensor  # (T, M)
     controls: torch.Tensor  # (CONTROL_DIM,)
+    field_weights: torch.Tensor | None = None  # (M,) 1 = trained on; None = every field
+
+
+# Fields a tracked video cannot supply as targets even where the landmark fit moved them: the
+# emotion fields (the speaker's emotion is unknown, the shard says neutral), so the emotion
+# controls stay what the synthetic corpus taught.
+_VIDEO_UNTRUSTED = ("mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight",
+                    "eyeWideLeft", "eyeWideRight")  # fmt: skip
+
+
+def shard_field_weights(shard: Shard) -> torch.Tensor | None:
+    """(M,) loss weights: a video shard trains only the fields its landmark fit measured (its
+    meta's `measured_fields`), less the emotion fields; synthetic shards train every field."""
+    measured = shard.meta.get("measured_fields") if shard.meta else None
+    if measured is None:
+        return None
+    weights = torch.zeros(motion_space.MOTION_DIM)
+    for name in measured:
+        if name in motion_space.INDEX and name not in _VIDEO_UNTRUSTED:
+            weights[motion_space.INDEX[name]] = 1.0
+    return weights
 
 
 @dataclass
@@ -107,10 +128,13 @@ def load_corpus(paths: list[Path], model: MotionModel) -> Corpus:
     corpus = Corpus()
     for path in tqdm(paths, desc="log-mel", unit="shard", leave=False, mininterval=10):
         shard = load_shard(path)
-        audio = torch.from_numpy(shard.audio_16k.astype(np.float32) / 32768.0)  # (S,)
+        # The runtime front end's loudness normalisation (engine/motion/features.py), then log-mel.
+        audio = torch.from_numpy(normalize_loudness(shard.audio_16k.astype(np.float32) / 32768.0))
         log_mel = model.log_mel(pad_audio_clip(audio)[None])[0]  # (n_mels, 2T)
         motion = torch.from_numpy(shard.motion.astype(np.float32))  # (T, M)
-        corpus.clips.append(Clip(log_mel, motion, shard_controls(shard)))
+        corpus.clips.append(
+            Clip(log_mel, motion, shard_controls(shard), shard_field_weights(shard))
+        )
     return corpus
 
 
@@ -142,6 +166,7 @@ class Batch:
     context_frames: int
     window_frames: int
     lookahead_frames: int
+    field_weights: torch.Tensor | None = None  # (B, M); None = every field of every window
 
 
 def cut_window(
@@ -181,7 +206,7 @@ def sample_batch(
     lengths = np.array([c.motion.shape[0] for c in corpus.clips], dtype=np.float64)
     picks = generator.choice(len(corpus.clips), size=batch_size, p=lengths / lengths.sum())
     total = context + window + lookahead
-    motions, mels, controls = [], [], []
+    motions, mels, controls, weights = [], [], [], []
     for clip_index in picks:
         clip = corpus.clips[int(clip_index)]
         start = int(generator.integers(0, max(1, clip.motion.shape[0] - window + 1)))
@@ -189,10 +214,24 @@ def sample_batch(
         motions.append(motion)
         mels.append(mel)
         controls.append(clip.controls)
+        weights.append(
+            clip.field_weights
+            if clip.field_weights is not None
+            else torch.ones(motion_space.MOTION_DIM)
+        )
     motion = torch.stack(motions)  # (B, N, M)
     if config is not None:
         motion = augment_context(motion, context, config, generator)
-    return Batch(motion, torch.stack(mels), torch.stack(controls), context, window, lookahead)
+    field_weights = torch.stack(weights)  # (B, M)
+    return Batch(
+        motion,
+        torch.stack(mels),
+        torch.stack(controls),
+        context,
+        window,
+        lookahead,
+        None if bool((field_weights == 1).all()) else field_weights,
+    )
 
 
 def augment_context(
@@ -243,13 +282,22 @@ def window_loss(
     new_end = batch.context_frames + batch.window_frames
     weights[batch.context_frames : new_end] = 1.0
     weights[new_end:] = config.lookahead_weight
-    squared = ((predicted - clean) ** 2).mean(dim=(0, 2))  # (N,)
+    if batch.field_weights is None:
+        field_weights = torch.ones(size, 1, clean.shape[2])  # (B, 1, M)
+    else:
+        field_weights = batch.field_weights[:, None, :]  # (B, 1, M)
+    field_norm = field_weights.sum() / clean.shape[2]  # windows' worth of trained fields
+    squared = ((predicted - clean) ** 2 * field_weights).sum(dim=(0, 2)) / (
+        field_norm * clean.shape[2]
+    )  # (N,)
     x0_loss = (squared * weights).sum() / weights.sum()
     # Velocity from the last context frame on: penalises jumps at the window boundary.
     first = batch.context_frames - 1
     predicted_path = torch.cat([clean[:, first : first + 1], predicted[:, first + 1 :]], dim=1)
     velocity_error = predicted_path.diff(dim=1) - clean[:, first:].diff(dim=1)  # (B, N - P, M)
-    velocity_loss = (velocity_error**2).mean()
+    velocity_loss = (velocity_error**2 * field_weights).sum() / (
+        field_norm * clean.shape[2] * velocity_error.shape[1]
+    )
     total: torch.Tensor = x0_loss + config.velocity_weight * velocity_loss
     return total
 

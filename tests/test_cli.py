@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from server.cli import build_parser
 
 
@@ -49,3 +51,12 @@ def test_a_bad_setting_from_the_environment_is_one_clear_line() -> None:
     assert done.stderr.strip() == (
         "gioconda serve: setting engine_workers: Input should be greater than or equal to 1"
     )
+
+
+def test_eval_motion_real_only_takes_videos_only(capsys: pytest.CaptureFixture[str]) -> None:
+    from server.cli import main
+
+    assert main(["eval", "motion", "--real-only", "--audio", "speech.wav"]) == 2
+    assert "--real-only takes --video FILE... only" in capsys.readouterr().err
+    assert main(["eval", "motion"]) == 2
+    assert "give --audio FILE... and/or --video FILE..." in capsys.readouterr().err

@@ -124,8 +124,65 @@ def test_evaluate_builds_the_table() -> None:
     assert abs(float(table["gaze x=0.5: eyeLookX shift"].generated) - 0.5) < 1e-6
     assert abs(float(table["head distance 0.2: scale shift"].generated) - 0.2) < 1e-6
     assert float(table["mouth opening r vs real video"].generated) > 0.99
+    # The fake's mouth and the "real" one are the same, so both columns agree.
+    opening = table["median opening in speech (gap/width)"]
+    assert float(opening.generated) > 0.0 and opening.generated == opening.real
+    assert table["share of speech shut (gap<0.03)"].target == "<= 0.30"
     text = me.format_table(rows, title="clip")
     assert "lip sync" in text and "real video" in text
+
+
+def _speech_and_pauses() -> tuple[np.ndarray, np.ndarray]:
+    """10 s: loud noise in frames 25-124 and 150-224 (7 s of speech), faint noise elsewhere."""
+    rng = np.random.default_rng(4)
+    level = np.full(250, 0.002)
+    level[25:125] = level[150:225] = 0.2
+    audio = (np.repeat(level, SAMPLES_PER_MOTION_FRAME) * rng.standard_normal(250 * 640)).astype(
+        np.float32
+    )
+    return audio, level > 0.1
+
+
+def test_speech_is_the_200ms_envelope_above_15_percent_of_its_95th_percentile() -> None:
+    audio, truth = _speech_and_pauses()
+    speech = me.speech_envelope_frames(audio)
+    # The 200 ms envelope smears each edge by at most 2 frames; away from edges it is exact.
+    assert np.count_nonzero(speech != truth) <= 4 * 2
+    assert speech[30:120].all() and speech[155:220].all()
+    assert not speech[:20].any() and not speech[230:].any()
+    assert not me.speech_envelope_frames(np.zeros(16_000, np.float32)).any()
+
+
+def test_articulation_measures_recover_known_answers() -> None:
+    audio, truth = _speech_and_pauses()
+    motion = _motion(250)
+    jaw = np.where(truth, 0.4, 0.0)  # open: gap 0.55 * 0.4 = 0.22 mouth widths
+    jaw[50:60] = 0.0  # a 0.4 s closure inside the first phrase
+    for k in range(160, 220, 10):  # 2-frame bilabial closures in the second phrase
+        jaw[k : k + 2] = 0.02  # gap 0.011 < 0.03: shut
+    motion[:, FIELD["jawOpen"]] = jaw
+    values = me.articulation(motion, audio)
+    assert values is not None
+    assert abs(values.median_opening - 0.22) < 1e-6
+    speech = me.speech_envelope_frames(audio)
+    shut = int(np.count_nonzero((jaw < 0.03 / 0.55) & speech))
+    assert 10 + 12 <= shut <= 10 + 12 + 4 * 2  # the closures, plus at most the smeared edges
+    assert abs(values.shut_share - shut / speech.sum()) < 1e-9
+    assert abs(values.longest_shut_s - 0.4) < 1e-9
+    # mouthClose takes the gap away only as far as the jaw is open; the lip shapes add to it.
+    motion[:, FIELD["mouthClose"]] = 1.0
+    closed = me.articulation(motion, audio)
+    assert closed is not None and closed.shut_share == 1.0 and closed.median_opening == 0.0
+    assert me.articulation(motion, np.zeros(250 * 640, np.float32)) is None
+
+
+def test_lip_gap_matches_the_estimators_reading_of_tracked_motion() -> None:
+    """Tracked video motion carries the re-detected gap as jawOpen = gap / (0.55 * width)."""
+    motion = _motion(3)
+    motion[:, FIELD["jawOpen"]] = [0.0, 0.1, 0.5]
+    assert np.allclose(me.lip_gap(motion), [0.0, 0.055, 0.275])
+    motion[:, FIELD["mouthLowerDownLeft"]] = motion[:, FIELD["mouthLowerDownRight"]] = 1.0
+    assert np.all(me.lip_gap(motion) > [0.04, 0.095, 0.315])
 
 
 def test_load_audio_resamples_and_downmixes(tmp_path: Path) -> None:
@@ -148,3 +205,15 @@ def test_synthetic_shards_have_lip_sync_and_closed_silence() -> None:
     assert r > 0.3 and abs(lag) <= 3
     closed = me.closed_in_silence(shard.motion, audio)
     assert closed is None or closed > 0.8
+
+
+def test_summary_line_reports_a_clips_measures() -> None:
+    audio, truth = _speech_and_pauses()
+    motion = _motion(250)
+    motion[:, FIELD["jawOpen"]] = np.where(truth, 0.4, 0.0)
+    header, line = me.summary_line(None), me.summary_line("clip.wav", motion, audio)
+    assert header.split()[:4] == ["clip", "median", "open", "shut"]
+    values = line.split()
+    assert values[0] == "clip.wav" and values[1] == "0.220"
+    assert float(values[2]) < 0.05  # shut only on the envelope's smeared phrase edges
+    assert "no speech found" in me.summary_line("quiet", motion, np.zeros(250 * 640, np.float32))

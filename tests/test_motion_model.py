@@ -22,7 +22,8 @@ from models.motion_checkpoint import (
     load_inference_checkpoint,
     save_inference_checkpoint,
 )
-from models.motion_data import SAMPLES_PER_MOTION_FRAME, Shard, save_shard
+from models.motion_data import SAMPLES_PER_MOTION_FRAME, Shard, load_shard, save_shard
+from models.train_motion import TrainConfig, mel_margins
 
 torch.set_num_threads(1)
 
@@ -145,6 +146,34 @@ def test_a_few_training_steps_lower_the_loss(tmp_path: Path) -> None:
         resume=True,
     )
     assert resumed.step == 65
+
+
+def test_video_shards_train_only_their_measured_fields(tmp_path: Path) -> None:
+    """A tracked video measures pose, jaw, eyes and gaze only; its other fields (held at neutral
+    by the landmark fit) and its emotion fields (the emotion is unknown) carry no loss."""
+    from models.train_motion import load_corpus, sample_batch, window_loss
+
+    write_shards(tmp_path / "shards", count=1)
+    path = tmp_path / "shards" / "clip_000.npz"
+    shard = load_shard(path)
+    meta = {"source": "video", "measured_fields": ["yaw", "jawOpen", "mouthSmileLeft"]}
+    save_shard(path, Shard(shard.audio_16k, shard.motion, meta=meta))
+    model = random_model()
+    corpus = load_corpus([path], model)
+    weights = corpus.clips[0].field_weights
+    assert weights is not None
+    assert weights[motion_space.INDEX["jawOpen"]] == 1 and weights[motion_space.INDEX["yaw"]] == 1
+    assert weights[motion_space.INDEX["mouthSmileLeft"]] == 0  # emotion unknown
+    assert float(weights.sum()) == 2.0
+
+    # A batch of it carries the weights; a corpus of synthetic shards carries none.
+    batch = sample_batch(corpus, np.random.default_rng(0), 4, 4, 4, 2, *mel_margins(model))
+    assert batch.field_weights is not None and torch.equal(batch.field_weights[0], weights)
+    loss = window_loss(model, batch, TrainConfig(), torch.Generator().manual_seed(0), False)
+    assert torch.isfinite(loss)
+    write_shards(tmp_path / "synth", count=1)
+    synthetic = load_corpus([tmp_path / "synth" / "clip_000.npz"], model)
+    assert synthetic.clips[0].field_weights is None
 
 
 def test_fine_tuning_starts_from_the_checkpoint_and_keeps_its_normalisation(

@@ -1,5 +1,9 @@
 """Streaming audio features: 16 kHz chunks of any size in, 50 Hz encoder features out.
 
+Audio first passes the causal loudness normaliser (models.audio_features.LoudnessNormalizer), so a
+quiet recording drives the mouth like a loud one; it holds back only the samples of the 20 ms hop
+still arriving, which the log-mel frame of that hop waits for anyway (no added latency).
+
 The stream keeps the left context that the log-mel (192 samples) and the audio encoder (its
 receptive field) need, and emits a feature as soon as its lookahead has arrived. `flush()` pads
 the end exactly like the whole-clip path (zeros to the end of the last 40 ms motion frame, then
@@ -15,7 +19,13 @@ import torch
 
 from engine.errors import AudioError
 from models.audio_encoder import AudioEncoder
-from models.audio_features import CONTEXT_SAMPLES, HOP_SAMPLES, LogMel, silence_log_mel
+from models.audio_features import (
+    CONTEXT_SAMPLES,
+    HOP_SAMPLES,
+    LogMel,
+    LoudnessNormalizer,
+    silence_log_mel,
+)
 
 # Features come in pairs per 25 Hz motion frame; flush pads the audio to whole pairs.
 PAD_MULTIPLE_SAMPLES = 2 * HOP_SAMPLES
@@ -28,6 +38,7 @@ class AudioFeatureStream:
         config = encoder.config
         self._receptive_field_frames = config.receptive_field_frames
         self._lookahead_frames = config.lookahead_frames
+        self._loudness = LoudnessNormalizer()
         self._audio = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)  # context + unframed samples
         # Log-mel frames gathered until the encoder's caches can be primed; then unused.
         self._mel = torch.full(  # (1, n_mels, F)
@@ -51,14 +62,14 @@ class AudioFeatureStream:
         if not np.isfinite(chunk).all():
             raise AudioError("audio chunk contains NaN or inf")
         self.samples_pushed += len(chunk)
-        return self._push_samples(chunk)
+        return self._push_samples(self._loudness.process(chunk))
 
     def flush(self) -> npt.NDArray[np.float32]:
         """End of audio: (n, D) remaining features; afterwards exactly 2 * ceil(S / 640) in all."""
         if self._finished:
             return np.zeros((0, self.feature_dim), dtype=np.float32)
         tail = -self.samples_pushed % PAD_MULTIPLE_SAMPLES
-        padded = self._push_samples(np.zeros(tail, dtype=np.float32))
+        padded = self._push_samples(self._loudness.process(np.zeros(tail, dtype=np.float32)))
         silence = torch.full(  # (1, n_mels, R)
             (1, self._mel.shape[1], self._lookahead_frames), silence_log_mel()
         )

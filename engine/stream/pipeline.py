@@ -27,7 +27,13 @@ from engine.contract import Controls, StreamOptions
 from engine.motion.batch import WindowedMotionStream, WindowRequest
 from engine.motion.features import AudioFeatureStream
 from engine.motion.profiles import get_profile
-from engine.motion.retarget import interpolate, motion_frames_needed, motion_position, retarget
+from engine.motion.retarget import (
+    interpolate,
+    motion_frames_needed,
+    motion_position,
+    retarget,
+    show_emotion,
+)
 from engine.motion.sampler import MotionControls
 from engine.stream.speech_queue import SegmentEnd, SpeechQueue
 from engine.stream.timeline import FrameAudio, Timeline, frame_start_sample
@@ -66,9 +72,8 @@ class StreamPipeline:
         self.fps = options.fps
         profile = get_profile(options.profile)
         self._features = AudioFeatureStream(model.log_mel, model.encoder)
-        self.motion = WindowedMotionStream(
-            model, profile, motion_controls(options.controls), options.seed
-        )
+        self._controls = motion_controls(options.controls)
+        self.motion = WindowedMotionStream(model, profile, self._controls, options.seed)
         self._lookahead_samples = model.encoder.config.lookahead_frames * HOP_SAMPLES
         self._start_lead_samples = start_lead_samples
         self._queue = queue
@@ -101,9 +106,13 @@ class StreamPipeline:
         return self.motion.window_request()
 
     def add_window(self, frames: NDArray[np.float32]) -> None:
-        """(W, M) sampled motion frames -> retargeted onto the portrait and buffered (with the
-        model's own frames, which the blendshape output carries)."""
-        both = np.concatenate([retarget(frames, self._source_motion), frames], axis=1)  # (W, 2M)
+        """(W, M) sampled motion frames -> retargeted onto the portrait (with the requested
+        emotion enforced) and buffered, with the model's own frames (the same emotion enforced,
+        no portrait), which the blendshape output carries."""
+        emotion, intensity = self._controls.emotion, self._controls.emotion_intensity
+        shown = retarget(frames, self._source_motion, emotion, intensity)
+        own = ms.clip(show_emotion(frames, emotion, intensity))
+        both = np.concatenate([shown, own], axis=1)  # (W, 2M)
         self._buffer = np.concatenate([self._buffer, both.astype(np.float32)])
 
     def take_frame(self) -> PipelineFrame:
@@ -128,7 +137,8 @@ class StreamPipeline:
             controls = self._pending_controls.popleft()
         if controls is None:
             return
-        self.motion.set_controls(motion_controls(controls))
+        self._controls = motion_controls(controls)
+        self.motion.set_controls(self._controls)
         guidance = controls.audio_guidance
         self.motion.guidance_scale = (
             self.motion.profile.guidance_scale if guidance is None else guidance

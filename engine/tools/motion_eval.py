@@ -10,9 +10,17 @@ Definitions (they travel with the numbers into the model card):
   any speech frame, so coarticulation into and out of speech is not counted.
 - mouth closed = jawOpen < CLOSED_JAW_THRESHOLD (0.1).
 - blink = an upward crossing of 0.5 by mean(eyeBlinkLeft, eyeBlinkRight).
-- head motion = mean |per-frame change| of yaw, pitch, roll, in degrees.
+- head motion = mean |per-frame change| of yaw, pitch, roll, in degrees (per frame, and the
+  mean of the three axes per second).
 - mouth distance (with a real video) = mean |generated - real| inner-lip gap in mouth widths,
   gap = JAW_GAP_PER_UNIT * jawOpen (the face rig's calibration).
+- articulation (issue 17), on the motion's inner-lip gap / mouth width as the face rig draws it
+  (`lip_gap`: JAW_GAP_PER_UNIT * (jawOpen - min(mouthClose, jawOpen)) + the lip shapes' share at the
+  lip midline; on tracked video motion, where only jawOpen is read from the landmarks, this is the
+  re-detected gap itself):
+  speech = the audio's RMS envelope over 200 ms above 15 % of its 95th percentile;
+  shut = gap < SHUT_GAP (0.03 mouth widths);
+  median opening in speech, share of speech frames shut, longest run of shut speech frames (s).
 - window-boundary smoothness = mean |change| across window boundaries / mean |change| elsewhere,
   |change| averaged over fields normalised by their range (1.0 = seams are invisible).
 """
@@ -36,6 +44,14 @@ MAX_LAG_FRAMES = 5
 CLOSED_JAW_THRESHOLD = 0.1
 ENVELOPE_FLOOR_DB = -50.0
 SILENCE_MARGIN_FRAMES = 3
+SHUT_GAP = 0.03  # inner-lip gap / mouth width below which the lips count as shut
+SPEECH_ENVELOPE_S = 0.2
+SPEECH_ENVELOPE_FRACTION = 0.15  # of the envelope's 95th percentile
+# Inner-lip gap per unit of the lip shapes at the lip midline, in mouth widths: the rig moves the
+# lower (upper) lip by 0.10 (0.08) mouth widths per unit, weighted 0.216 per side at the midline
+# (models/rig_regions.py, mouth_bases).
+_LOWER_DOWN_GAP = 2 * 0.216 * 0.10
+_UPPER_UP_GAP = 2 * 0.216 * 0.08
 _I = motion_space.INDEX
 
 
@@ -138,6 +154,11 @@ def head_motion_deg(motion: FloatArray) -> NDArray[np.float64]:
     return mean_deg
 
 
+def head_speed_deg_s(motion: FloatArray) -> float:
+    """Mean |per-frame change| of yaw, pitch and roll, averaged over the axes, in degrees / s."""
+    return float(head_motion_deg(motion).mean()) * motion_space.MOTION_RATE_HZ
+
+
 def mouth_agreement(generated: FloatArray, real: FloatArray) -> tuple[float, float]:
     """(Pearson r of mouth openings, mean inner-lip gap distance in mouth widths)."""
     n = min(len(generated), len(real))
@@ -146,6 +167,69 @@ def mouth_agreement(generated: FloatArray, real: FloatArray) -> tuple[float, flo
         generated[:n, _I["jawOpen"]] - real[:n, _I["jawOpen"]]
     )
     return r, float(np.mean(gap_difference))
+
+
+def lip_gap(motion: FloatArray) -> NDArray[np.float64]:
+    """(T,) inner-lip gap in mouth widths at the lip midline, as the face rig draws the motion."""
+    m = np.asarray(motion, np.float64)
+    jaw = m[:, _I["jawOpen"]]
+    close = np.minimum(m[:, _I["mouthClose"]], jaw)  # the rig's lips cannot pass each other
+    lower = 0.5 * (m[:, _I["mouthLowerDownLeft"]] + m[:, _I["mouthLowerDownRight"]])
+    upper = 0.5 * (m[:, _I["mouthUpperUpLeft"]] + m[:, _I["mouthUpperUpRight"]])
+    gap = JAW_GAP_PER_UNIT * (jaw - close) + _LOWER_DOWN_GAP * lower + _UPPER_UP_GAP * upper
+    out: NDArray[np.float64] = np.maximum(gap, 0.0)
+    return out
+
+
+def speech_envelope_frames(
+    audio_16k: FloatArray, num_frames: int | None = None
+) -> NDArray[np.bool_]:
+    """(T,) speech frames: the RMS envelope over 200 ms above 15 % of its 95th percentile."""
+    frames = num_frames or -(-len(audio_16k) // SAMPLES_PER_MOTION_FRAME)
+    padded = np.zeros(frames * SAMPLES_PER_MOTION_FRAME, np.float64)
+    used = min(len(audio_16k), len(padded))
+    padded[:used] = audio_16k[:used]
+    power = np.mean(padded.reshape(frames, -1) ** 2, axis=1)
+    width = max(1, round(SPEECH_ENVELOPE_S * motion_space.MOTION_RATE_HZ))
+    kernel = np.ones(width) / width
+    envelope = np.sqrt(np.convolve(np.pad(power, (width // 2, (width - 1) // 2), mode="edge"),
+                                   kernel, mode="valid"))  # fmt: skip
+    reference = float(np.percentile(envelope, 95))
+    speech: NDArray[np.bool_] = envelope > SPEECH_ENVELOPE_FRACTION * reference
+    if reference <= 0:
+        speech[:] = False
+    return speech
+
+
+def longest_run(flags: NDArray[np.bool_]) -> int:
+    best = run = 0
+    for flag in flags:
+        run = run + 1 if flag else 0
+        best = max(best, run)
+    return best
+
+
+@dataclass(frozen=True)
+class Articulation:
+    median_opening: float  # inner-lip gap / mouth width, median over speech frames
+    shut_share: float  # share of speech frames with gap < SHUT_GAP
+    longest_shut_s: float  # longest run of consecutive shut speech frames
+    speech_s: float  # seconds of speech the numbers cover
+
+
+def articulation(motion: FloatArray, audio_16k: FloatArray) -> Articulation | None:
+    """Issue 17's articulation measures; None when the audio has no speech frames."""
+    speech = speech_envelope_frames(audio_16k, len(motion))
+    if not speech.any():
+        return None
+    gap = lip_gap(motion)
+    shut = gap < SHUT_GAP
+    return Articulation(
+        median_opening=float(np.median(gap[speech])),
+        shut_share=float(np.mean(shut[speech])),
+        longest_shut_s=longest_run(shut & speech) / motion_space.MOTION_RATE_HZ,
+        speech_s=int(speech.sum()) / motion_space.MOTION_RATE_HZ,
+    )
 
 
 def boundary_smoothness(motion: FloatArray, window_frames: int, first_boundary: int = 0) -> float:
@@ -194,15 +278,38 @@ def _quality_rows(motion: FloatArray, audio: FloatArray, real: FloatArray | None
             _fmt(closed_in_silence(real, audio)) if real is not None else "-", ">= 0.90"),
         Row("blinks per minute", _fmt(blink_rate_per_min(motion), 1),
             _fmt(blink_rate_per_min(real), 1) if real is not None else "-", "8-30"),
+        Row("head speed deg/s (mean of y/p/r)", _fmt(head_speed_deg_s(motion), 1),
+            _fmt(head_speed_deg_s(real), 1) if real is not None else "-", "6-18"),
         Row("head |d pose| deg/frame (y/p/r)", "/".join(_fmt(v, 2) for v in head),
             "/".join(_fmt(v, 2) for v in real_head) if real_head is not None else "-",
             "within 50% of real"),
     ]  # fmt: skip
+    rows += _articulation_rows(motion, audio, real)
     if real is not None:
         mouth_r, distance = mouth_agreement(motion, real)
         rows.append(Row("mouth opening r vs real video", _fmt(mouth_r), "-", "higher"))
         rows.append(Row("mouth gap distance (mouth widths)", _fmt(distance), "-", "lower"))
     return rows
+
+
+def _articulation_rows(motion: FloatArray, audio: FloatArray, real: FloatArray | None) -> list[Row]:
+    ours = articulation(motion, audio)
+    theirs = articulation(real, audio) if real is not None else None
+
+    def cell(value: Articulation | None, field: str, digits: int) -> str:
+        return "-" if value is None else _fmt(getattr(value, field), digits)
+
+    def real_cell(field: str, digits: int) -> str:
+        return "-" if real is None else cell(theirs, field, digits)
+
+    return [
+        Row("median opening in speech (gap/width)", cell(ours, "median_opening", 3),
+            real_cell("median_opening", 3), ">= 0.12"),
+        Row("share of speech shut (gap<0.03)", cell(ours, "shut_share", 3),
+            real_cell("shut_share", 3), "<= 0.30"),
+        Row("longest shut run in speech (s)", cell(ours, "longest_shut_s", 2),
+            real_cell("longest_shut_s", 2), "<= 0.5"),
+    ]  # fmt: skip
 
 
 def _behaviour_rows(audio: NDArray[np.float32], generate: MotionGenerator,
@@ -263,3 +370,21 @@ def load_audio_16k(path: Path) -> NDArray[np.float32]:
 
         mono = soxr.resample(mono, rate_hz, AUDIO_RATE_HZ)
     return np.asarray(mono, np.float32)
+
+
+def summary_line(
+    name: str | None, motion: FloatArray | None = None, audio_16k: FloatArray | None = None
+) -> str:
+    """One table line of a clip's measures (`name` None: the header)."""
+    if name is None or motion is None or audio_16k is None:
+        return (f"{'clip':<36} {'median open':>11} {'shut':>6} {'longest s':>9} "
+                f"{'sync r':>7} {'lag':>4} {'closed sil':>10} {'blinks/min':>10} "
+                f"{'head deg/s':>10}")  # fmt: skip
+    values = articulation(motion, audio_16k)
+    if values is None:
+        return f"{name:<36} no speech found"
+    r, lag = lip_sync(motion, audio_16k)
+    closed = closed_in_silence(motion, audio_16k)
+    return (f"{name:<36} {values.median_opening:>11.3f} {values.shut_share:>6.3f} "
+            f"{values.longest_shut_s:>9.2f} {r:>7.3f} {lag:>4d} {_fmt(closed):>10} "
+            f"{blink_rate_per_min(motion):>10.1f} {head_speed_deg_s(motion):>10.1f}")  # fmt: skip

@@ -90,7 +90,8 @@ def echo(audio: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, list[
 def augment(
     audio: np.ndarray, rng: np.random.Generator, babble_pool: list[np.ndarray]
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Random reverb (40 %), echo (20 %), noise (85 %, SNR 3-40 dB) and gain -> (audio, record).
+    """Random reverb (40 %), echo (20 %), noise (85 %, SNR 3-40 dB), gain (30 % quiet, with
+    hiss) -> (audio, record).
 
     Noise down to 3 dB SNR and echo tails in the pauses teach the model that a noisy or echoing
     pause is still a pause (the first corpus, 10-40 dB and no echo, left the mouth half open in
@@ -105,9 +106,15 @@ def augment(
     if rng.random() < 0.85:
         record["snr_db"] = round(float(rng.uniform(3.0, 40.0)), 1)
         audio = add_noise(audio, rng, record["snr_db"], babble_pool)
-    peak_dbfs = float(rng.uniform(-20.0, -1.0))
+    # 30 % quiet recordings (peak -45 to -20 dBFS) with a microphone's own hiss under them: the
+    # front end's loudness normalisation lifts them, hiss and all, to the level of the rest.
+    quiet = rng.random() < 0.3
+    peak_dbfs = float(rng.uniform(-45.0, -20.0) if quiet else rng.uniform(-20.0, -1.0))
     record["peak_dbfs"] = round(peak_dbfs, 1)
     audio = audio * (10 ** (peak_dbfs / 20) / (np.abs(audio).max() + 1e-9))
+    if quiet:
+        record["hiss_dbfs"] = round(float(rng.uniform(-80.0, -62.0)), 1)
+        audio = audio + 10 ** (record["hiss_dbfs"] / 20) * rng.standard_normal(len(audio))
     return audio.astype(np.float32), record
 
 

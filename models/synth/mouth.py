@@ -6,6 +6,14 @@ Targets sit at phoneme centres and are blended with their neighbours by dominanc
 with distance from its centre, slower before the centre (anticipation) than after. Lip closures
 (p, b, m) dominate strongly so the lips really meet; alveolars and velars dominate weakly and take
 their jaw from the neighbouring vowels, as real speech does.
+
+The jaw and the lip closure are built over the phrase, not per phoneme (issue 17: a mouth that
+snapped shut between syllables looked like flapping): through a stretch of speech (pauses shorter
+than PHRASE_GAP_S do not end it) the jaw holds open at the stretch's vowel level and moves only
+part of the way to each vowel's own height (SYLLABLE_DEPTH) and towards the consonants' (their
+JAW_PULL); stressed vowels open further, and louder stretches open further (phrase-level
+loudness, not syllable spikes). The lips meet on bilabials through mouthClose (the rig closes the
+lips as far as the jaw is open) and the jaw sinks only part-way; pauses close everything.
 """
 
 from __future__ import annotations
@@ -25,6 +33,20 @@ _FIELD_POS = {name: i for i, name in enumerate(MOUTH_FIELDS)}
 _GRID_HZ = 200
 _SILENCE_STEP_S = 0.08  # long silences get a closed-mouth target every 80 ms
 _ANTICIPATION_S = 0.04  # the next target starts pulling this much earlier than it lets go
+PHRASE_GAP_S = 0.15  # a pause at least this long closes the mouth; shorter ones are held open
+SYLLABLE_DEPTH = 0.45  # how far the jaw moves from the phrase level to each vowel's own height
+_PHRASE_RAMP_S = 0.045  # sigma of the jaw's opening into and closing out of a phrase
+_JAW_SMOOTH_S = 0.035
+_CLOSURE_SMOOTH_S = 0.012
+MIN_CLOSURE_S = 0.07
+_STRESS_GAIN = {"'": 1.2, ",": 1.08}  # espeak's primary / secondary stress marks
+# How far a consonant pulls the held jaw towards its own (lower) jaw height.
+JAW_PULL: dict[str, float] = {
+    "p": 0.5, "b": 0.5, "m": 0.5, "f": 0.45, "v": 0.45, "s": 0.35, "z": 0.35, "S": 0.3,
+    "Z": 0.3, "T": 0.2, "D": 0.2, "w": 0.3,
+}  # fmt: skip
+_DEFAULT_PULL = 0.15
+_LIP_CLOSURES = {"p": 1.0, "b": 1.0, "m": 1.0, "f": 0.75, "v": 0.7}  # mouthClose share of jaw
 
 
 @dataclass(frozen=True)
@@ -177,21 +199,114 @@ def _blend(
     return blended.astype(np.float32)
 
 
+def _spans(phonemes: list[tuple[str, float]], duration_s: float) -> list[tuple[str, float, float]]:
+    bounds = [start for _, start in phonemes] + [duration_s]
+    return [(name, start, max(end, start)) for (name, start), end in
+            zip(phonemes, bounds[1:], strict=True)]  # fmt: skip
+
+
+def _gaussian_smooth(values: np.ndarray, sigma_s: float) -> np.ndarray:
+    sigma = sigma_s * _GRID_HZ
+    radius = max(1, int(3 * sigma))
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    kernel /= kernel.sum()
+    padded = np.pad(values, radius, mode="edge")
+    return np.convolve(padded, kernel, mode="valid")
+
+
+def _phrase_jaw(spans: list[tuple[str, float, float]], grid_s: np.ndarray) -> tuple[
+    np.ndarray, np.ndarray
+]:  # fmt: skip
+    """(jaw before loudness, lip-closure activation in [0, 1]) on the grid."""
+    n = len(grid_s)
+    speaking = np.zeros(n)
+    vowel_t: list[float] = []
+    vowel_jaw: list[float] = []
+    pulls: list[tuple[float, float, float, float]] = []  # (start, end, pull, jaw)
+    closure = np.zeros(n)
+    for index, (name, start, end) in enumerate(spans):
+        inside = (grid_s >= start) & (grid_s < end)
+        if is_silence(name):
+            if end - start < PHRASE_GAP_S and 0 < index < len(spans) - 1:
+                speaking[inside] = 1.0  # a short pause inside a phrase is held open
+            continue
+        speaking[inside] = 1.0
+        shapes = visemes_for(name)
+        base = _base_symbol(name)
+        first = base[:1]
+        if first in VOWELS and first not in CONSONANTS:
+            stress = max((g for mark, g in _STRESS_GAIN.items() if mark in name), default=1.0)
+            for k, shape in enumerate(shapes):
+                vowel_t.append(start + (end - start) * (k + 0.5) / len(shapes))
+                vowel_jaw.append(shape.jaw * stress)
+            continue
+        key = _AFFRICATES.get(base, first if first in CONSONANTS else first.lower())
+        pulls.append((start, end, JAW_PULL.get(key, _DEFAULT_PULL), shapes[0].jaw))
+        if key in _LIP_CLOSURES:  # the lips stay together at least MIN_CLOSURE_S
+            centre, half = 0.5 * (start + end), 0.5 * max(end - start, MIN_CLOSURE_S)
+            span = (grid_s >= centre - half) & (grid_s < centre + half)
+            closure[span] = np.maximum(closure[span], _LIP_CLOSURES[key])
+    if not vowel_t:
+        return np.zeros(n), np.zeros(n)
+    # Speech stretches: each holds its vowels' mean height; vowels move it part of the way.
+    vowel_curve = np.interp(grid_s, vowel_t, vowel_jaw)  # held through consonants
+    stretch_level = np.zeros(n)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0.0], speaking, [0.0]])))
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        inside = [
+            j
+            for j, t in zip(vowel_jaw, vowel_t, strict=True)
+            if grid_s[a] <= t < grid_s[b - 1] + 1e-9
+        ]
+        stretch_level[a:b] = np.mean(inside) if inside else 0.25
+    jaw = stretch_level + SYLLABLE_DEPTH * (vowel_curve - stretch_level)
+    for start, end, pull, target in pulls:
+        inside = (grid_s >= start) & (grid_s < end)
+        jaw[inside] -= pull * np.maximum(jaw[inside] - target, 0.0)
+    jaw = _gaussian_smooth(jaw, _JAW_SMOOTH_S)
+    held = _gaussian_smooth(speaking, _PHRASE_RAMP_S)
+    return jaw * held, np.clip(_gaussian_smooth(closure, _CLOSURE_SMOOTH_S) * 1.3, 0.0, 1.0)
+
+
 def mouth_track(
-    phonemes: list[tuple[str, float]], num_frames: int, articulation_gain: float = 1.0
+    phonemes: list[tuple[str, float]],
+    num_frames: int,
+    articulation_gain: float = 1.0,
+    loudness_db: np.ndarray | None = None,
 ) -> np.ndarray:
     """Mouth fields (num_frames, len(MOUTH_FIELDS)) at 25 Hz from (phoneme, start_s) timings.
 
-    Frame t covers [t, t + 1) / 25 s; its value is the mean of the blended curve over that span.
+    `loudness_db` (num_frames,), the clean speech's frame level relative to its loudest frame,
+    scales the jaw by the phrase's loudness (smoothed over ~0.3 s). Frame t covers
+    [t, t + 1) / 25 s; its value is the mean of the curve over that span.
     """
     frame_s = 1.0 / motion_space.MOTION_RATE_HZ
     duration_s = num_frames * frame_s
     sub = _GRID_HZ // motion_space.MOTION_RATE_HZ
     grid_s = (np.arange(num_frames * sub) + 0.5) / _GRID_HZ
-    blended = _blend(grid_s, _segments(phonemes, duration_s))  # (G, F)
+    blended = _blend(grid_s, _segments(phonemes, duration_s))  # (G, F): lip shapes
+    jaw, closure = _phrase_jaw(_spans(phonemes, duration_s), grid_s)
+    if loudness_db is not None:
+        level = np.repeat(np.maximum(np.asarray(loudness_db, np.float64), -40.0), sub)[
+            : len(grid_s)
+        ]
+        phrase_db = _gaussian_smooth(level, 0.15)
+        jaw *= np.interp(phrase_db, [-30.0, -12.0, 0.0], [0.7, 1.0, 1.2])
+    jaw *= articulation_gain * (1.0 - 0.45 * closure)  # the jaw sinks only part-way on a closure
+    blended[:, _FIELD_POS["jawOpen"]] = jaw
+    blended[:, _FIELD_POS["mouthClose"]] = np.maximum(
+        blended[:, _FIELD_POS["mouthClose"]], closure * jaw
+    )
+    for name in (
+        "mouthLowerDownLeft",
+        "mouthLowerDownRight",
+        "mouthUpperUpLeft",
+        "mouthUpperUpRight",
+    ):
+        blended[:, _FIELD_POS[name]] *= 1.0 - closure
+    for name in ("mouthLowerDownLeft", "mouthLowerDownRight"):
+        blended[:, _FIELD_POS[name]] *= articulation_gain
     frames = blended.reshape(num_frames, sub, -1).mean(axis=1)  # (T, F)
-    jaw_like = [_FIELD_POS[n] for n in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight")]
-    frames[:, jaw_like] *= articulation_gain
     return np.clip(frames, 0.0, 1.0).astype(np.float32)
 
 

@@ -17,10 +17,21 @@ def register(subparsers: Any) -> None:
     motion.add_argument(
         "--video",
         type=Path,
-        default=None,
-        help="a real talking-face video: its audio is evaluated against its tracked motion",
+        nargs="*",
+        default=[],
+        help="real talking-face videos: each one's audio is evaluated against its tracked motion",
     )
     motion.add_argument("--profile", choices=PROFILES, default="low-latency")
+    motion.add_argument(
+        "--real-only",
+        action="store_true",
+        help="with --video: only the tracked real motion's measures (no model, reference numbers)",
+    )
+    motion.add_argument(
+        "--summary",
+        action="store_true",
+        help="one line per clip (seed 0, no controls) instead of the full table",
+    )
     motion.add_argument("--weights", type=Path, default=None, help="motion checkpoint to evaluate")
     motion.set_defaults(handler=run_motion)
 
@@ -29,18 +40,54 @@ def run_motion(args: argparse.Namespace) -> int:
     from engine.errors import EngineError
     from engine.tools.motion_eval import evaluate, format_table, load_audio_16k
 
-    if not args.audio and args.video is None:
-        raise EngineError("give --audio FILE... and/or --video FILE", reason="bad_arguments")
+    if not args.audio and not args.video:
+        raise EngineError("give --audio FILE... and/or --video FILE...", reason="bad_arguments")
+    if args.real_only:
+        if args.audio or not args.video:
+            raise EngineError("--real-only takes --video FILE... only", reason="bad_arguments")
+        return _real_only(args.video)
     generate, window_frames = _generator(args.weights, args.profile)
+    if args.summary:
+        return _summary(generate, args.audio, args.video)
     for path in args.audio:
         rows = evaluate(load_audio_16k(path), generate, window_frames)
         print(format_table(rows, title=f"\n{path.name} (profile {args.profile})"))
-    if args.video is not None:
+    for video in args.video:
         from engine.tools.video_extract import track_video
 
-        track = track_video(args.video)
+        track = track_video(video)
         rows = evaluate(track.audio_16k, generate, window_frames, real_motion=track.motion)
-        print(format_table(rows, title=f"\n{args.video.name} vs its video ({args.profile})"))
+        print(format_table(rows, title=f"\n{video.name} vs its video ({args.profile})"))
+    return 0
+
+
+def _real_only(videos: list[Path]) -> int:
+    """One line per video: the tracked real motion's measures."""
+    from engine.tools.motion_eval import summary_line
+    from engine.tools.video_extract import track_video
+
+    print(summary_line(None))
+    for video in videos:
+        track = track_video(video)
+        print(summary_line(video.name, track.motion, track.audio_16k), flush=True)
+    return 0
+
+
+def _summary(generate: Any, audio_paths: list[Path], videos: list[Path]) -> int:
+    """One line per clip of the generated motion's measures (and each video's real motion)."""
+    from engine.tools.motion_eval import EvalControls, load_audio_16k, summary_line
+
+    print(summary_line(None))
+    for path in audio_paths:
+        audio = load_audio_16k(path)
+        print(summary_line(path.name, generate(audio, 0, EvalControls()), audio), flush=True)
+    for video in videos:
+        from engine.tools.video_extract import track_video
+
+        track = track_video(video)
+        motion = generate(track.audio_16k, 0, EvalControls())
+        print(summary_line(video.name, motion, track.audio_16k))
+        print(summary_line("  (real, tracked)", track.motion, track.audio_16k), flush=True)
     return 0
 
 
