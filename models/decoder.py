@@ -9,9 +9,12 @@ field built from the portrait's own landmarks (models/face_rig.py). Per frame th
 2. inverts it by fixed-point iteration into a backward sampling field and upsamples it;
 3. samples the portrait (rgb + person alpha) with one 4-D grid_sample and composites the person
    over the portrait's background, which never moves;
-4. inside small windows that follow the eyes and the mouth, fades eye content squeezed under a
-   closing lid to the lid's colour and paints the mouth interior (cavity, teeth, tongue) in the
-   gap between the lip seam as carried by the upper jaw and the same seam carried by the lower.
+4. inside small windows that follow the eyes and the mouth, works in the portrait's own pixels
+   (where each window pixel samples it): moves the segmented iris inside the eye opening and
+   fills the sclera it uncovers, gives eye content squeezed under a closing lid the lid's
+   colour, and paints the mouth interior
+   (cavity, teeth, tongue) in the gap between the lip seam as carried by the upper jaw and the
+   same seam carried by the lower.
 
 Avatar tensors are forward() inputs, not buffers, so one exported graph serves every avatar.
 They come either unbatched (one avatar for the whole batch: the shapes in AVATAR_INPUTS, which the
@@ -31,7 +34,7 @@ from torch import nn
 from models import face_topology as ft
 from models import motion_space as ms
 from models.geometry import rotation_matrix_torch
-from models.rig_calibration import PITCH_BIAS_RAD
+from models.rig_calibration import GAZE_X_PER_UNIT, GAZE_Y_PER_UNIT, PITCH_BIAS_RAD
 from models.sampling import gather_sample_px, grid_sample_px
 
 # Order of the avatar tensors after `motion` in FaceDecoder.forward (and in the ONNX graph).
@@ -47,8 +50,9 @@ AVATAR_INPUTS = (
     "basis",  # (K + 1, N * 3): one field per non-rigid coefficient, then jaw closing
     "center",  # (3,)
     "mouth",  # (2,) source mouth width px, source inner-lip gap px
-    "palette",  # (5, 3) teeth, cavity, tongue, left lid, right lid colours in 0..1
+    "palette",  # (9, 3) teeth, cavity, tongue, left/right sclera, iris and lid colours, 0..1
     "seam_fit",  # (5, S) least-squares quartic through the S lip-seam points
+    "eye_geometry",  # (2, 5) per eye (left, right) in source px: x0, x1, iris x, y, radius
 )
 SEAM_POINTS = len(ft.LIPS_INNER_UPPER)
 # Avatar inputs whose unbatched shape already has a leading batch axis of 1.
@@ -130,6 +134,11 @@ class FaceDecoder(nn.Module):
         self.jaw_index = ms.INDEX["jawOpen"]
         self.close_index = ms.INDEX["mouthClose"]
         self.blink_indices = [ms.INDEX["eyeBlinkLeft"], ms.INDEX["eyeBlinkRight"]]
+        self.gaze_indices = [ms.INDEX["eyeLookX"], ms.INDEX["eyeLookY"]]
+        # Iris shift per unit of gaze, in eye widths (x, y): the estimator's calibration.
+        self.register_buffer(
+            "_gaze_px", torch.tensor([GAZE_X_PER_UNIT, GAZE_Y_PER_UNIT]), persistent=False
+        )
 
     def forward(
         self,
@@ -145,6 +154,7 @@ class FaceDecoder(nn.Module):
         mouth: torch.Tensor,
         palette: torch.Tensor,
         seam_fit: torch.Tensor,
+        eye_geometry: torch.Tensor,
     ) -> torch.Tensor:
         # Stacked avatars carry a leading avatar axis A = B (one per frame). One avatar's
         # per-point and per-colour tensors get A = 1 here, which broadcasts over the batch; its
@@ -160,11 +170,12 @@ class FaceDecoder(nn.Module):
                 points_canonical[None],
                 points_source_xy[None],
             )
-            head_weight, center, mouth, palette = (
+            head_weight, center, mouth, palette, eye_geometry = (
                 head_weight[None],
                 center[None],
                 mouth[None],
                 palette[None],
+                eye_geometry[None],
             )
         with _full_precision(motion.device):
             forward_px = self._forward_displacement(
@@ -197,10 +208,12 @@ class FaceDecoder(nn.Module):
             landmarks_xy,
             seams_xy,
             motion,
-            source_planes[:, 4:5],
+            source_motion,
+            source_planes,
             mouth,
             palette * 255.0 + 0.5,
             seam_fit,
+            eye_geometry,
         )
         # Truncation rounds: sampled and painted values carry +0.5, the background is whole.
         # Contiguous (B, H, W, 3): 0.5 ms here, against ~2.5 ms for numpy or PyAV to copy a
@@ -309,15 +322,18 @@ class FaceDecoder(nn.Module):
         landmarks_xy: torch.Tensor,
         seams_xy: torch.Tensor,
         motion: torch.Tensor,
-        eye_plane: torch.Tensor,
+        source_motion: torch.Tensor,
+        source_planes: torch.Tensor,
         mouth: torch.Tensor,
         palette: torch.Tensor,
         seam_fit: torch.Tensor,
+        eye_geometry: torch.Tensor,
     ) -> torch.Tensor:
-        """Closing lids, then the mouth interior, each painted at its own window's pixels only.
+        """Lids and irises, then the mouth interior, each painted at its own window's pixels.
 
-        A window pixel's value depends on its position alone, so where the two eye windows
-        overlap they write the same value; the mouth pass reads the frame the eye pass wrote.
+        The mouth pass reads the frame the eye pass wrote. Each eye window changes only its own
+        eye (its lids' extent, its side of the eye-interior plane), so where the two windows
+        overlap, between the eyes, the later one writes back what the frame already held.
         """
         batch, channels, height, width = frame.shape
         mouth_px, eye_px = self._window_pixels(landmarks_xy, seams_xy)  # (B, Pm, 2), (B, Pe, 2)
@@ -329,8 +345,10 @@ class FaceDecoder(nn.Module):
             where_norm.reshape(batch, height * width, 2), 1, eye_index[..., None].expand(-1, -1, 2)
         )  # (B, Pe, 2) where each eye-window pixel samples the portrait
         source_at = (source_norm + 1.0) * (0.5 * self.config.crop_px) - 0.5  # px
-        eyes = self._sample(eye_plane, source_at[:, None])[:, 0, 0]  # (B, Pe)
-        colour = self._close_lids(colour, eyes, motion, palette)
+        with _full_precision(motion.device):
+            colour = self._eye_layer(
+                colour, source_at, source_planes, motion, source_motion, eye_geometry, palette
+            )
         flat = flat.scatter_(2, eye_index3, colour.transpose(1, 2))  # frame is ours: in place
 
         _, mouth_index3 = _flat_index(mouth_px, width, channels)  # (B, 3, Pm)
@@ -340,15 +358,68 @@ class FaceDecoder(nn.Module):
         colour = colour * (1.0 - inside)[..., None] + weights @ palette[:, :3]  # (B, Pm, 3)
         return flat.scatter_(2, mouth_index3, colour.transpose(1, 2)).reshape(frame.shape)
 
-    def _close_lids(
-        self, colour: torch.Tensor, eyes: torch.Tensor, motion: torch.Tensor, palette: torch.Tensor
+    def _eye_layer(
+        self,
+        colour: torch.Tensor,
+        source_at: torch.Tensor,
+        source_planes: torch.Tensor,
+        motion: torch.Tensor,
+        source_motion: torch.Tensor,
+        eye_geometry: torch.Tensor,
+        palette: torch.Tensor,
     ) -> torch.Tensor:
-        """Eye content squeezed under a closing lid takes the lid's skin colour: (B, P, 3)."""
+        """Eye-window colours (B, Pe, 3) with the irises moved and closing lids filled.
+
+        Worked out at `source_at` (B, Pe, 2), the portrait pixel each window pixel shows:
+        - the iris (segmented as a disc round the mesh's iris) is shown where the disc, moved
+          by the gaze, now lies inside the opening: the portrait's iris, or its mean colour
+          where a lid hid it; where the disc was and is no longer, the sclera next to it on the
+          same row (or the sclera's colour where that lies outside the opening);
+        - eye content the warp squeezes under a closing lid takes the lid's skin colour.
+        """
+        x, y = source_at[..., 0], source_at[..., 1]  # (B, Pe)
+        # Each pixel belongs to the eye on its side of the midline between the irises (the
+        # left eye is on the image's right), so where the two windows overlap they agree.
+        midline = 0.5 * (eye_geometry[:, 0, 2] + eye_geometry[:, 1, 2])  # (A,)
+        is_left = (x > midline[:, None]).to(x.dtype)  # (B, Pe) 1 left eye, 0 right eye
+        geo = torch.lerp(eye_geometry[:, 1:2], eye_geometry[:, 0:1], is_left[..., None])
+        eye_width = geo[..., 1] - geo[..., 0]  # (A, Pe) corner to corner, px
+        # The mesh's iris radius stops inside the dark limbal ring; the disc takes the ring too.
+        centre, radius = geo[..., 2:4], 1.15 * geo[..., 4] + 0.5  # (A, Pe, 2), (A, Pe)
+        look = motion[:, self.gaze_indices] - source_motion[:, self.gaze_indices]  # (B, 2)
+        shift = look[:, None, :] * self._gaze_px * eye_width[..., None]  # (B, Pe, 2)
+        iris_at = source_at - shift
+        rel = source_at - centre
+        # The sclera beside the portrait's iris on this row, on the side of this pixel.
+        half_chord = torch.sqrt(torch.relu(radius * radius - rel[..., 1] * rel[..., 1]))
+        side = torch.where(rel[..., 0] < 0.0, -1.0, 1.0)
+        sclera_x = centre[..., 0] + side * (half_chord + 0.15 * radius + 1.0)
+        sclera_at = torch.stack([sclera_x.expand_as(x), y], dim=-1)
+        points = torch.cat([source_at, iris_at, sclera_at], dim=1)  # (B, 3 Pe, 2)
+        sampled = self._sample(source_planes[:, [0, 1, 2, 4]], points[:, None])[:, :, 0]
+        sampled = sampled.transpose(1, 2)  # (B, 3 Pe, 4) rgb + 0.5, eye interior
+        pe = colour.shape[1]
+        here, iris, sclera = sampled[:, :pe], sampled[:, pe : 2 * pe], sampled[:, 2 * pe :]
+        sign = (2.0 * is_left - 1.0)[..., None]  # (B, Pe, 1) +1 left eye, -1 right eye
+        which = is_left[..., None]
+
+        def per_eye(row: int) -> torch.Tensor:  # a palette row pair (left, right) -> (B, Pe, 3)
+            return torch.lerp(palette[:, row + 1 : row + 2], palette[:, row : row + 1], which)
+
+        iris_colour, sclera_colour = per_eye(5), per_eye(3)
+        iris_rgb = torch.lerp(iris_colour, iris[..., :3], torch.relu(iris[..., 3:] * sign))
+        sclera_rgb = torch.lerp(sclera_colour, sclera[..., :3], torch.relu(sclera[..., 3:] * sign))
+
+        inside = torch.relu(here[..., 3:] * sign)  # (B, Pe, 1) this eye's opening, 0..1
+        moved = torch.sqrt(((iris_at - centre) ** 2).sum(-1))
+        new_iris = torch.clamp(radius - moved + 0.5, 0.0, 1.0)[..., None]
+        old_iris = torch.clamp(radius - 1.0 - torch.sqrt((rel * rel).sum(-1)) + 0.5, 0.0, 1.0)
+        behind = torch.lerp(colour, sclera_rgb, old_iris[..., None])
+        colour = torch.lerp(colour, torch.lerp(behind, iris_rgb, new_iris), inside)
+        # Eye content squeezed under a lid the warp closes takes the lid's skin colour.
         closing = torch.clamp((motion[:, self.blink_indices] - 0.6) / 0.35, 0.0, 1.0)  # (B, 2)
-        left = (torch.relu(eyes) * closing[:, 0:1])[..., None]  # (B, P, 1)
-        right = (torch.relu(-eyes) * closing[:, 1:2])[..., None]
-        lid_left, lid_right = palette[:, 3:4], palette[:, 4:5]  # (A, 1, 3)
-        return colour + (lid_left - colour) * left + (lid_right - colour) * right
+        closing = torch.lerp(closing[:, 1:2], closing[:, 0:1], is_left)[..., None]  # (B, Pe, 1)
+        return torch.lerp(colour, per_eye(7), here[..., 3:].abs() * closing)
 
     def _mouth_layer(
         self,
@@ -404,13 +475,13 @@ class FaceDecoder(nn.Module):
         mouth_width, source_gap = mouth[:, 0:1], mouth[:, 1:2]  # (A, 1) against (B, P)
         centred = torch.clamp(1.0 - torch.abs(2.0 * u - 1.0), 0.0, 1.0)  # 1 mid-mouth, 0 corners
         # Teeth the portrait already shows move with its jaws; paint only the missing part.
-        upper_h = torch.clamp(0.12 * mouth_width - 0.5 * source_gap, min=0.0)
-        lower_h = torch.clamp(0.07 * mouth_width - 0.5 * source_gap, min=0.0)
+        upper_h = torch.clamp(0.14 * mouth_width - 0.5 * source_gap, min=0.0)
+        lower_h = torch.clamp(0.09 * mouth_width - 0.5 * source_gap, min=0.0)
         upper_teeth = _ramp(upper_h * torch.sqrt(centred) - below_upper, 1.5)
         upper_teeth = upper_teeth * _ramp(centred - 0.25, 0.2)
         lower_teeth = _ramp(lower_h * centred - above_lower, 1.5) * _ramp(centred - 0.35, 0.2)
         lower_teeth = lower_teeth * torch.clamp(
-            (opening - 0.2 * mouth_width) / (0.1 * mouth_width), 0, 1
+            (opening - 0.12 * mouth_width) / (0.1 * mouth_width), 0, 1
         )
         tongue_w = torch.exp(
             -(((2.0 * u - 1.0) / 0.6) ** 2)

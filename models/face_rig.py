@@ -166,7 +166,9 @@ def _palette(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     # The cavity and tongue are mucosa: half the portrait's own lip colour, half a dark red, so
     # a pale or grey-lipped portrait still opens onto a warm mouth rather than a grey hole.
     mucosa = 0.5 * lips + 0.5 * np.array([0.62, 0.2, 0.2])
-    return np.stack([teeth, mucosa * 0.3, mucosa * 0.8]).astype(np.float32)
+    # The cavity is the mouth's back wall in shadow, not a black hole: real talking mouths show
+    # 1-28 % dark pixels between the lips (tests/face_metrics.open_mouth_interior).
+    return np.stack([teeth, mucosa * 0.6, mucosa * 0.85]).astype(np.float32)
 
 
 def _eye_interiors(landmarks_px: np.ndarray) -> np.ndarray:
@@ -181,6 +183,51 @@ def _eye_interiors(landmarks_px: np.ndarray) -> np.ndarray:
     return out
 
 
+EYE_GEOMETRY_COLUMNS = 5  # x0, x1 (the eye's corner-to-corner extent), iris x, y, radius
+
+
+def eye_geometry(landmarks_px: np.ndarray) -> np.ndarray:
+    """(2, EYE_GEOMETRY_COLUMNS) float32 in the portrait's pixels: left eye, then right eye."""
+    rows = []
+    for upper_ids, iris_ids in ((ft.EYE_LEFT_UPPER, ft.IRIS_LEFT), (ft.EYE_RIGHT_UPPER, ft.IRIS_RIGHT)):
+        upper = landmarks_px[list(upper_ids), :2].astype(np.float64)
+        iris = landmarks_px[list(iris_ids), :2].astype(np.float64)
+        radius = float(np.mean(np.linalg.norm(iris[1:] - iris[0], axis=1)))
+        rows.append([upper[:, 0].min(), upper[:, 0].max(), iris[0, 0], iris[0, 1], radius])
+    return np.asarray(rows, np.float32)
+
+
+def _eye_colours(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
+    """(4, 3) in 0..1: left and right sclera, then left and right iris, from the portrait.
+
+    What an iris moved aside uncovers (sclera), and what shows of an iris where the portrait
+    hid it under a lid (its mean colour)."""
+    rgb = image.astype(np.float32) / 255.0
+    ys, xs = np.mgrid[0:CROP_PX, 0:CROP_PX].astype(np.float32)
+    sclera, irises = [], []
+    for upper, lower, iris_ids in (
+        (ft.EYE_LEFT_UPPER, ft.EYE_LEFT_LOWER, ft.IRIS_LEFT),
+        (ft.EYE_RIGHT_UPPER, ft.EYE_RIGHT_LOWER, ft.IRIS_RIGHT),
+    ):
+        opening = _polygon_mask(landmarks_px[list(upper) + list(lower[::-1]), :2], CROP_PX)
+        iris = landmarks_px[list(iris_ids), :2]
+        radius = float(np.mean(np.linalg.norm(iris[1:] - iris[0], axis=1)))
+        d = np.hypot(xs - iris[0, 0], ys - iris[0, 1])
+        white, dark = opening & (d > radius + 1.0), opening & (d < 0.8 * radius)
+        skin = rgb[max(int(iris[0, 1] - 3 * radius), 0) : int(iris[0, 1] - 2 * radius) + 1,
+                   max(int(iris[0, 0] - radius), 0) : int(iris[0, 0] + radius) + 1]
+        skin_mean = skin.reshape(-1, 3).mean(0) if skin.size else rgb.reshape(-1, 3).mean(0)
+        # Sclera: the brighter part of what is left of the opening (corners lie in shadow).
+        if white.sum() >= 4:
+            values = rgb[white]
+            luma = values.mean(1)
+            sclera.append(values[luma >= np.median(luma)].mean(0))
+        else:
+            sclera.append(0.85 * skin_mean + 0.1)
+        irises.append(np.median(rgb[dark], axis=0) if dark.sum() >= 4 else 0.4 * skin_mean)
+    return np.asarray(sclera + irises, np.float32)
+
+
 def _lid_colours(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     """(2, 3) mean skin colour just above each eye (left, right): what a closed lid shows."""
     colours = []
@@ -193,6 +240,7 @@ def _lid_colours(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
             image[mask].mean(0) / 255.0 if mask.any() else image.reshape(-1, 3).mean(0) / 255.0
         )
     return np.asarray(colours, np.float32)
+
 
 
 def _seam_fit(seam: np.ndarray) -> np.ndarray:
@@ -257,7 +305,12 @@ def build_rig(
         "mouth": np.array([m.mouth_width, max(gap_px, 0.0)], dtype=np.float32),  # (2,)
         "seam_fit": _seam_fit(seam),  # (5, 11)
         "palette": np.concatenate(
-            [_palette(image, landmarks_px), _lid_colours(image, landmarks_px)]
+            [
+                _palette(image, landmarks_px),
+                _eye_colours(image, landmarks_px),
+                _lid_colours(image, landmarks_px),
+            ]
         ),
-        # (5, 3): teeth, cavity, tongue, left lid, right lid
+        # (9, 3): teeth, cavity, tongue, left/right sclera, left/right iris, left/right lid
+        "eye_geometry": eye_geometry(landmarks_px),  # (2, EYE_GEOMETRY_COLUMNS) source px
     }

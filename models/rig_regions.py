@@ -334,6 +334,9 @@ def eye_bases(
         out[f"eyeBlink{side}"] = vec(lid_px, 0.0, 1.0)
         out[f"eyeWide{side}"] = vec(lid_px * (1.0 - blink_src), 0.0, -0.3)
         gaze_total += gaze
-    out["eyeLookX"] = vec(gaze_total, GAZE_X_PER_UNIT, 0.0)
-    out["eyeLookY"] = vec(gaze_total, 0.0, GAZE_Y_PER_UNIT)
+    # The iris moves in the decoder's eye layer (segmented, inside the opening), not by
+    # warping the eye: a warp stretched the sclera and barely moved an iris that fills the
+    # opening from lid to lid. The fields stay, as zeros, to keep one per coefficient.
+    out["eyeLookX"] = vec(gaze_total * 0.0, GAZE_X_PER_UNIT, 0.0)
+    out["eyeLookY"] = vec(gaze_total * 0.0, 0.0, GAZE_Y_PER_UNIT)
     return out
