@@ -55,7 +55,10 @@ def iris_shift_iod(moved: np.ndarray, still: np.ndarray) -> np.ndarray:
     """(2,) x, y: how far the iris centres moved between two frames' landmarks, relative to the
     eye corners (head motion cancels), in inter-ocular distances, averaged over both eyes."""
     shifts = []
-    for iris, corners in ((ft.IRIS_LEFT[0], ft.EYE_LEFT_CORNERS), (ft.IRIS_RIGHT[0], ft.EYE_RIGHT_CORNERS)):
+    for iris, corners in (
+        (ft.IRIS_LEFT[0], ft.EYE_LEFT_CORNERS),
+        (ft.IRIS_RIGHT[0], ft.EYE_RIGHT_CORNERS),
+    ):
         rel_moved = moved[iris, :2] - moved[list(corners), :2].mean(0)
         rel_still = still[iris, :2] - still[list(corners), :2].mean(0)
         shifts.append(rel_moved - rel_still)
