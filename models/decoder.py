@@ -52,11 +52,13 @@ AVATAR_INPUTS = (
     "mouth",  # (2,) source mouth width px, source inner-lip gap px
     "palette",  # (9, 3) teeth, cavity, tongue, left/right sclera, iris and lid colours, 0..1
     "seam_fit",  # (5, S) least-squares quartic through the S lip-seam points
-    "eye_geometry",  # (2, 5) per eye (left, right) in source px: x0, x1, iris x, y, radius
+    "eye_geometry",  # (2, 16) per eye: x0, x1, upper/lower lid quartics, lid zone, iris x, y, r
 )
 SEAM_POINTS = len(ft.LIPS_INNER_UPPER)
 # Avatar inputs whose unbatched shape already has a leading batch axis of 1.
 _IMAGE_INPUTS = ("source_planes", "background")
+LID_SMOOTHING = 0.6  # how far a closed lid's texture over the eyeball fades to its mean colour
+LID_BAND = 0.3  # of the lid zone: lashes and lid margin slide down as one, unstretched
 
 
 def stack_avatars(avatars: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -79,7 +81,7 @@ class DecoderConfig:
     # The mouth interior and closing lids are painted only inside windows (rows, cols) of output
     # pixels that follow the mouth and the eyes; the rest of the frame is one warp and one blend.
     mouth_window_px: tuple[int, int] = (128, 160)
-    eye_window_px: tuple[int, int] = (48, 80)
+    eye_window_px: tuple[int, int] = (72, 88)
 
 
 def _pixel_centres(size: int, crop_px: int) -> torch.Tensor:
@@ -111,6 +113,12 @@ def _full_precision(device: torch.device) -> contextlib.AbstractContextManager[o
     if device.type in ("cpu", "cuda"):
         return torch.autocast(device_type=device.type, enabled=False)
     return contextlib.nullcontext()
+
+
+def _quartic(coefficients: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """c0 + c1 u + ... + c4 u^4 by Horner: coefficients (..., 5), u broadcast against (...)."""
+    c = coefficients
+    return (((c[..., 4] * u + c[..., 3]) * u + c[..., 2]) * u + c[..., 1]) * u + c[..., 0]
 
 
 def _ramp(x: torch.Tensor, width: float) -> torch.Tensor:
@@ -247,6 +255,19 @@ class FaceDecoder(nn.Module):
             dim=1,
         )
         delta = motion[:, ms.NONRIGID_SLICE] - source_motion[:, ms.NONRIGID_SLICE]  # (B, K)
+        # A closing lid is the eye layer's (it slides skin over the eye, where the inverted
+        # warp smeared a collapsing eye); the warp only opens an eye wider than the portrait's.
+        start = ms.NONRIGID_SLICE.start
+        blink_left, blink_right = self.blink_indices[0] - start, self.blink_indices[1] - start
+        assert blink_right == blink_left + 1, "the blink fields must be neighbours"
+        delta = torch.cat(
+            [
+                delta[:, :blink_left],
+                torch.clamp(delta[:, blink_left : blink_right + 1], max=0.0),
+                delta[:, blink_right + 1 :],
+            ],
+            dim=1,
+        )
         # Opening past the portrait tears the lips apart at the seam; closing a mouth the
         # portrait shows open compresses its interior instead (a separate rig field).
         jaw = self.jaw_index - ms.NONRIGID_SLICE.start
@@ -298,8 +319,8 @@ class FaceDecoder(nn.Module):
         mouth = self._place(corners, c.mouth_window_px, self.mouth_offsets, 0.3)
         eyes = torch.cat(
             [
-                self._place(left, c.eye_window_px, self.eye_offsets, 0.5),
-                self._place(right, c.eye_window_px, self.eye_offsets, 0.5),
+                self._place(left, c.eye_window_px, self.eye_offsets, 0.62),
+                self._place(right, c.eye_window_px, self.eye_offsets, 0.62),
             ],
             dim=1,
         )
@@ -380,12 +401,14 @@ class FaceDecoder(nn.Module):
         x, y = source_at[..., 0], source_at[..., 1]  # (B, Pe)
         # Each pixel belongs to the eye on its side of the midline between the irises (the
         # left eye is on the image's right), so where the two windows overlap they agree.
-        midline = 0.5 * (eye_geometry[:, 0, 2] + eye_geometry[:, 1, 2])  # (A,)
+        midline = 0.5 * (eye_geometry[:, 0, 13] + eye_geometry[:, 1, 13])  # (A,)
         is_left = (x > midline[:, None]).to(x.dtype)  # (B, Pe) 1 left eye, 0 right eye
         geo = torch.lerp(eye_geometry[:, 1:2], eye_geometry[:, 0:1], is_left[..., None])
-        eye_width = geo[..., 1] - geo[..., 0]  # (A, Pe) corner to corner, px
+        x0, x1 = geo[..., 0], geo[..., 1]
+        eye_width = x1 - x0  # (A, Pe) corner to corner, px
+        lid_y, lid_cover, over_eye = self._lid(x, y, geo, motion, source_motion, is_left)
         # The mesh's iris radius stops inside the dark limbal ring; the disc takes the ring too.
-        centre, radius = geo[..., 2:4], 1.15 * geo[..., 4] + 0.5  # (A, Pe, 2), (A, Pe)
+        centre, radius = geo[..., 13:15], 1.15 * geo[..., 15] + 0.5  # (A, Pe, 2), (A, Pe)
         look = motion[:, self.gaze_indices] - source_motion[:, self.gaze_indices]  # (B, 2)
         shift = look[:, None, :] * self._gaze_px * eye_width[..., None]  # (B, Pe, 2)
         iris_at = source_at - shift
@@ -395,11 +418,14 @@ class FaceDecoder(nn.Module):
         side = torch.where(rel[..., 0] < 0.0, -1.0, 1.0)
         sclera_x = centre[..., 0] + side * (half_chord + 0.15 * radius + 1.0)
         sclera_at = torch.stack([sclera_x.expand_as(x), y], dim=-1)
-        points = torch.cat([source_at, iris_at, sclera_at], dim=1)  # (B, 3 Pe, 2)
+        lid_at = torch.stack([x, lid_y], dim=-1)
+        # Where the moved iris shows a part a lid hid in the portrait: its own column on the
+        # row through its centre, which the portrait shows.
+        iris_row_at = torch.stack([iris_at[..., 0], centre[..., 1].expand_as(x)], dim=-1)
+        points = torch.cat([source_at, iris_at, sclera_at, lid_at, iris_row_at], dim=1)
         sampled = self._sample(source_planes[:, [0, 1, 2, 4]], points[:, None])[:, :, 0]
-        sampled = sampled.transpose(1, 2)  # (B, 3 Pe, 4) rgb + 0.5, eye interior
-        pe = colour.shape[1]
-        here, iris, sclera = sampled[:, :pe], sampled[:, pe : 2 * pe], sampled[:, 2 * pe :]
+        sampled = sampled.transpose(1, 2)  # (B, 5 Pe, 4) rgb + 0.5, eye interior
+        here, iris, sclera, lid, iris_row = sampled.chunk(5, dim=1)  # (B, Pe, 4) each
         sign = (2.0 * is_left - 1.0)[..., None]  # (B, Pe, 1) +1 left eye, -1 right eye
         which = is_left[..., None]
 
@@ -407,7 +433,8 @@ class FaceDecoder(nn.Module):
             return torch.lerp(palette[:, row + 1 : row + 2], palette[:, row : row + 1], which)
 
         iris_colour, sclera_colour = per_eye(5), per_eye(3)
-        iris_rgb = torch.lerp(iris_colour, iris[..., :3], torch.relu(iris[..., 3:] * sign))
+        hidden = torch.lerp(iris_colour, iris_row[..., :3], torch.relu(iris_row[..., 3:] * sign))
+        iris_rgb = torch.lerp(hidden, iris[..., :3], torch.relu(iris[..., 3:] * sign))
         sclera_rgb = torch.lerp(sclera_colour, sclera[..., :3], torch.relu(sclera[..., 3:] * sign))
 
         inside = torch.relu(here[..., 3:] * sign)  # (B, Pe, 1) this eye's opening, 0..1
@@ -416,10 +443,54 @@ class FaceDecoder(nn.Module):
         old_iris = torch.clamp(radius - 1.0 - torch.sqrt((rel * rel).sum(-1)) + 0.5, 0.0, 1.0)
         behind = torch.lerp(colour, sclera_rgb, old_iris[..., None])
         colour = torch.lerp(colour, torch.lerp(behind, iris_rgb, new_iris), inside)
-        # Eye content squeezed under a lid the warp closes takes the lid's skin colour.
-        closing = torch.clamp((motion[:, self.blink_indices] - 0.6) / 0.35, 0.0, 1.0)  # (B, 2)
-        closing = torch.lerp(closing[:, 1:2], closing[:, 0:1], is_left)[..., None]  # (B, Pe, 1)
-        return torch.lerp(colour, per_eye(7), here[..., 3:].abs() * closing)
+        # Over the eyeball a closed lid is skin the open eye kept folded under its crease:
+        # smoother than the band that slid down, so its texture fades to the lid's colour.
+        lid_rgb = torch.lerp(lid[..., :3], per_eye(7), LID_SMOOTHING * over_eye[..., None])
+        return torch.lerp(colour, lid_rgb, lid_cover[..., None])
+
+    def _lid(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        geo: torch.Tensor,
+        motion: torch.Tensor,
+        source_motion: torch.Tensor,
+        is_left: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Where a closing lid's skin comes from at portrait pixels (x, y): (lid y, cover,
+        and how far into the opening the pixel lies, 0 at the open lash line to 1 at the
+        closed one, 0 outside).
+
+        The lash line moves down by `closing` of the opening below it, and the zone of skin
+        above it (most of the way to the brow) follows: closed form, at full resolution, in
+        the portrait's own pixels, where the inverted warp smeared an eye collapsing to zero
+        height over its coarse grid (and on a turned head left the far eye half open).
+        """
+        u = (x - geo[..., 0]) / (geo[..., 1] - geo[..., 0])
+        up = _quartic(geo[..., 2:7], u)  # (B, Pe) upper lid y at this column
+        low = _quartic(geo[..., 7:12], u)
+        width = geo[..., 1] - geo[..., 0]
+        within = torch.clamp(u * width, 0.0, 1.0) * torch.clamp((1.0 - u) * width, 0.0, 1.0)
+        own = source_motion[:, self.blink_indices]  # (A, 2)
+        closing = torch.clamp(
+            (motion[:, self.blink_indices] - own) / torch.clamp(1.0 - own, min=0.05), 0.0, 1.0
+        )  # (B, 2) of the opening the portrait shows
+        closing = torch.lerp(closing[:, 1:2], closing[:, 0:1], is_left)  # (B, Pe)
+        travel = closing * (torch.relu(low - up) + 0.5) * within  # px the lash line moves
+        # The lash line and a band of lid above it (LID_BAND of the zone) move as one; the skin
+        # between the band and the zone's top stretches evenly to follow.
+        rigid = 1.0 - LID_BAND
+        zone = geo[..., 12]
+        tau = travel / (zone * rigid)
+        target = (y - up + zone) / zone  # (B, Pe) 0 at the zone top, 1 at the lash line
+        t = torch.where(
+            target >= rigid * (1.0 + tau), target - tau * rigid, target / (1.0 + tau)
+        )  # where, in zone heights from its top, this pixel's skin was
+        moved = (target > 0.0) & (target <= 1.0 + tau * rigid)  # in the zone, above the lashes
+        lid_y = torch.where(moved, up - zone + t * zone, y)
+        cover = torch.clamp(up + travel - y + 0.5, 0.0, 1.0) * torch.clamp(travel, 0.0, 1.0)
+        over_eye = torch.clamp((y - up) / torch.clamp(travel, min=1.0), 0.0, 1.0)
+        return lid_y, cover, over_eye * torch.clamp(up + travel - 1.5 - y, 0.0, 1.0)
 
     def _mouth_layer(
         self,

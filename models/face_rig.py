@@ -144,6 +144,9 @@ def _polygon_mask(polygon_xy: np.ndarray, size: int) -> np.ndarray:
     return inside
 
 
+TYPICAL_SKIN_HUE = np.array([1.22, 0.97, 0.81])  # rgb over its mean, of skin in neutral light
+
+
 def _palette(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     """(3, 3) float colours in [0, 1]: teeth, cavity, tongue, matched to the portrait's light."""
     rgb = image.astype(np.float32) / 255.0
@@ -157,10 +160,11 @@ def _palette(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     skin = rgb[face & ~outer].mean(0)
     lips = rgb[outer & ~inner].mean(0) if (outer & ~inner).any() else skin * [0.9, 0.6, 0.6]
     brightness = float(skin.mean())
-    # Teeth take part of the picture's colour cast (grey-world, square-rooted) and sit below
-    # paper white: pure white teeth looked pasted onto a varnished painting.
-    mean = rgb.reshape(-1, 3).mean(0)
-    cast = np.sqrt(np.clip(mean / max(float(mean.mean()), 1e-6), 0.6, 1.4))
+    # Teeth take part of the light on the face (its skin against a typical skin's hue,
+    # square-rooted) and sit below paper white: pure white teeth looked pasted onto a varnished
+    # painting. The face's, not the whole picture's: a green backdrop made the teeth green.
+    skin_hue = skin / max(float(skin.mean()), 1e-6)
+    cast = np.sqrt(np.clip(skin_hue / TYPICAL_SKIN_HUE, 0.7, 1.3))
     level = min(0.88, 0.3 + 1.0 * brightness)
     teeth = np.clip(np.array([1.0, 0.97, 0.9]) * cast * level, 0, 1)
     # The cavity and tongue are mucosa: half the portrait's own lip colour, half a dark red, so
@@ -183,17 +187,49 @@ def _eye_interiors(landmarks_px: np.ndarray) -> np.ndarray:
     return out
 
 
-EYE_GEOMETRY_COLUMNS = 5  # x0, x1 (the eye's corner-to-corner extent), iris x, y, radius
+# Per-eye geometry in the portrait's pixels, one row per eye (left, right), for the decoder's
+# eye layer. Lid curves are quartics in u = (x - x0) / (x1 - x0), the eye's corner extent.
+EYE_GEOMETRY_COLUMNS = 16  # x0, x1, upper lid c0..c4, lower lid c0..c4, lid zone, iris x, y, r
+LID_ZONE_PER_BROW = 0.7  # the lid zone: this much of the way from the lash line to the brow
+LID_ZONE_MAX_PX = 30.0  # ... and no taller, so it stays inside the decoder's eye window
+
+
+def _curve_fit(contour: np.ndarray, x0: float, x1: float) -> np.ndarray:
+    """(5,) least-squares quartic y(u) through a lid contour (M, 2), u = (x - x0) / (x1 - x0)."""
+    u = (contour[:, 0] - x0) / max(x1 - x0, 1e-6)
+    vandermonde = np.stack([u**k for k in range(5)], axis=1)  # (M, 5)
+    # A little ridge keeps a quartic through 9 points from waving between them.
+    gram = vandermonde.T @ vandermonde + 1e-3 * np.eye(5)
+    return np.asarray(np.linalg.solve(gram, vandermonde.T @ contour[:, 1]), np.float32)
+
+
+def _sorted(contour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(contour[:, 0])
+    return contour[order, 0], contour[order, 1]
 
 
 def eye_geometry(landmarks_px: np.ndarray) -> np.ndarray:
-    """(2, EYE_GEOMETRY_COLUMNS) float32 in the portrait's pixels: left eye, then right eye."""
+    """(2, EYE_GEOMETRY_COLUMNS) float32: lids, lid zone and iris of the left and right eye.
+
+    The lid zone is the skin between the lash line and the brow that a closing lid drags
+    down: LID_ZONE_PER_BROW of the lid-to-brow distance at the eye's middle."""
     rows = []
-    for upper_ids, iris_ids in ((ft.EYE_LEFT_UPPER, ft.IRIS_LEFT), (ft.EYE_RIGHT_UPPER, ft.IRIS_RIGHT)):
+    eyes = (
+        (ft.EYE_LEFT_UPPER, ft.EYE_LEFT_LOWER, ft.BROW_LEFT_LOWER, ft.IRIS_LEFT),
+        (ft.EYE_RIGHT_UPPER, ft.EYE_RIGHT_LOWER, ft.BROW_RIGHT_LOWER, ft.IRIS_RIGHT),
+    )
+    for upper_ids, lower_ids, brow_ids, iris_ids in eyes:
         upper = landmarks_px[list(upper_ids), :2].astype(np.float64)
+        lower = landmarks_px[list(lower_ids), :2].astype(np.float64)
+        x0, x1 = float(upper[:, 0].min()), float(upper[:, 0].max())
+        mid_x = 0.5 * (x0 + x1)
+        lid_y = float(np.interp(mid_x, *_sorted(upper)))
+        brow_y = float(np.interp(mid_x, *_sorted(landmarks_px[list(brow_ids), :2])))
+        zone = float(np.clip(LID_ZONE_PER_BROW * (lid_y - brow_y), 2.0, LID_ZONE_MAX_PX))
         iris = landmarks_px[list(iris_ids), :2].astype(np.float64)
         radius = float(np.mean(np.linalg.norm(iris[1:] - iris[0], axis=1)))
-        rows.append([upper[:, 0].min(), upper[:, 0].max(), iris[0, 0], iris[0, 1], radius])
+        lids = np.concatenate([_curve_fit(upper, x0, x1), _curve_fit(lower, x0, x1)])
+        rows.append(np.concatenate([[x0, x1], lids, [zone, iris[0, 0], iris[0, 1], radius]]))
     return np.asarray(rows, np.float32)
 
 
@@ -214,8 +250,10 @@ def _eye_colours(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
         radius = float(np.mean(np.linalg.norm(iris[1:] - iris[0], axis=1)))
         d = np.hypot(xs - iris[0, 0], ys - iris[0, 1])
         white, dark = opening & (d > radius + 1.0), opening & (d < 0.8 * radius)
-        skin = rgb[max(int(iris[0, 1] - 3 * radius), 0) : int(iris[0, 1] - 2 * radius) + 1,
-                   max(int(iris[0, 0] - radius), 0) : int(iris[0, 0] + radius) + 1]
+        skin = rgb[
+            max(int(iris[0, 1] - 3 * radius), 0) : int(iris[0, 1] - 2 * radius) + 1,
+            max(int(iris[0, 0] - radius), 0) : int(iris[0, 0] + radius) + 1,
+        ]
         skin_mean = skin.reshape(-1, 3).mean(0) if skin.size else rgb.reshape(-1, 3).mean(0)
         # Sclera: the brighter part of what is left of the opening (corners lie in shadow).
         if white.sum() >= 4:
@@ -240,7 +278,6 @@ def _lid_colours(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
             image[mask].mean(0) / 255.0 if mask.any() else image.reshape(-1, 3).mean(0) / 255.0
         )
     return np.asarray(colours, np.float32)
-
 
 
 def _seam_fit(seam: np.ndarray) -> np.ndarray:
