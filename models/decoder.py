@@ -49,7 +49,7 @@ AVATAR_INPUTS = (
     "head_weight",  # (N, 1)
     "basis",  # (K + 1, N * 3): one field per non-rigid coefficient, then jaw closing
     "center",  # (3,)
-    "mouth",  # (2,) source mouth width px, source inner-lip gap px
+    "mouth",  # (3,) source mouth width px, inner-lip gap px, 0..1 its upper teeth showing
     "palette",  # (9, 3) teeth, cavity, tongue, left/right sclera, iris and lid colours, 0..1
     "seam_fit",  # (5, S) least-squares quartic through the S lip-seam points
     "eye_geometry",  # (2, 16) per eye: x0, x1, upper/lower lid quartics, lid zone, iris x, y, r
@@ -539,32 +539,43 @@ class FaceDecoder(nn.Module):
     ) -> torch.Tensor:
         """Teeth, cavity and tongue weights at each window pixel: (B, P, 3).
 
-        Layers, back to front: the cavity, the tongue (80 % cover), the lower teeth (at 70 %
-        brightness) and the upper teeth, each shaded; folded into one weight per palette colour
-        so the colour is a single small matmul.
+        Layers, back to front: the cavity, the tongue (90 % cover), the lower teeth (at 75 %
+        brightness) and the upper teeth with the gaps between them, each shaded; folded into
+        one weight per palette colour so the colour is a single small matmul.
         """
-        mouth_width, source_gap = mouth[:, 0:1], mouth[:, 1:2]  # (A, 1) against (B, P)
+        mouth_width, source_gap, shown = mouth[:, 0:1], mouth[:, 1:2], mouth[:, 2:3]  # (A, 1)
         centred = torch.clamp(1.0 - torch.abs(2.0 * u - 1.0), 0.0, 1.0)  # 1 mid-mouth, 0 corners
-        # Teeth the portrait already shows move with its jaws; paint only the missing part.
-        upper_h = torch.clamp(0.14 * mouth_width - 0.5 * source_gap, min=0.0)
-        lower_h = torch.clamp(0.09 * mouth_width - 0.5 * source_gap, min=0.0)
-        upper_teeth = _ramp(upper_h * torch.sqrt(centred) - below_upper, 1.5)
-        upper_teeth = upper_teeth * _ramp(centred - 0.25, 0.2)
-        lower_teeth = _ramp(lower_h * centred - above_lower, 1.5) * _ramp(centred - 0.35, 0.2)
+        # Teeth the portrait already shows move with its jaws; paint only the missing part. A
+        # row is a band along the lip of nearly even height (incisors a little longer) that
+        # reaches well towards the corners, where the molars fall into shadow.
+        # Where the portrait shows its upper teeth, they come down with the upper jaw and only
+        # a little of a painted row shows below them.
+        upper_h = torch.clamp(0.14 * mouth_width - 0.5 * source_gap, min=0.0) * (1.0 - 0.6 * shown)
+        lower_h = torch.clamp(0.11 * mouth_width - 0.5 * source_gap, min=0.0)
+        row_height = 0.7 + 0.3 * centred
+        upper_teeth = _ramp(upper_h * row_height - below_upper, 1.5) * _ramp(centred - 0.12, 0.2)
+        lower_teeth = _ramp(lower_h * row_height - above_lower, 1.5) * _ramp(centred - 0.2, 0.2)
         lower_teeth = lower_teeth * torch.clamp(
-            (opening - 0.12 * mouth_width) / (0.1 * mouth_width), 0, 1
+            (opening - 0.08 * mouth_width) / (0.1 * mouth_width), 0, 1
         )
+        # The gaps between teeth: narrow dark lines, about eight teeth across the opening.
+        gaps = torch.clamp((-torch.cos((u - 0.5) * (8.0 * torch.pi)) - 0.93) / 0.07, 0.0, 1.0)
+        # The tongue's back rises behind the lower teeth: a broad mound above the lower lip.
         tongue_w = torch.exp(
-            -(((2.0 * u - 1.0) / 0.6) ** 2)
-            - ((above_lower - 0.05 * mouth_width) / (0.1 * mouth_width)) ** 2
+            -(((2.0 * u - 1.0) / 0.8) ** 2)
+            - (torch.relu(above_lower - 0.1 * mouth_width) / (0.12 * mouth_width)) ** 2
         )
         tongue_w = (
-            0.8 * tongue_w * torch.clamp((opening - 0.15 * mouth_width) / (0.1 * mouth_width), 0, 1)
+            0.9 * tongue_w * torch.clamp((opening - 0.12 * mouth_width) / (0.1 * mouth_width), 0, 1)
         )
         # Light falls off into the mouth and towards its corners; under the upper lip is shadow.
-        depth_shade = 0.6 + 0.4 * centred
-        shade = depth_shade * (0.8 + 0.2 * _ramp(below_upper - 2.0, 4.0))
+        depth_shade = 0.55 + 0.45 * centred
+        # Teeth stand in front: lit but for the corners and the upper lip's shadow.
+        shade = (0.75 + 0.25 * centred) * (0.85 + 0.15 * _ramp(below_upper - 2.0, 4.0))
+        shade = shade * (1.0 - 0.25 * gaps)
         behind_teeth = (1.0 - lower_teeth) * (1.0 - upper_teeth)
-        back = depth_shade * behind_teeth
-        teeth = shade * (0.7 * lower_teeth * (1.0 - upper_teeth) + upper_teeth)
+        # The roof of the mouth behind the upper teeth lies in their shadow.
+        roof = 0.75 + 0.25 * _ramp(below_upper - upper_h, 0.15 * mouth_width)
+        back = depth_shade * roof * behind_teeth
+        teeth = shade * (0.75 * lower_teeth * (1.0 - upper_teeth) + upper_teeth)
         return torch.stack([teeth, back * (1.0 - tongue_w), back * tongue_w], dim=-1)

@@ -160,11 +160,11 @@ def _palette(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     skin = rgb[face & ~outer].mean(0)
     lips = rgb[outer & ~inner].mean(0) if (outer & ~inner).any() else skin * [0.9, 0.6, 0.6]
     brightness = float(skin.mean())
-    # Teeth take part of the light on the face (its skin against a typical skin's hue,
-    # square-rooted) and sit below paper white: pure white teeth looked pasted onto a varnished
+    # Teeth take the light on the face (its skin against a typical skin's hue) and sit below
+    # paper white: pure white teeth looked pasted onto a varnished
     # painting. The face's, not the whole picture's: a green backdrop made the teeth green.
     skin_hue = skin / max(float(skin.mean()), 1e-6)
-    cast = np.sqrt(np.clip(skin_hue / TYPICAL_SKIN_HUE, 0.7, 1.3))
+    cast = np.clip(skin_hue / TYPICAL_SKIN_HUE, 0.7, 1.3) ** 0.75
     level = min(0.88, 0.3 + 1.0 * brightness)
     teeth = np.clip(np.array([1.0, 0.97, 0.9]) * cast * level, 0, 1)
     # The cavity and tongue are mucosa: half the portrait's own lip colour, half a dark red, so
@@ -172,7 +172,9 @@ def _palette(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     mucosa = 0.5 * lips + 0.5 * np.array([0.62, 0.2, 0.2])
     # The cavity is the mouth's back wall in shadow, not a black hole: real talking mouths show
     # 1-28 % dark pixels between the lips (tests/face_metrics.open_mouth_interior).
-    return np.stack([teeth, mucosa * 0.6, mucosa * 0.85]).astype(np.float32)
+    # The tongue is lighter and pinker than the walls around it.
+    tongue = 0.6 * lips + 0.4 * np.array([0.8, 0.42, 0.42])
+    return np.stack([teeth, mucosa * 0.6, tongue * 0.9]).astype(np.float32)
 
 
 def _eye_interiors(landmarks_px: np.ndarray) -> np.ndarray:
@@ -280,6 +282,26 @@ def _lid_colours(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     return np.asarray(colours, np.float32)
 
 
+def _shows_upper_teeth(image: np.ndarray, landmarks_px: np.ndarray) -> float:
+    """0..1: how far the portrait's own upper teeth show between its lips (a smile's teeth).
+
+    Tooth-like pixels (bright, less saturated than the skin) in the upper half of the inner
+    lips, against the share a full row shows. The decoder paints no second row under them."""
+    inner = _polygon_mask(
+        landmarks_px[list(ft.LIPS_INNER_UPPER + ft.LIPS_INNER_LOWER[::-1]), :2], CROP_PX
+    )
+    if inner.sum() < 8:
+        return 0.0
+    face = _polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], CROP_PX)
+    rgb = image.astype(np.float32)
+    luma = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    saturation = (rgb.max(-1) - rgb.min(-1)) / np.maximum(rgb.max(-1), 1.0)
+    skin_luma = float(np.median(luma[face & ~inner]))
+    skin_saturation = float(np.median(saturation[face & ~inner]))
+    teeth = (luma >= 0.7 * skin_luma) & (saturation <= max(0.75 * skin_saturation, 0.12))
+    return float(np.clip(teeth[inner].mean() / 0.5, 0.0, 1.0))
+
+
 def _seam_fit(seam: np.ndarray) -> np.ndarray:
     """Least-squares quartic in u (0..1 corner to corner) through the seam points: (5, 11).
 
@@ -339,7 +361,10 @@ def build_rig(
         "head_weight": head_weight(m, canonical).astype(np.float32)[:, None],  # (N, 1)
         "basis": basis.reshape(len(basis), -1).astype(np.float32),  # (K+1, N*3)
         "center": m.center.astype(np.float32),  # (3,)
-        "mouth": np.array([m.mouth_width, max(gap_px, 0.0)], dtype=np.float32),  # (2,)
+        "mouth": np.array(
+            [m.mouth_width, max(gap_px, 0.0), _shows_upper_teeth(image, landmarks_px)],
+            dtype=np.float32,
+        ),  # (3,) mouth width px, inner-lip gap px, 0..1 how far its upper teeth show
         "seam_fit": _seam_fit(seam),  # (5, 11)
         "palette": np.concatenate(
             [
