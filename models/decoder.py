@@ -58,6 +58,7 @@ SEAM_POINTS = len(ft.LIPS_INNER_UPPER)
 # Avatar inputs whose unbatched shape already has a leading batch axis of 1.
 _IMAGE_INPUTS = ("source_planes", "background")
 LID_SMOOTHING = 0.6  # how far a closed lid's texture over the eyeball fades to its mean colour
+LID_FOLLOWS_GAZE = 0.3  # of the opening the upper lid comes down at eyeLookY = +1
 LID_BAND = 0.3  # of the lid zone: lashes and lid margin slide down as one, unstretched
 
 
@@ -407,8 +408,7 @@ class FaceDecoder(nn.Module):
         x0, x1 = geo[..., 0], geo[..., 1]
         eye_width = x1 - x0  # (A, Pe) corner to corner, px
         lid_y, lid_cover, over_eye = self._lid(x, y, geo, motion, source_motion, is_left)
-        # The mesh's iris radius stops inside the dark limbal ring; the disc takes the ring too.
-        centre, radius = geo[..., 13:15], 1.15 * geo[..., 15] + 0.5  # (A, Pe, 2), (A, Pe)
+        centre, radius = geo[..., 13:15], geo[..., 15] + 0.5  # (A, Pe, 2), (A, Pe)
         look = motion[:, self.gaze_indices] - source_motion[:, self.gaze_indices]  # (B, 2)
         shift = look[:, None, :] * self._gaze_px * eye_width[..., None]  # (B, Pe, 2)
         iris_at = source_at - shift
@@ -475,7 +475,10 @@ class FaceDecoder(nn.Module):
         closing = torch.clamp(
             (motion[:, self.blink_indices] - own) / torch.clamp(1.0 - own, min=0.05), 0.0, 1.0
         )  # (B, 2) of the opening the portrait shows
-        closing = torch.lerp(closing[:, 1:2], closing[:, 0:1], is_left)  # (B, Pe)
+        # Looking down, the upper lid follows the iris down part of the way.
+        look_down = motion[:, self.gaze_indices[1]] - source_motion[:, self.gaze_indices[1]]
+        closing = closing + LID_FOLLOWS_GAZE * torch.relu(look_down)[:, None]
+        closing = torch.clamp(torch.lerp(closing[:, 1:2], closing[:, 0:1], is_left), max=1.0)
         travel = closing * (torch.relu(low - up) + 0.5) * within  # px the lash line moves
         # The lash line and a band of lid above it (LID_BAND of the zone) move as one; the skin
         # between the band and the zone's top stretches evenly to follow.

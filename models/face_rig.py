@@ -185,8 +185,19 @@ def _eye_interiors(landmarks_px: np.ndarray) -> np.ndarray:
         (-1.0, ft.EYE_RIGHT_UPPER, ft.EYE_RIGHT_LOWER),
     ):
         contour = landmarks_px[list(upper) + list(lower[::-1]), :2]
-        out[_polygon_mask(contour, CROP_PX)] = sign
+        mask = _polygon_mask(contour, CROP_PX).astype(np.float32)
+        # Soft and a little inside the mesh's contour: an iris moved up to a hard polygon edge
+        # showed its cut as a step, and the mesh's contour strays onto painted lids.
+        soft = _box_blur(_box_blur(mask))
+        out += sign * np.clip((soft - 0.3) / 0.5, 0.0, 1.0)
     return out
+
+
+def _box_blur(plane: np.ndarray) -> np.ndarray:
+    """3 x 3 box average, edges repeated."""
+    padded = np.pad(plane, 1, mode="edge")
+    rows = padded[:-2] + padded[1:-1] + padded[2:]
+    return np.asarray((rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]) / 9.0, np.float32)
 
 
 # Per-eye geometry in the portrait's pixels, one row per eye (left, right), for the decoder's
@@ -205,12 +216,42 @@ def _curve_fit(contour: np.ndarray, x0: float, x1: float) -> np.ndarray:
     return np.asarray(np.linalg.solve(gram, vandermonde.T @ contour[:, 1]), np.float32)
 
 
+def _iris_radius(image: np.ndarray, iris: np.ndarray, x0: float, x1: float) -> float:
+    """The iris's radius in px, segmented on the row through its centre.
+
+    The mesh's iris circle stops inside the dark limbal ring; moved by it, an iris left a ring
+    behind. Out from the centre, left and right, the iris ends where the row first gets
+    brighter than halfway from the iris to the sclera; kept within 0.9-1.5 of the mesh's."""
+    mesh_radius = float(np.mean(np.linalg.norm(iris[1:] - iris[0], axis=1)))
+    cx, cy = iris[0]
+    row = image[int(np.clip(round(cy), 0, CROP_PX - 1))].astype(np.float32).mean(-1)  # (W,)
+    xs = np.arange(CROP_PX, dtype=np.float64)
+    edges = []
+    for side in (-1.0, 1.0):
+        end = x0 if side < 0 else x1
+        reach = np.clip(np.arange(0.0, abs(end - cx), 0.5), 0.0, None)  # px out from the centre
+        if len(reach) < 4:
+            continue
+        profile = np.interp(cx + side * reach, xs, row)
+        dark, bright = float(np.min(profile[: max(len(profile) // 3, 1)])), float(np.max(profile))
+        if bright - dark < 20.0:
+            continue  # no sclera on this side to tell the iris from
+        # Brighter for three samples running (1.5 px): a catchlight inside the iris is not it.
+        bright_run = profile > 0.5 * (dark + bright)
+        bright_run = bright_run[:-2] & bright_run[1:-1] & bright_run[2:]
+        beyond = np.flatnonzero(bright_run & (reach[:-2] > 0.85 * mesh_radius))
+        if len(beyond):
+            edges.append(float(reach[beyond[0]]))
+    radius = float(np.mean(edges)) if edges else 1.15 * mesh_radius
+    return float(np.clip(radius, 0.9 * mesh_radius, 1.5 * mesh_radius))
+
+
 def _sorted(contour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(contour[:, 0])
     return contour[order, 0], contour[order, 1]
 
 
-def eye_geometry(landmarks_px: np.ndarray) -> np.ndarray:
+def eye_geometry(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     """(2, EYE_GEOMETRY_COLUMNS) float32: lids, lid zone and iris of the left and right eye.
 
     The lid zone is the skin between the lash line and the brow that a closing lid drags
@@ -229,7 +270,7 @@ def eye_geometry(landmarks_px: np.ndarray) -> np.ndarray:
         brow_y = float(np.interp(mid_x, *_sorted(landmarks_px[list(brow_ids), :2])))
         zone = float(np.clip(LID_ZONE_PER_BROW * (lid_y - brow_y), 2.0, LID_ZONE_MAX_PX))
         iris = landmarks_px[list(iris_ids), :2].astype(np.float64)
-        radius = float(np.mean(np.linalg.norm(iris[1:] - iris[0], axis=1)))
+        radius = _iris_radius(image, iris, x0, x1)
         lids = np.concatenate([_curve_fit(upper, x0, x1), _curve_fit(lower, x0, x1)])
         rows.append(np.concatenate([[x0, x1], lids, [zone, iris[0, 0], iris[0, 1], radius]]))
     return np.asarray(rows, np.float32)
@@ -374,5 +415,5 @@ def build_rig(
             ]
         ),
         # (9, 3): teeth, cavity, tongue, left/right sclera, left/right iris, left/right lid
-        "eye_geometry": eye_geometry(landmarks_px),  # (2, EYE_GEOMETRY_COLUMNS) source px
+        "eye_geometry": eye_geometry(image, landmarks_px),  # (2, EYE_GEOMETRY_COLUMNS) source px
     }
