@@ -82,7 +82,7 @@ class DecoderConfig:
     # The mouth interior and closing lids are painted only inside windows (rows, cols) of output
     # pixels that follow the mouth and the eyes; the rest of the frame is one warp and one blend.
     mouth_window_px: tuple[int, int] = (128, 160)
-    eye_window_px: tuple[int, int] = (72, 88)
+    eye_window_px: tuple[int, int] = (56, 80)
 
 
 def _pixel_centres(size: int, crop_px: int) -> torch.Tensor:
@@ -320,8 +320,8 @@ class FaceDecoder(nn.Module):
         mouth = self._place(corners, c.mouth_window_px, self.mouth_offsets, 0.3)
         eyes = torch.cat(
             [
-                self._place(left, c.eye_window_px, self.eye_offsets, 0.62),
-                self._place(right, c.eye_window_px, self.eye_offsets, 0.62),
+                self._place(left, c.eye_window_px, self.eye_offsets, 0.6),
+                self._place(right, c.eye_window_px, self.eye_offsets, 0.6),
             ],
             dim=1,
         )
@@ -423,9 +423,10 @@ class FaceDecoder(nn.Module):
         # row through its centre, which the portrait shows.
         iris_row_at = torch.stack([iris_at[..., 0], centre[..., 1].expand_as(x)], dim=-1)
         points = torch.cat([source_at, iris_at, sclera_at, lid_at, iris_row_at], dim=1)
-        sampled = self._sample(source_planes[:, [0, 1, 2, 4]], points[:, None])[:, :, 0]
-        sampled = sampled.transpose(1, 2)  # (B, 5 Pe, 4) rgb + 0.5, eye interior
-        here, iris, sclera, lid, iris_row = sampled.chunk(5, dim=1)  # (B, Pe, 4) each
+        # All five planes: selecting four would copy the full-size image on every call.
+        sampled = self._sample(source_planes, points[:, None])[:, :, 0]
+        sampled = sampled.transpose(1, 2)  # (B, 5 Pe, 5) rgb + 0.5, person alpha, eye interior
+        here, iris, sclera, lid, iris_row = sampled[..., [0, 1, 2, 4]].chunk(5, dim=1)
         sign = (2.0 * is_left - 1.0)[..., None]  # (B, Pe, 1) +1 left eye, -1 right eye
         which = is_left[..., None]
 

@@ -204,7 +204,7 @@ def _box_blur(plane: np.ndarray) -> np.ndarray:
 # eye layer. Lid curves are quartics in u = (x - x0) / (x1 - x0), the eye's corner extent.
 EYE_GEOMETRY_COLUMNS = 16  # x0, x1, upper lid c0..c4, lower lid c0..c4, lid zone, iris x, y, r
 LID_ZONE_PER_BROW = 0.7  # the lid zone: this much of the way from the lash line to the brow
-LID_ZONE_MAX_PX = 30.0  # ... and no taller, so it stays inside the decoder's eye window
+LID_ZONE_MAX_PX = 22.0  # ... and no taller, so it stays inside the decoder's eye window
 
 
 def _curve_fit(contour: np.ndarray, x0: float, x1: float) -> np.ndarray:
