@@ -411,6 +411,11 @@ class FaceDecoder(nn.Module):
         centre, radius = geo[..., 13:15], geo[..., 15] + 0.5  # (A, Pe, 2), (A, Pe)
         look = motion[:, self.gaze_indices] - source_motion[:, self.gaze_indices]  # (B, 2)
         shift = look[:, None, :] * self._gaze_px * eye_width[..., None]  # (B, Pe, 2)
+        # The iris stays inside the opening: its centre no nearer a corner than its radius.
+        shift_x = torch.minimum(
+            torch.maximum(shift[..., 0], x0 + radius - centre[..., 0]), x1 - radius - centre[..., 0]
+        )
+        shift = torch.stack([shift_x, shift[..., 1]], dim=-1)
         iris_at = source_at - shift
         rel = source_at - centre
         # The sclera beside the portrait's iris on this row, on the side of this pixel.
