@@ -58,6 +58,7 @@ SEAM_POINTS = len(ft.LIPS_INNER_UPPER)
 # Avatar inputs whose unbatched shape already has a leading batch axis of 1.
 _IMAGE_INPUTS = ("source_planes", "background")
 LID_SMOOTHING = 0.6  # how far a closed lid's texture over the eyeball fades to its mean colour
+VERTICAL_IRIS_SHIFT = 0.3  # of the calibrated eyeLookY shift the iris itself makes
 LID_FOLLOWS_GAZE = 0.3  # of the opening the upper lid comes down at eyeLookY = +1
 LID_BAND = 0.3  # of the lid zone: lashes and lid margin slide down as one, unstretched
 
@@ -415,13 +416,17 @@ class FaceDecoder(nn.Module):
         shift_x = torch.minimum(
             torch.maximum(shift[..., 0], x0 + radius - centre[..., 0]), x1 - radius - centre[..., 0]
         )
-        shift = torch.stack([shift_x, shift[..., 1]], dim=-1)
+        # Up and down the iris shows mostly as the lids following it (see _lid); moved inside
+        # the lids, its uncovered rim filled from beside it showed light patches on paintings.
+        shift = torch.stack([shift_x, VERTICAL_IRIS_SHIFT * shift[..., 1]], dim=-1)
         iris_at = source_at - shift
         rel = source_at - centre
-        # The sclera beside the portrait's iris on this row, on the side of this pixel.
+        # The sclera beside the portrait's iris on this row, on the side of this pixel, mirrored
+        # across the iris's edge (so its shading runs on, not one flat sample per row).
         half_chord = torch.sqrt(torch.relu(radius * radius - rel[..., 1] * rel[..., 1]))
         side = torch.where(rel[..., 0] < 0.0, -1.0, 1.0)
-        sclera_x = centre[..., 0] + side * (half_chord + 0.15 * radius + 1.0)
+        mirrored = 2.0 * half_chord + 1.0 - torch.abs(rel[..., 0])
+        sclera_x = centre[..., 0] + side * torch.maximum(mirrored, half_chord + 1.0)
         sclera_at = torch.stack([sclera_x.expand_as(x), y], dim=-1)
         lid_at = torch.stack([x, lid_y], dim=-1)
         # Where the moved iris shows a part a lid hid in the portrait: its own column on the

@@ -298,11 +298,10 @@ def _eye_colours(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
             max(int(iris[0, 0] - radius), 0) : int(iris[0, 0] + radius) + 1,
         ]
         skin_mean = skin.reshape(-1, 3).mean(0) if skin.size else rgb.reshape(-1, 3).mean(0)
-        # Sclera: the brighter part of what is left of the opening (corners lie in shadow).
+        # Sclera: the median of what is left of the opening (its corners lie in shadow, and
+        # the brighter half, used where the iris left, showed as light patches on paintings).
         if white.sum() >= 4:
-            values = rgb[white]
-            luma = values.mean(1)
-            sclera.append(values[luma >= np.median(luma)].mean(0))
+            sclera.append(np.median(rgb[white], axis=0))
         else:
             sclera.append(0.85 * skin_mean + 0.1)
         irises.append(np.median(rgb[dark], axis=0) if dark.sum() >= 4 else 0.4 * skin_mean)
