@@ -4,7 +4,7 @@ The STFT is a strided conv1d with a fixed windowed-DFT basis and the mel filterb
 the export path has no torch.stft. Frames are causal: frame k covers the 512 samples that end at
 sample (k + 1) * HOP_SAMPLES; the first frames see `CONTEXT_SAMPLES` zeros of left padding. The
 module takes audio that already carries its left context and returns one frame per hop, so the
-streaming path (engine/audio_stream.py) and the whole-clip path are the same computation.
+streaming path (engine/motion/features.py) and the whole-clip path are the same computation.
 """
 
 from __future__ import annotations

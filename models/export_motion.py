@@ -2,10 +2,10 @@
 
 - `audio_encoder.onnx`: audio (batch, samples) float32 -> features (batch, frames, D), where
   samples = CONTEXT_SAMPLES + (receptive_field_frames - 1 + frames) * HOP_SAMPLES: the caller
-  supplies the left context, exactly as engine/audio_stream.py does.
+  supplies the left context, exactly as engine/motion/features.py does.
 - `denoiser.onnx`: the MotionDiT forward() with its nine named inputs; batch and tokens are dynamic,
   so one file serves every profile and the batched CFG call.
-Parity with onnxruntime is checked by engine/onnx_motion.py (models/ stays free of runtimes).
+Parity with onnxruntime is checked by engine/tools/onnx_motion.py (models/ stays free of runtimes).
 """
 
 from __future__ import annotations

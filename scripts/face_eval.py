@@ -32,10 +32,10 @@ fm = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fm)
 from PIL import Image
 
-from engine.landmarks import FaceModels
-from engine.prepare import prepare_avatar
-from engine.renderer import AvatarRenderer
-from engine.retarget import retarget
+from engine.avatar.landmarks import FaceModels
+from engine.avatar.prepare import prepare_avatar
+from engine.render.renderer import AvatarRenderer
+from engine.motion.retarget import retarget
 from models import face_topology as ft
 from models import motion_space as ms
 
@@ -64,8 +64,8 @@ def speech_motion():
     cache = OUT / "speech_motion.npy"
     if cache.exists():
         return np.load(cache)
-    from engine.motion_eval import load_audio_16k
-    from engine.motion_generate import generate_motion
+    from engine.tools.motion_eval import load_audio_16k
+    from engine.motion.clip import generate_motion
 
     audio = load_audio_16k(ROOT.parent / "shared" / "data" / "speech" / "jfk.flac")
     m = generate_motion(audio, seed=0, profile="quality")

@@ -14,7 +14,7 @@ mkdir -p "$KIT/wheels"
 import sys
 from pathlib import Path
 
-from engine.avatar_source import ASSETS_DIR, load_avatar
+from engine.avatar.source import ASSETS_DIR, load_avatar
 
 for portrait in ("astronaut.png", "mona_lisa.jpg"):  # the default avatar, and a second one
     out = Path(sys.argv[1]) / f"{Path(portrait).stem}.avatar.npz"

@@ -19,14 +19,15 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from engine.avatar_store import AvatarStore
-from server import avatars_api, sessions_api
+from engine.avatar.store import AvatarStore
+from server.api import avatars as avatars_api
+from server.api import sessions as sessions_api
 from server.auth import authorized
 from server.errors import error_body, install_error_handlers, status_for
+from server.live_sessions import SessionManager, StreamEngine
 from server.metrics import Metrics
-from server.sessions import SessionManager, StreamEngine
 from server.settings import ServerSettings
-from server.webrtc import configure_ice_loopback
+from server.transport.webrtc import configure_ice_loopback
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def _new_engine(settings: ServerSettings) -> StreamEngine:
     from engine.backends.base import BackendConfig, BackendName, Precision
-    from engine.renderer import set_default_backend_config
-    from engine.stream import StreamEngine as EngineImpl  # loads the models
+    from engine.render.renderer import set_default_backend_config
+    from engine.stream.engine import StreamEngine as EngineImpl  # loads the models
 
     config = BackendConfig(
         backend=BackendName(settings.backend),

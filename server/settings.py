@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from engine.avatar_store import DEFAULT_STORE_DIR
+from engine.avatar.store import DEFAULT_STORE_DIR
 
 
 class IceLoopback(StrEnum):

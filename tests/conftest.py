@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from engine.avatar import PreparedAvatar
+    from engine.avatar.prepared import PreparedAvatar
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -63,11 +63,11 @@ def prepared_avatar(portrait_path: Callable[[str], Path]) -> Callable[[str], Pre
         if name not in cache:
             stored = Path(prepared_dir or ".") / f"{Path(name).stem}.avatar.npz"
             if prepared_dir and stored.is_file():
-                from engine.avatar import PreparedAvatar
+                from engine.avatar.prepared import PreparedAvatar
 
                 cache[name] = PreparedAvatar.load(stored)
             else:
-                from engine.prepare import prepare_avatar  # mediapipe loads only when needed
+                from engine.avatar.prepare import prepare_avatar  # mediapipe loads only when needed
 
                 cache[name] = prepare_avatar(portrait_path(name))
         return cache[name]

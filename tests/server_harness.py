@@ -35,8 +35,8 @@ from aiortc import (
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
 
 from server.app import create_app
+from server.clients.webrtc_client import negotiate
 from server.settings import IceLoopback, ServerSettings
-from server.webrtc_client import negotiate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SPEECH_WAV = REPO_ROOT.parent / "shared" / "data" / "speech" / "lj050-0131.wav"
@@ -44,11 +44,11 @@ SPEECH_WAV = REPO_ROOT.parent / "shared" / "data" / "speech" / "lj050-0131.wav"
 
 @functools.cache
 def shared_engine() -> Any:
-    """One warmed-up engine.stream.StreamEngine for every test server in this process (loading
+    """One warmed-up engine.stream.engine.StreamEngine for every test server in this process (loading
     and warming the models once keeps the server tests short). Skips when the motion weights are
     absent (GIOCONDA_MOTION_WEIGHTS may point at others)."""
-    from engine.motion_generate import DEFAULT_WEIGHTS
-    from engine.stream import StreamEngine
+    from engine.motion.clip import DEFAULT_WEIGHTS
+    from engine.stream.engine import StreamEngine
 
     weights = Path(os.environ.get("GIOCONDA_MOTION_WEIGHTS") or DEFAULT_WEIGHTS)
     if not weights.is_file():
@@ -279,7 +279,7 @@ def load_pcm(path: Path, rate_hz: int = 16_000) -> np.ndarray:
 def mouth_openings(pictures: list[np.ndarray]) -> list[float]:
     """Mouth opening of each picture by re-detected landmarks (pictures without a face are
     left out)."""
-    from engine.landmarks import FaceModels
+    from engine.avatar.landmarks import FaceModels
     from tests.face_metrics import mouth_opening
 
     models = FaceModels()

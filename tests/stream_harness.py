@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from engine.session_api import OutputFrame, SegmentEvent
-from engine.stream import AvatarStream, StreamEngine
+from engine.contract import OutputFrame, SegmentEvent
+from engine.stream.engine import AvatarStream, StreamEngine
 from tests.test_motion_model import random_model, speech_like_audio
 
 RATE_HZ = 16_000

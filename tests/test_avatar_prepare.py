@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.avatar import CROP_SIZE_PX, PreparedAvatar
+from engine.avatar.prepare import MIN_FACE_WIDTH_PX, face_width_px, prepare_avatar
+from engine.avatar.prepared import CROP_SIZE_PX, PreparedAvatar
 from engine.errors import AvatarError
-from engine.prepare import MIN_FACE_WIDTH_PX, face_width_px, prepare_avatar
 from models import face_topology as topo
 from models import motion_space
 
@@ -127,9 +127,9 @@ def test_meta_records_the_source_and_crop(
 
 def test_small_portrait_is_accepted_with_margin(portrait_path: Callable[[str], Path]) -> None:
     """The 197x197 Mona Lisa is a low-resolution input that must still be prepared."""
-    from engine.image_io import load_image_checked
-    from engine.landmarks import face_models
-    from engine.prepare import single_face_landmarks
+    from engine.avatar.image_io import load_image_checked
+    from engine.avatar.landmarks import face_models
+    from engine.avatar.prepare import single_face_landmarks
 
     rgb = load_image_checked(portrait_path("mona_lisa_197px.jpg").read_bytes())
     width = face_width_px(single_face_landmarks(face_models(), rgb))
@@ -243,7 +243,7 @@ def test_too_many_pixels_is_refused_before_decoding(size: tuple[int, int]) -> No
 def test_padding_beyond_the_picture_does_not_streak() -> None:
     """A crop that runs past the bottom of a picture repeats its last row; far from the edge the
     padding must be a soft fill, not the row's columns drawn out as stripes."""
-    from engine.image_io import square_transform, warp_square
+    from engine.avatar.image_io import square_transform, warp_square
 
     image = np.full((512, 512, 3), 120, np.uint8)
     image[-40:] = np.where((np.arange(512) // 24) % 2 == 0, 250, 20)[None, :, None]  # stripes

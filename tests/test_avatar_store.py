@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.avatar_store import BUILTINS, AvatarStore
+from engine.avatar.store import BUILTINS, AvatarStore
 from engine.errors import AvatarError
 
 ASSETS = Path(__file__).resolve().parents[1] / "engine" / "assets"

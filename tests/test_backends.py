@@ -13,17 +13,17 @@ import numpy as np
 import pytest
 import torch
 
-from engine.avatar import PreparedAvatar
+from engine.avatar.prepared import PreparedAvatar
 from engine.backends import BackendConfig, BackendError, BackendName, Precision
 from engine.backends.motion import BackendDenoiser, open_audio_encoder, open_denoiser
 from engine.backends.select import candidates
-from engine.export import ExportFormat, ExportRequest, export_graphs
-from engine.renderer import (
+from engine.render.renderer import (
     AvatarRenderer,
     default_backend_config,
     open_decoder_backend,
     set_default_backend_config,
 )
+from engine.tools.export import ExportFormat, ExportRequest, export_graphs
 from models import motion_space as ms
 from models.diffusion import ddim_sample
 from models.export_motion import DENOISER_INPUTS, example_audio, example_denoiser_inputs
@@ -124,8 +124,8 @@ def test_denoiser_backends_agree_and_drive_the_sampler(exported: Path, model: Mo
     np.testing.assert_allclose(onnx_x0, torch_x0, atol=MOTION_ATOL)
 
     # A whole guided DDIM window through the onnxruntime denoiser equals the torch sampler's.
-    from engine.bench_render import _window_condition
-    from engine.profiles import get_profile
+    from engine.bench.render import _window_condition
+    from engine.motion.profiles import get_profile
 
     cond = _window_condition(model, get_profile("low-latency"))
     noise = torch.randn(cond.context_motion.shape, generator=torch.Generator().manual_seed(4))
@@ -186,7 +186,7 @@ def test_torch_cuda_decoder_matches_cpu(avatar: PreparedAvatar, precision: Preci
 
 @pytest.mark.skipif(not HAS_CUDA, reason="torch sees no CUDA device on this machine")
 def test_torch_cuda_stacked_call_matches_each_avatars_own(avatar: PreparedAvatar) -> None:
-    from engine.renderer import render_stacked
+    from engine.render.renderer import render_stacked
 
     motions = _motions(avatar)
     config = BackendConfig(backend=BackendName.TORCH_CUDA)

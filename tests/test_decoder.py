@@ -7,8 +7,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from engine.avatar import PreparedAvatar
-from engine.renderer import AvatarRenderer
+from engine.avatar.prepared import PreparedAvatar
+from engine.render.renderer import AvatarRenderer
 from models import face_topology as ft
 from models import motion_space as ms
 from tests.face_metrics import (
@@ -30,7 +30,7 @@ BLINK_MAX_RATIO_DEFAULT = 0.5
 
 @pytest.fixture(scope="module")
 def face_models():  # type: ignore[no-untyped-def]
-    from engine.landmarks import FaceModels
+    from engine.avatar.landmarks import FaceModels
 
     models = FaceModels()
     yield models
@@ -167,7 +167,7 @@ def speech_motion(shared_data):  # type: ignore[no-untyped-def]
     import soundfile
     import soxr
 
-    from engine.motion_generate import generate_motion
+    from engine.motion.clip import generate_motion
 
     path = shared_data / "speech" / "jfk.flac"
     if not path.is_file():
@@ -180,7 +180,7 @@ def speech_motion(shared_data):  # type: ignore[no-untyped-def]
 def test_open_mouth_shows_teeth_not_a_dark_hole(rig, speech_motion, face_models) -> None:  # type: ignore[no-untyped-def]
     """Bug: an open mouth was a flat dark hole (39-57 % dark inside the lips over the more open
     frames of speech) where real talking video is 1-28 % dark with 21-33 % teeth."""
-    from engine.retarget import retarget
+    from engine.motion.retarget import retarget
 
     _, renderer, _, avatar = rig
     motion = retarget(speech_motion, avatar.source_motion)[::3]

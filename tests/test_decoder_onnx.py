@@ -10,9 +10,9 @@ import numpy as np
 import onnx
 import pytest
 
-from engine.avatar import PreparedAvatar
-from engine.onnx_decoder import OnnxDecoder
-from engine.renderer import AvatarRenderer, avatar_tensors
+from engine.avatar.prepared import PreparedAvatar
+from engine.render.onnx_decoder import OnnxDecoder
+from engine.render.renderer import AvatarRenderer, avatar_tensors
 from models import motion_space as ms
 from models.decoder import DecoderConfig, FaceDecoder
 from models.export_decoder import ONNX_OPSET, export_decoder

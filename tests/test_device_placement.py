@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.bench_decoder import motion_sweep
-from engine.bench_render import _window_condition
-from engine.profiles import get_profile
-from engine.renderer import avatar_tensors
+from engine.bench.decoder import motion_sweep
+from engine.bench.render import _window_condition
+from engine.motion.profiles import get_profile
+from engine.render.renderer import avatar_tensors
 from models.decoder import DecoderConfig, FaceDecoder, stack_avatars
 from models.diffusion import WindowCondition, ddim_sample
 from tests.test_motion_model import random_model

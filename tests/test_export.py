@@ -12,10 +12,10 @@ import numpy as np
 import onnx
 import pytest
 
-from engine.avatar import PreparedAvatar
+from engine.avatar.prepared import PreparedAvatar
 from engine.backends.onnxruntime_backend import OnnxRuntimeBackend
-from engine.export import ExportFormat, ExportRequest, ExportResult, export_decoder_graph
-from engine.renderer import AvatarRenderer, avatar_arrays
+from engine.render.renderer import AvatarRenderer, avatar_arrays
+from engine.tools.export import ExportFormat, ExportRequest, ExportResult, export_decoder_graph
 from models import motion_space as ms
 from models.motion_checkpoint import save_inference_checkpoint
 from server.cli import main

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from engine import motion_eval as me
+from engine.tools import motion_eval as me
 from models import motion_space
 from models.motion_data import SAMPLES_PER_MOTION_FRAME
 

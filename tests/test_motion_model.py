@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.audio_stream import AudioFeatureStream, clip_features
-from engine.motion_generate import generate_motion
-from engine.motion_stream import MotionStream
-from engine.profiles import PROFILES, get_profile
+from engine.motion.clip import generate_motion
+from engine.motion.features import AudioFeatureStream, clip_features
+from engine.motion.profiles import PROFILES, get_profile
+from engine.motion.sampler import MotionStream
 from models import motion_space
 from models.motion_checkpoint import (
     MotionModel,
@@ -208,7 +208,7 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
 
 def test_onnx_export_matches_torch(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
-    from engine.onnx_motion import check_parity
+    from engine.tools.onnx_motion import check_parity
     from models.export_motion import export_motion
 
     model = random_model()
@@ -234,7 +234,7 @@ def test_feature_stream_refuses_bad_audio_clearly() -> None:
 
 def test_stream_blinks_at_about_the_profile_rate() -> None:
     """Regression: the trained S model averaged blinks away (0 per minute); the stream adds them."""
-    from engine import motion_eval
+    from engine.tools import motion_eval
 
     silence = np.zeros(30 * 16_000, dtype=np.float32)
     motion = generate_motion(silence, seed=3, model=random_model())

@@ -17,7 +17,7 @@ import websockets
 from aiortc import RTCConfiguration, RTCPeerConnection
 from PIL import Image
 
-from server.speak_client import speech_url
+from server.clients.speak_client import speech_url
 from tests.server_harness import (
     REPO_ROOT,
     ServerThread,

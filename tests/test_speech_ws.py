@@ -18,7 +18,7 @@ import pytest
 import websockets
 
 from server.cli import main as cli_main
-from server.speak_client import speak, speech_url
+from server.clients.speak_client import speak, speech_url
 from tests.server_harness import (
     SPEECH_WAV,
     ServerThread,

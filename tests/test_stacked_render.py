@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from engine.backends.base import BackendConfig, BackendName
-from engine.bench_decoder import motion_sweep
-from engine.renderer import AvatarRenderer, render_stacked
-from engine.session_api import StreamOptions
-from engine.stream import StreamEngine
+from engine.bench.decoder import motion_sweep
+from engine.contract import StreamOptions
+from engine.render.renderer import AvatarRenderer, render_stacked
+from engine.stream.engine import StreamEngine
 from tests.stream_harness import Run, drive_offline_together
 from tests.test_motion_model import random_model
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.contract import OUTPUT_AUDIO_RATE_HZ, VIDEO_CLOCK_HZ, Controls, StreamOptions
 from engine.errors import AudioError, EngineError
-from engine.session_api import OUTPUT_AUDIO_RATE_HZ, VIDEO_CLOCK_HZ, Controls, StreamOptions
-from engine.stream import StreamEngine
+from engine.stream.engine import StreamEngine
 from tests.stream_harness import RATE_HZ, Run, drive_sync, engine, finished, speech
 
 __all__ = ["engine"]  # the fixture, shared with the harness
@@ -330,11 +330,11 @@ def test_stream_motion_equals_the_motion_models_own_generation(
     denoiser on onnxruntime (the engine's path for any backend but torch-cpu) agrees too."""
     from engine.backends import BackendConfig, BackendName
     from engine.backends.motion import sampling_denoiser
-    from engine.motion_batch import sample_windows
-    from engine.motion_generate import generate_motion
-    from engine.profiles import get_profile
-    from engine.speech_queue import SpeechQueue
-    from engine.stream_pipeline import StreamPipeline
+    from engine.motion.batch import sample_windows
+    from engine.motion.clip import generate_motion
+    from engine.motion.profiles import get_profile
+    from engine.stream.pipeline import StreamPipeline
+    from engine.stream.speech_queue import SpeechQueue
     from models import motion_space as ms
     from models.export_motion import export_motion
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.avatar.landmarks import FaceModels
+from engine.contract import StreamOptions
 from engine.errors import EngineError
-from engine.landmarks import FaceModels
-from engine.motion_generate import load_motion_model
-from engine.profiles import get_profile
-from engine.session_api import StreamOptions
-from engine.stream import StreamEngine
+from engine.motion.clip import load_motion_model
+from engine.motion.profiles import get_profile
+from engine.stream.engine import StreamEngine
 from tests.face_metrics import mouth_opening
 from tests.stream_harness import Run, drive_sync
 
@@ -97,7 +97,7 @@ def test_speech_opens_the_mouth_and_clear_closes_it(
 def test_controls_changed_mid_stream_move_gaze_and_head_distance(
     trained_engine, prepared_avatar, face_models
 ) -> None:
-    from engine.session_api import Controls
+    from engine.contract import Controls
     from tests.face_metrics import iris_offset
 
     far_left = Controls(gaze_x=-0.8, head_distance=-0.2)

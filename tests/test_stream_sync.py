@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.session_api import OUTPUT_AUDIO_RATE_HZ, VIDEO_CLOCK_HZ
-from engine.stream_timeline import Timeline, frame_video_pts
+from engine.contract import OUTPUT_AUDIO_RATE_HZ, VIDEO_CLOCK_HZ
+from engine.stream.timeline import Timeline, frame_video_pts
 
 TEN_MINUTES_S = 600
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.session_api import StreamOptions
-from engine.stream import StreamEngine
+from engine.contract import StreamOptions
+from engine.stream.engine import StreamEngine
 from tests.stream_harness import Run, drive_offline_together
 from tests.test_motion_model import random_model
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.video_extract import extract_video, track_video
+from engine.tools.video_extract import extract_video, track_video
 from models import motion_space
 from models.motion_data import SAMPLES_PER_MOTION_FRAME, load_shard
 
@@ -91,7 +91,7 @@ def test_real_talking_face_clip_moves_the_mouth(tmp_path: Path) -> None:
 
 
 def test_a_file_that_is_not_a_video_is_refused_clearly(tmp_path: Path) -> None:
-    from engine.video_extract import VideoExtractError
+    from engine.tools.video_extract import VideoExtractError
 
     not_video = tmp_path / "clip.npz"
     not_video.write_bytes(b"PK\x03\x04 not a video")

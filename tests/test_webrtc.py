@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 import pytest
 
-from server.label import LabelPainter
+from server.transport.pacing import LabelPainter
 from tests.server_harness import (
     SPEECH_WAV,
     PcmTrack,

@@ -8,11 +8,11 @@ from typing import Any
 
 # subcommand -> (engine module with add_arguments/run, help)
 BENCHMARKS = {
-    "decoder": ("engine.bench_decoder", "decoder frames/s at 512x512, torch and onnxruntime"),
-    "motion": ("engine.bench_motion", "streaming motion generation cost as a fraction of a core"),
-    "webrtc": ("server.bench_webrtc", "end-to-end latency, fps and CPU of a session over loopback"),
-    "render": ("engine.bench_render", "per-stage ms on one backend and max 40 fps sessions"),
-    "stream": ("engine.bench_stream", "live streams: latency p50/p95, fps, CPU, streams sustained"),
+    "decoder": ("engine.bench.decoder", "decoder frames/s at 512x512, torch and onnxruntime"),
+    "motion": ("engine.bench.motion", "streaming motion generation cost as a fraction of a core"),
+    "webrtc": ("server.clients.bench_webrtc", "end-to-end latency, fps and CPU of a session over loopback"),
+    "render": ("engine.bench.render", "per-stage ms on one backend and max 40 fps sessions"),
+    "stream": ("engine.bench.stream", "live streams: latency p50/p95, fps, CPU, streams sustained"),
 }
 
 

@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
 def run_synth(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from engine.training import synthesize_corpus
+    from engine.tools.training import synthesize_corpus
 
     total_s = args.hours * 3600.0
     with tqdm(total=round(total_s), unit="s", desc="synth audio") as bar:
@@ -44,7 +44,7 @@ def run_synth(args: argparse.Namespace) -> int:
 
 
 def run_extract(args: argparse.Namespace) -> int:
-    from engine.video_extract import extract_videos
+    from engine.tools.video_extract import extract_videos
 
     paths = extract_videos(args.videos, args.out, max_clip_s=args.max_clip_s)
     print(f"{len(paths)} shards written to {args.out}")

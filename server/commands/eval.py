@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
 
 def run_motion(args: argparse.Namespace) -> int:
     from engine.errors import EngineError
-    from engine.motion_eval import evaluate, format_table, load_audio_16k
+    from engine.tools.motion_eval import evaluate, format_table, load_audio_16k
 
     if not args.audio and args.video is None:
         raise EngineError("give --audio FILE... and/or --video FILE", reason="bad_arguments")
@@ -36,7 +36,7 @@ def run_motion(args: argparse.Namespace) -> int:
         rows = evaluate(load_audio_16k(path), generate, window_frames)
         print(format_table(rows, title=f"\n{path.name} (profile {args.profile})"))
     if args.video is not None:
-        from engine.video_extract import track_video
+        from engine.tools.video_extract import track_video
 
         track = track_video(args.video)
         rows = evaluate(track.audio_16k, generate, window_frames, real_motion=track.motion)
@@ -45,17 +45,17 @@ def run_motion(args: argparse.Namespace) -> int:
 
 
 def _generator(weights: Path | None, profile: str) -> tuple[Any, int]:
-    """The model side: engine.motion_generate, loaded once; a clear error when it is missing."""
+    """The model side: engine.motion.clip, loaded once; a clear error when it is missing."""
     from engine.errors import EngineError
 
     try:
-        from engine import motion_generate
+        from engine.motion import clip as motion_generate
     except ImportError as exc:
         raise EngineError(
             f"motion generation is not available ({exc}); install torch and the motion model",
             reason="no_motion_model",
         ) from exc
-    from engine.motion_eval import EvalControls
+    from engine.tools.motion_eval import EvalControls
 
     model = motion_generate.load_motion_model(weights)
 

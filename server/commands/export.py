@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-FORMATS = ("onnx", "tensorrt")  # engine.export.ExportFormat
+FORMATS = ("onnx", "tensorrt")  # engine.tools.export.ExportFormat
 PRECISIONS = ("fp32", "fp16")  # engine.backends.Precision (bf16 is a torch-cuda setting)
 DEFAULT_OUT = Path("out/export")
 
@@ -46,7 +46,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from engine.backends import Precision
-    from engine.export import ExportFormat, ExportRequest, export_graphs, load_export_inputs
+    from engine.tools.export import ExportFormat, ExportRequest, export_graphs, load_export_inputs
 
     request = ExportRequest(
         out_dir=args.out,

@@ -37,8 +37,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
-    from engine.avatar_source import load_avatar
-    from engine.preview import contact_sheet, parse_settings, render_with
+    from engine.avatar.source import load_avatar
+    from engine.render.preview import contact_sheet, parse_settings, render_with
 
     settings = parse_settings(args.settings)  # fail fast, before the portrait is prepared
     avatar = load_avatar(args.image)

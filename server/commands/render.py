@@ -1,6 +1,6 @@
 """`gioconda render IMAGE AUDIO -o OUT.mp4`: a talking-face video file from a portrait and speech.
 
-The render is the streaming engine fed from the file as fast as it goes (engine.offline_render);
+The render is the streaming engine fed from the file as fast as it goes (engine.stream.offline);
 H.264 + AAC in MP4, deterministic for a seed, with a progress bar.
 """
 
@@ -11,10 +11,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.avatar_store import DEFAULT_STORE_DIR
+from engine.avatar.store import DEFAULT_STORE_DIR
 
 if TYPE_CHECKING:
-    from engine.avatar import PreparedAvatar
+    from engine.avatar.prepared import PreparedAvatar
 
 
 def register(subparsers: Any) -> None:
@@ -51,9 +51,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.offline_render import render_file
-    from engine.session_api import Controls, StreamOptions
-    from engine.stream import StreamEngine, validate_options
+    from engine.contract import Controls, StreamOptions
+    from engine.stream.engine import StreamEngine, validate_options
+    from engine.stream.offline import render_file
 
     gaze_x, gaze_y = _parse_gaze(args.gaze)
     controls = Controls(
@@ -98,14 +98,14 @@ def _parse_gaze(text: str) -> tuple[float, float]:
 
 def _resolve_avatar(source: str, data_dir: Path) -> PreparedAvatar:
     """An image or .avatar.npz path, else an avatar id from the store (when it is available)."""
-    from engine.avatar_source import load_avatar
+    from engine.avatar.source import load_avatar
     from engine.errors import AvatarError
 
     path = Path(source)
     if path.is_file():
         return load_avatar(path)
     try:
-        from engine.avatar_store import AvatarStore
+        from engine.avatar.store import AvatarStore
     except ImportError:
         raise AvatarError(f"{source}: no such file", "not_found") from None
     try:

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from engine.arg_types import positive_int
+from server.commands.arg_types import positive_int
 from server.settings import IceLoopback
 
 

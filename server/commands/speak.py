@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import websockets
 
-    from server.speak_client import load_pcm, speak, speech_url
+    from server.clients.speak_client import load_pcm, speak, speech_url
 
     samples = load_pcm(args.file, args.rate)
     url = speech_url(args.url, args.session_id, args.api_key)

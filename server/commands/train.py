@@ -51,7 +51,12 @@ def register(subparsers: Any) -> None:
 
 
 def run_motion(args: argparse.Namespace) -> int:
-    from engine.training import TrainConfig, check_fine_tune_source, set_compute_threads, train
+    from engine.tools.training import (
+        TrainConfig,
+        check_fine_tune_source,
+        set_compute_threads,
+        train,
+    )
 
     if args.init is not None:
         check_fine_tune_source(args.init, args.preset)

@@ -1,0 +1,1 @@
+"""Portrait -> prepared avatar: face finding, landmarks, preparation and the on-disk store."""

@@ -1,0 +1,1 @@
+"""Benchmarks: numbers measured on this machine (the command line lives in server/commands)."""

@@ -1,0 +1,1 @@
+"""Audio -> motion: streaming features, the sliding-window sampler, batching, clips, profiles."""

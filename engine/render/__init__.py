@@ -1,0 +1,1 @@
+"""Prepared avatar + motion -> frames: the renderer, previews and the ONNX decoder."""

@@ -1,0 +1,1 @@
+"""Sessions on the shared engine: the engine, its scheduler, timelines and offline render."""

@@ -1,0 +1,1 @@
+"""Offline work: export, training, data extraction and motion evaluation."""

@@ -1,0 +1,1 @@
+"""Transports that carry a session's frames and audio out; pacing and the AI label are shared."""
