@@ -9,9 +9,12 @@ field built from the portrait's own landmarks (models/face_rig.py). Per frame th
 2. inverts it by fixed-point iteration into a backward sampling field and upsamples it;
 3. samples the portrait (rgb + person alpha) with one 4-D grid_sample and composites the person
    over the portrait's background, which never moves;
-4. inside small windows that follow the eyes and the mouth, fades eye content squeezed under a
-   closing lid to the lid's colour and paints the mouth interior (cavity, teeth, tongue) in the
-   gap between the lip seam as carried by the upper jaw and the same seam carried by the lower.
+4. inside small windows that follow the eyes and the mouth, works in the portrait's own pixels
+   (where each window pixel samples it): moves the segmented iris inside the eye opening and
+   fills the sclera it uncovers, gives eye content squeezed under a closing lid the lid's
+   colour, and paints the mouth interior
+   (cavity, teeth, tongue) in the gap between the lip seam as carried by the upper jaw and the
+   same seam carried by the lower.
 
 Avatar tensors are forward() inputs, not buffers, so one exported graph serves every avatar.
 They come either unbatched (one avatar for the whole batch: the shapes in AVATAR_INPUTS, which the
@@ -31,7 +34,7 @@ from torch import nn
 from models import face_topology as ft
 from models import motion_space as ms
 from models.geometry import rotation_matrix_torch
-from models.rig_calibration import PITCH_BIAS_RAD
+from models.rig_calibration import GAZE_X_PER_UNIT, GAZE_Y_PER_UNIT, PITCH_BIAS_RAD
 from models.sampling import gather_sample_px, grid_sample_px
 
 # Order of the avatar tensors after `motion` in FaceDecoder.forward (and in the ONNX graph).
@@ -46,13 +49,18 @@ AVATAR_INPUTS = (
     "head_weight",  # (N, 1)
     "basis",  # (K + 1, N * 3): one field per non-rigid coefficient, then jaw closing
     "center",  # (3,)
-    "mouth",  # (2,) source mouth width px, source inner-lip gap px
-    "palette",  # (5, 3) teeth, cavity, tongue, left lid, right lid colours in 0..1
+    "mouth",  # (3,) source mouth width px, inner-lip gap px, 0..1 its upper teeth showing
+    "palette",  # (9, 3) teeth, cavity, tongue, left/right sclera, iris and lid colours, 0..1
     "seam_fit",  # (5, S) least-squares quartic through the S lip-seam points
+    "eye_geometry",  # (2, 16) per eye: x0, x1, upper/lower lid quartics, lid zone, iris x, y, r
 )
 SEAM_POINTS = len(ft.LIPS_INNER_UPPER)
 # Avatar inputs whose unbatched shape already has a leading batch axis of 1.
 _IMAGE_INPUTS = ("source_planes", "background")
+LID_SMOOTHING = 0.6  # how far a closed lid's texture over the eyeball fades to its mean colour
+VERTICAL_IRIS_SHIFT = 0.3  # of the calibrated eyeLookY shift the iris itself makes
+LID_FOLLOWS_GAZE = 0.3  # of the opening the upper lid comes down at eyeLookY = +1
+LID_BAND = 0.3  # of the lid zone: lashes and lid margin slide down as one, unstretched
 
 
 def stack_avatars(avatars: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -75,7 +83,7 @@ class DecoderConfig:
     # The mouth interior and closing lids are painted only inside windows (rows, cols) of output
     # pixels that follow the mouth and the eyes; the rest of the frame is one warp and one blend.
     mouth_window_px: tuple[int, int] = (128, 160)
-    eye_window_px: tuple[int, int] = (48, 80)
+    eye_window_px: tuple[int, int] = (56, 80)
 
 
 def _pixel_centres(size: int, crop_px: int) -> torch.Tensor:
@@ -109,6 +117,12 @@ def _full_precision(device: torch.device) -> contextlib.AbstractContextManager[o
     return contextlib.nullcontext()
 
 
+def _quartic(coefficients: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """c0 + c1 u + ... + c4 u^4 by Horner: coefficients (..., 5), u broadcast against (...)."""
+    c = coefficients
+    return (((c[..., 4] * u + c[..., 3]) * u + c[..., 2]) * u + c[..., 1]) * u + c[..., 0]
+
+
 def _ramp(x: torch.Tensor, width: float) -> torch.Tensor:
     """0 for x <= 0, rising linearly to 1 at x = width: zero area when two edges coincide."""
     return torch.clamp(x / width, 0.0, 1.0)
@@ -130,6 +144,11 @@ class FaceDecoder(nn.Module):
         self.jaw_index = ms.INDEX["jawOpen"]
         self.close_index = ms.INDEX["mouthClose"]
         self.blink_indices = [ms.INDEX["eyeBlinkLeft"], ms.INDEX["eyeBlinkRight"]]
+        self.gaze_indices = [ms.INDEX["eyeLookX"], ms.INDEX["eyeLookY"]]
+        # Iris shift per unit of gaze, in eye widths (x, y): the estimator's calibration.
+        self.register_buffer(
+            "_gaze_px", torch.tensor([GAZE_X_PER_UNIT, GAZE_Y_PER_UNIT]), persistent=False
+        )
 
     def forward(
         self,
@@ -145,6 +164,7 @@ class FaceDecoder(nn.Module):
         mouth: torch.Tensor,
         palette: torch.Tensor,
         seam_fit: torch.Tensor,
+        eye_geometry: torch.Tensor,
     ) -> torch.Tensor:
         # Stacked avatars carry a leading avatar axis A = B (one per frame). One avatar's
         # per-point and per-colour tensors get A = 1 here, which broadcasts over the batch; its
@@ -160,11 +180,12 @@ class FaceDecoder(nn.Module):
                 points_canonical[None],
                 points_source_xy[None],
             )
-            head_weight, center, mouth, palette = (
+            head_weight, center, mouth, palette, eye_geometry = (
                 head_weight[None],
                 center[None],
                 mouth[None],
                 palette[None],
+                eye_geometry[None],
             )
         with _full_precision(motion.device):
             forward_px = self._forward_displacement(
@@ -197,10 +218,12 @@ class FaceDecoder(nn.Module):
             landmarks_xy,
             seams_xy,
             motion,
-            source_planes[:, 4:5],
+            source_motion,
+            source_planes,
             mouth,
             palette * 255.0 + 0.5,
             seam_fit,
+            eye_geometry,
         )
         # Truncation rounds: sampled and painted values carry +0.5, the background is whole.
         # Contiguous (B, H, W, 3): 0.5 ms here, against ~2.5 ms for numpy or PyAV to copy a
@@ -234,6 +257,19 @@ class FaceDecoder(nn.Module):
             dim=1,
         )
         delta = motion[:, ms.NONRIGID_SLICE] - source_motion[:, ms.NONRIGID_SLICE]  # (B, K)
+        # A closing lid is the eye layer's (it slides skin over the eye, where the inverted
+        # warp smeared a collapsing eye); the warp only opens an eye wider than the portrait's.
+        start = ms.NONRIGID_SLICE.start
+        blink_left, blink_right = self.blink_indices[0] - start, self.blink_indices[1] - start
+        assert blink_right == blink_left + 1, "the blink fields must be neighbours"
+        delta = torch.cat(
+            [
+                delta[:, :blink_left],
+                torch.clamp(delta[:, blink_left : blink_right + 1], max=0.0),
+                delta[:, blink_right + 1 :],
+            ],
+            dim=1,
+        )
         # Opening past the portrait tears the lips apart at the seam; closing a mouth the
         # portrait shows open compresses its interior instead (a separate rig field).
         jaw = self.jaw_index - ms.NONRIGID_SLICE.start
@@ -285,8 +321,8 @@ class FaceDecoder(nn.Module):
         mouth = self._place(corners, c.mouth_window_px, self.mouth_offsets, 0.3)
         eyes = torch.cat(
             [
-                self._place(left, c.eye_window_px, self.eye_offsets, 0.5),
-                self._place(right, c.eye_window_px, self.eye_offsets, 0.5),
+                self._place(left, c.eye_window_px, self.eye_offsets, 0.6),
+                self._place(right, c.eye_window_px, self.eye_offsets, 0.6),
             ],
             dim=1,
         )
@@ -309,15 +345,18 @@ class FaceDecoder(nn.Module):
         landmarks_xy: torch.Tensor,
         seams_xy: torch.Tensor,
         motion: torch.Tensor,
-        eye_plane: torch.Tensor,
+        source_motion: torch.Tensor,
+        source_planes: torch.Tensor,
         mouth: torch.Tensor,
         palette: torch.Tensor,
         seam_fit: torch.Tensor,
+        eye_geometry: torch.Tensor,
     ) -> torch.Tensor:
-        """Closing lids, then the mouth interior, each painted at its own window's pixels only.
+        """Lids and irises, then the mouth interior, each painted at its own window's pixels.
 
-        A window pixel's value depends on its position alone, so where the two eye windows
-        overlap they write the same value; the mouth pass reads the frame the eye pass wrote.
+        The mouth pass reads the frame the eye pass wrote. Each eye window changes only its own
+        eye (its lids' extent, its side of the eye-interior plane), so where the two windows
+        overlap, between the eyes, the later one writes back what the frame already held.
         """
         batch, channels, height, width = frame.shape
         mouth_px, eye_px = self._window_pixels(landmarks_xy, seams_xy)  # (B, Pm, 2), (B, Pe, 2)
@@ -329,8 +368,10 @@ class FaceDecoder(nn.Module):
             where_norm.reshape(batch, height * width, 2), 1, eye_index[..., None].expand(-1, -1, 2)
         )  # (B, Pe, 2) where each eye-window pixel samples the portrait
         source_at = (source_norm + 1.0) * (0.5 * self.config.crop_px) - 0.5  # px
-        eyes = self._sample(eye_plane, source_at[:, None])[:, 0, 0]  # (B, Pe)
-        colour = self._close_lids(colour, eyes, motion, palette)
+        with _full_precision(motion.device):
+            colour = self._eye_layer(
+                colour, source_at, source_planes, motion, source_motion, eye_geometry, palette
+            )
         flat = flat.scatter_(2, eye_index3, colour.transpose(1, 2))  # frame is ours: in place
 
         _, mouth_index3 = _flat_index(mouth_px, width, channels)  # (B, 3, Pm)
@@ -340,15 +381,130 @@ class FaceDecoder(nn.Module):
         colour = colour * (1.0 - inside)[..., None] + weights @ palette[:, :3]  # (B, Pm, 3)
         return flat.scatter_(2, mouth_index3, colour.transpose(1, 2)).reshape(frame.shape)
 
-    def _close_lids(
-        self, colour: torch.Tensor, eyes: torch.Tensor, motion: torch.Tensor, palette: torch.Tensor
+    def _eye_layer(
+        self,
+        colour: torch.Tensor,
+        source_at: torch.Tensor,
+        source_planes: torch.Tensor,
+        motion: torch.Tensor,
+        source_motion: torch.Tensor,
+        eye_geometry: torch.Tensor,
+        palette: torch.Tensor,
     ) -> torch.Tensor:
-        """Eye content squeezed under a closing lid takes the lid's skin colour: (B, P, 3)."""
-        closing = torch.clamp((motion[:, self.blink_indices] - 0.6) / 0.35, 0.0, 1.0)  # (B, 2)
-        left = (torch.relu(eyes) * closing[:, 0:1])[..., None]  # (B, P, 1)
-        right = (torch.relu(-eyes) * closing[:, 1:2])[..., None]
-        lid_left, lid_right = palette[:, 3:4], palette[:, 4:5]  # (A, 1, 3)
-        return colour + (lid_left - colour) * left + (lid_right - colour) * right
+        """Eye-window colours (B, Pe, 3) with the irises moved and closing lids filled.
+
+        Worked out at `source_at` (B, Pe, 2), the portrait pixel each window pixel shows:
+        - the iris (segmented as a disc round the mesh's iris) is shown where the disc, moved
+          by the gaze, now lies inside the opening: the portrait's iris, or its mean colour
+          where a lid hid it; where the disc was and is no longer, the sclera next to it on the
+          same row (or the sclera's colour where that lies outside the opening);
+        - eye content the warp squeezes under a closing lid takes the lid's skin colour.
+        """
+        x, y = source_at[..., 0], source_at[..., 1]  # (B, Pe)
+        # Each pixel belongs to the eye on its side of the midline between the irises (the
+        # left eye is on the image's right), so where the two windows overlap they agree.
+        midline = 0.5 * (eye_geometry[:, 0, 13] + eye_geometry[:, 1, 13])  # (A,)
+        is_left = (x > midline[:, None]).to(x.dtype)  # (B, Pe) 1 left eye, 0 right eye
+        geo = torch.lerp(eye_geometry[:, 1:2], eye_geometry[:, 0:1], is_left[..., None])
+        x0, x1 = geo[..., 0], geo[..., 1]
+        eye_width = x1 - x0  # (A, Pe) corner to corner, px
+        lid_y, lid_cover, over_eye = self._lid(x, y, geo, motion, source_motion, is_left)
+        centre, radius = geo[..., 13:15], geo[..., 15] + 0.5  # (A, Pe, 2), (A, Pe)
+        look = motion[:, self.gaze_indices] - source_motion[:, self.gaze_indices]  # (B, 2)
+        shift = look[:, None, :] * self._gaze_px * eye_width[..., None]  # (B, Pe, 2)
+        # The iris stays inside the opening: its centre no nearer a corner than its radius.
+        shift_x = torch.minimum(
+            torch.maximum(shift[..., 0], x0 + radius - centre[..., 0]), x1 - radius - centre[..., 0]
+        )
+        # Up and down the iris shows mostly as the lids following it (see _lid); moved inside
+        # the lids, its uncovered rim filled from beside it showed light patches on paintings.
+        shift = torch.stack([shift_x, VERTICAL_IRIS_SHIFT * shift[..., 1]], dim=-1)
+        iris_at = source_at - shift
+        rel = source_at - centre
+        # The sclera beside the portrait's iris on this row, on the side of this pixel, mirrored
+        # across the iris's edge (so its shading runs on, not one flat sample per row).
+        half_chord = torch.sqrt(torch.relu(radius * radius - rel[..., 1] * rel[..., 1]))
+        side = torch.where(rel[..., 0] < 0.0, -1.0, 1.0)
+        mirrored = 2.0 * half_chord + 1.0 - torch.abs(rel[..., 0])
+        sclera_x = centre[..., 0] + side * torch.maximum(mirrored, half_chord + 1.0)
+        sclera_at = torch.stack([sclera_x.expand_as(x), y], dim=-1)
+        lid_at = torch.stack([x, lid_y], dim=-1)
+        # Where the moved iris shows a part a lid hid in the portrait: its own column on the
+        # row through its centre, which the portrait shows.
+        iris_row_at = torch.stack([iris_at[..., 0], centre[..., 1].expand_as(x)], dim=-1)
+        points = torch.cat([source_at, iris_at, sclera_at, lid_at, iris_row_at], dim=1)
+        # All five planes: selecting four would copy the full-size image on every call.
+        sampled = self._sample(source_planes, points[:, None])[:, :, 0]
+        sampled = sampled.transpose(1, 2)  # (B, 5 Pe, 5) rgb + 0.5, person alpha, eye interior
+        here, iris, sclera, lid, iris_row = sampled[..., [0, 1, 2, 4]].chunk(5, dim=1)
+        sign = (2.0 * is_left - 1.0)[..., None]  # (B, Pe, 1) +1 left eye, -1 right eye
+        which = is_left[..., None]
+
+        def per_eye(row: int) -> torch.Tensor:  # a palette row pair (left, right) -> (B, Pe, 3)
+            return torch.lerp(palette[:, row + 1 : row + 2], palette[:, row : row + 1], which)
+
+        iris_colour, sclera_colour = per_eye(5), per_eye(3)
+        hidden = torch.lerp(iris_colour, iris_row[..., :3], torch.relu(iris_row[..., 3:] * sign))
+        iris_rgb = torch.lerp(hidden, iris[..., :3], torch.relu(iris[..., 3:] * sign))
+        sclera_rgb = torch.lerp(sclera_colour, sclera[..., :3], torch.relu(sclera[..., 3:] * sign))
+
+        inside = torch.relu(here[..., 3:] * sign)  # (B, Pe, 1) this eye's opening, 0..1
+        moved = torch.sqrt(((iris_at - centre) ** 2).sum(-1))
+        new_iris = torch.clamp(radius - moved + 0.5, 0.0, 1.0)[..., None]
+        old_iris = torch.clamp(radius - 1.0 - torch.sqrt((rel * rel).sum(-1)) + 0.5, 0.0, 1.0)
+        behind = torch.lerp(colour, sclera_rgb, old_iris[..., None])
+        colour = torch.lerp(colour, torch.lerp(behind, iris_rgb, new_iris), inside)
+        # Over the eyeball a closed lid is skin the open eye kept folded under its crease:
+        # smoother than the band that slid down, so its texture fades to the lid's colour.
+        lid_rgb = torch.lerp(lid[..., :3], per_eye(7), LID_SMOOTHING * over_eye[..., None])
+        return torch.lerp(colour, lid_rgb, lid_cover[..., None])
+
+    def _lid(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        geo: torch.Tensor,
+        motion: torch.Tensor,
+        source_motion: torch.Tensor,
+        is_left: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Where a closing lid's skin comes from at portrait pixels (x, y): (lid y, cover,
+        and how far into the opening the pixel lies, 0 at the open lash line to 1 at the
+        closed one, 0 outside).
+
+        The lash line moves down by `closing` of the opening below it, and the zone of skin
+        above it (most of the way to the brow) follows: closed form, at full resolution, in
+        the portrait's own pixels, where the inverted warp smeared an eye collapsing to zero
+        height over its coarse grid (and on a turned head left the far eye half open).
+        """
+        u = (x - geo[..., 0]) / (geo[..., 1] - geo[..., 0])
+        up = _quartic(geo[..., 2:7], u)  # (B, Pe) upper lid y at this column
+        low = _quartic(geo[..., 7:12], u)
+        width = geo[..., 1] - geo[..., 0]
+        within = torch.clamp(u * width, 0.0, 1.0) * torch.clamp((1.0 - u) * width, 0.0, 1.0)
+        own = source_motion[:, self.blink_indices]  # (A, 2)
+        closing = torch.clamp(
+            (motion[:, self.blink_indices] - own) / torch.clamp(1.0 - own, min=0.05), 0.0, 1.0
+        )  # (B, 2) of the opening the portrait shows
+        # Looking down, the upper lid follows the iris down part of the way.
+        look_down = motion[:, self.gaze_indices[1]] - source_motion[:, self.gaze_indices[1]]
+        closing = closing + LID_FOLLOWS_GAZE * torch.relu(look_down)[:, None]
+        closing = torch.clamp(torch.lerp(closing[:, 1:2], closing[:, 0:1], is_left), max=1.0)
+        travel = closing * (torch.relu(low - up) + 0.5) * within  # px the lash line moves
+        # The lash line and a band of lid above it (LID_BAND of the zone) move as one; the skin
+        # between the band and the zone's top stretches evenly to follow.
+        rigid = 1.0 - LID_BAND
+        zone = geo[..., 12]
+        tau = travel / (zone * rigid)
+        target = (y - up + zone) / zone  # (B, Pe) 0 at the zone top, 1 at the lash line
+        t = torch.where(
+            target >= rigid * (1.0 + tau), target - tau * rigid, target / (1.0 + tau)
+        )  # where, in zone heights from its top, this pixel's skin was
+        moved = (target > 0.0) & (target <= 1.0 + tau * rigid)  # in the zone, above the lashes
+        lid_y = torch.where(moved, up - zone + t * zone, y)
+        cover = torch.clamp(up + travel - y + 0.5, 0.0, 1.0) * torch.clamp(travel, 0.0, 1.0)
+        over_eye = torch.clamp((y - up) / torch.clamp(travel, min=1.0), 0.0, 1.0)
+        return lid_y, cover, over_eye * torch.clamp(up + travel - 1.5 - y, 0.0, 1.0)
 
     def _mouth_layer(
         self,
@@ -397,32 +553,43 @@ class FaceDecoder(nn.Module):
     ) -> torch.Tensor:
         """Teeth, cavity and tongue weights at each window pixel: (B, P, 3).
 
-        Layers, back to front: the cavity, the tongue (80 % cover), the lower teeth (at 70 %
-        brightness) and the upper teeth, each shaded; folded into one weight per palette colour
-        so the colour is a single small matmul.
+        Layers, back to front: the cavity, the tongue (90 % cover), the lower teeth (at 75 %
+        brightness) and the upper teeth with the gaps between them, each shaded; folded into
+        one weight per palette colour so the colour is a single small matmul.
         """
-        mouth_width, source_gap = mouth[:, 0:1], mouth[:, 1:2]  # (A, 1) against (B, P)
+        mouth_width, source_gap, shown = mouth[:, 0:1], mouth[:, 1:2], mouth[:, 2:3]  # (A, 1)
         centred = torch.clamp(1.0 - torch.abs(2.0 * u - 1.0), 0.0, 1.0)  # 1 mid-mouth, 0 corners
-        # Teeth the portrait already shows move with its jaws; paint only the missing part.
-        upper_h = torch.clamp(0.12 * mouth_width - 0.5 * source_gap, min=0.0)
-        lower_h = torch.clamp(0.07 * mouth_width - 0.5 * source_gap, min=0.0)
-        upper_teeth = _ramp(upper_h * torch.sqrt(centred) - below_upper, 1.5)
-        upper_teeth = upper_teeth * _ramp(centred - 0.25, 0.2)
-        lower_teeth = _ramp(lower_h * centred - above_lower, 1.5) * _ramp(centred - 0.35, 0.2)
+        # Teeth the portrait already shows move with its jaws; paint only the missing part. A
+        # row is a band along the lip of nearly even height (incisors a little longer) that
+        # reaches well towards the corners, where the molars fall into shadow.
+        # Where the portrait shows its upper teeth, they come down with the upper jaw and only
+        # a little of a painted row shows below them.
+        upper_h = torch.clamp(0.14 * mouth_width - 0.5 * source_gap, min=0.0) * (1.0 - 0.6 * shown)
+        lower_h = torch.clamp(0.11 * mouth_width - 0.5 * source_gap, min=0.0)
+        row_height = 0.7 + 0.3 * centred
+        upper_teeth = _ramp(upper_h * row_height - below_upper, 1.5) * _ramp(centred - 0.12, 0.2)
+        lower_teeth = _ramp(lower_h * row_height - above_lower, 1.5) * _ramp(centred - 0.2, 0.2)
         lower_teeth = lower_teeth * torch.clamp(
-            (opening - 0.2 * mouth_width) / (0.1 * mouth_width), 0, 1
+            (opening - 0.08 * mouth_width) / (0.1 * mouth_width), 0, 1
         )
+        # The gaps between teeth: narrow dark lines, about eight teeth across the opening.
+        gaps = torch.clamp((-torch.cos((u - 0.5) * (8.0 * torch.pi)) - 0.93) / 0.07, 0.0, 1.0)
+        # The tongue's back rises behind the lower teeth: a broad mound above the lower lip.
         tongue_w = torch.exp(
-            -(((2.0 * u - 1.0) / 0.6) ** 2)
-            - ((above_lower - 0.05 * mouth_width) / (0.1 * mouth_width)) ** 2
+            -(((2.0 * u - 1.0) / 0.8) ** 2)
+            - (torch.relu(above_lower - 0.1 * mouth_width) / (0.12 * mouth_width)) ** 2
         )
         tongue_w = (
-            0.8 * tongue_w * torch.clamp((opening - 0.15 * mouth_width) / (0.1 * mouth_width), 0, 1)
+            0.9 * tongue_w * torch.clamp((opening - 0.12 * mouth_width) / (0.1 * mouth_width), 0, 1)
         )
         # Light falls off into the mouth and towards its corners; under the upper lip is shadow.
-        depth_shade = 0.6 + 0.4 * centred
-        shade = depth_shade * (0.8 + 0.2 * _ramp(below_upper - 2.0, 4.0))
+        depth_shade = 0.55 + 0.45 * centred
+        # Teeth stand in front: lit but for the corners and the upper lip's shadow.
+        shade = (0.75 + 0.25 * centred) * (0.85 + 0.15 * _ramp(below_upper - 2.0, 4.0))
+        shade = shade * (1.0 - 0.25 * gaps)
         behind_teeth = (1.0 - lower_teeth) * (1.0 - upper_teeth)
-        back = depth_shade * behind_teeth
-        teeth = shade * (0.7 * lower_teeth * (1.0 - upper_teeth) + upper_teeth)
+        # The roof of the mouth behind the upper teeth lies in their shadow.
+        roof = 0.75 + 0.25 * _ramp(below_upper - upper_h, 0.15 * mouth_width)
+        back = depth_shade * roof * behind_teeth
+        teeth = shade * (0.75 * lower_teeth * (1.0 - upper_teeth) + upper_teeth)
         return torch.stack([teeth, back * (1.0 - tongue_w), back * tongue_w], dim=-1)

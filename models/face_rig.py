@@ -144,6 +144,9 @@ def _polygon_mask(polygon_xy: np.ndarray, size: int) -> np.ndarray:
     return inside
 
 
+TYPICAL_SKIN_HUE = np.array([1.22, 0.97, 0.81])  # rgb over its mean, of skin in neutral light
+
+
 def _palette(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     """(3, 3) float colours in [0, 1]: teeth, cavity, tongue, matched to the portrait's light."""
     rgb = image.astype(np.float32) / 255.0
@@ -157,16 +160,21 @@ def _palette(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     skin = rgb[face & ~outer].mean(0)
     lips = rgb[outer & ~inner].mean(0) if (outer & ~inner).any() else skin * [0.9, 0.6, 0.6]
     brightness = float(skin.mean())
-    # Teeth take part of the picture's colour cast (grey-world, square-rooted) and sit below
-    # paper white: pure white teeth looked pasted onto a varnished painting.
-    mean = rgb.reshape(-1, 3).mean(0)
-    cast = np.sqrt(np.clip(mean / max(float(mean.mean()), 1e-6), 0.6, 1.4))
+    # Teeth take the light on the face (its skin against a typical skin's hue) and sit below
+    # paper white: pure white teeth looked pasted onto a varnished
+    # painting. The face's, not the whole picture's: a green backdrop made the teeth green.
+    skin_hue = skin / max(float(skin.mean()), 1e-6)
+    cast = np.clip(skin_hue / TYPICAL_SKIN_HUE, 0.7, 1.3) ** 0.75
     level = min(0.88, 0.3 + 1.0 * brightness)
     teeth = np.clip(np.array([1.0, 0.97, 0.9]) * cast * level, 0, 1)
     # The cavity and tongue are mucosa: half the portrait's own lip colour, half a dark red, so
     # a pale or grey-lipped portrait still opens onto a warm mouth rather than a grey hole.
     mucosa = 0.5 * lips + 0.5 * np.array([0.62, 0.2, 0.2])
-    return np.stack([teeth, mucosa * 0.3, mucosa * 0.8]).astype(np.float32)
+    # The cavity is the mouth's back wall in shadow, not a black hole: real talking mouths show
+    # 1-28 % dark pixels between the lips (tests/face_metrics.open_mouth_interior).
+    # The tongue is lighter and pinker than the walls around it.
+    tongue = 0.6 * lips + 0.4 * np.array([0.8, 0.42, 0.42])
+    return np.stack([teeth, mucosa * 0.6, tongue * 0.9]).astype(np.float32)
 
 
 def _eye_interiors(landmarks_px: np.ndarray) -> np.ndarray:
@@ -177,8 +185,127 @@ def _eye_interiors(landmarks_px: np.ndarray) -> np.ndarray:
         (-1.0, ft.EYE_RIGHT_UPPER, ft.EYE_RIGHT_LOWER),
     ):
         contour = landmarks_px[list(upper) + list(lower[::-1]), :2]
-        out[_polygon_mask(contour, CROP_PX)] = sign
+        mask = _polygon_mask(contour, CROP_PX).astype(np.float32)
+        # Soft and a little inside the mesh's contour: an iris moved up to a hard polygon edge
+        # showed its cut as a step, and the mesh's contour strays onto painted lids.
+        soft = _box_blur(_box_blur(mask))
+        out += sign * np.clip((soft - 0.3) / 0.5, 0.0, 1.0)
     return out
+
+
+def _box_blur(plane: np.ndarray) -> np.ndarray:
+    """3 x 3 box average, edges repeated."""
+    padded = np.pad(plane, 1, mode="edge")
+    rows = padded[:-2] + padded[1:-1] + padded[2:]
+    return np.asarray((rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]) / 9.0, np.float32)
+
+
+# Per-eye geometry in the portrait's pixels, one row per eye (left, right), for the decoder's
+# eye layer. Lid curves are quartics in u = (x - x0) / (x1 - x0), the eye's corner extent.
+EYE_GEOMETRY_COLUMNS = 16  # x0, x1, upper lid c0..c4, lower lid c0..c4, lid zone, iris x, y, r
+LID_ZONE_PER_BROW = 0.7  # the lid zone: this much of the way from the lash line to the brow
+LID_ZONE_MAX_PX = 22.0  # ... and no taller, so it stays inside the decoder's eye window
+
+
+def _curve_fit(contour: np.ndarray, x0: float, x1: float) -> np.ndarray:
+    """(5,) least-squares quartic y(u) through a lid contour (M, 2), u = (x - x0) / (x1 - x0)."""
+    u = (contour[:, 0] - x0) / max(x1 - x0, 1e-6)
+    vandermonde = np.stack([u**k for k in range(5)], axis=1)  # (M, 5)
+    # A little ridge keeps a quartic through 9 points from waving between them.
+    gram = vandermonde.T @ vandermonde + 1e-3 * np.eye(5)
+    return np.asarray(np.linalg.solve(gram, vandermonde.T @ contour[:, 1]), np.float32)
+
+
+def _iris_radius(image: np.ndarray, iris: np.ndarray, x0: float, x1: float) -> float:
+    """The iris's radius in px, segmented on the row through its centre.
+
+    The mesh's iris circle stops inside the dark limbal ring; moved by it, an iris left a ring
+    behind. Out from the centre, left and right, the iris ends where the row first gets
+    brighter than halfway from the iris to the sclera; kept within 0.9-1.5 of the mesh's."""
+    mesh_radius = float(np.mean(np.linalg.norm(iris[1:] - iris[0], axis=1)))
+    cx, cy = iris[0]
+    row = image[int(np.clip(round(cy), 0, CROP_PX - 1))].astype(np.float32).mean(-1)  # (W,)
+    xs = np.arange(CROP_PX, dtype=np.float64)
+    edges = []
+    for side in (-1.0, 1.0):
+        end = x0 if side < 0 else x1
+        reach = np.clip(np.arange(0.0, abs(end - cx), 0.5), 0.0, None)  # px out from the centre
+        if len(reach) < 4:
+            continue
+        profile = np.interp(cx + side * reach, xs, row)
+        dark, bright = float(np.min(profile[: max(len(profile) // 3, 1)])), float(np.max(profile))
+        if bright - dark < 20.0:
+            continue  # no sclera on this side to tell the iris from
+        # Brighter for three samples running (1.5 px): a catchlight inside the iris is not it.
+        bright_run = profile > 0.5 * (dark + bright)
+        bright_run = bright_run[:-2] & bright_run[1:-1] & bright_run[2:]
+        beyond = np.flatnonzero(bright_run & (reach[:-2] > 0.85 * mesh_radius))
+        if len(beyond):
+            edges.append(float(reach[beyond[0]]))
+    radius = float(np.mean(edges)) if edges else 1.15 * mesh_radius
+    return float(np.clip(radius, 0.9 * mesh_radius, 1.5 * mesh_radius))
+
+
+def _sorted(contour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(contour[:, 0])
+    return contour[order, 0], contour[order, 1]
+
+
+def eye_geometry(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
+    """(2, EYE_GEOMETRY_COLUMNS) float32: lids, lid zone and iris of the left and right eye.
+
+    The lid zone is the skin between the lash line and the brow that a closing lid drags
+    down: LID_ZONE_PER_BROW of the lid-to-brow distance at the eye's middle."""
+    rows = []
+    eyes = (
+        (ft.EYE_LEFT_UPPER, ft.EYE_LEFT_LOWER, ft.BROW_LEFT_LOWER, ft.IRIS_LEFT),
+        (ft.EYE_RIGHT_UPPER, ft.EYE_RIGHT_LOWER, ft.BROW_RIGHT_LOWER, ft.IRIS_RIGHT),
+    )
+    for upper_ids, lower_ids, brow_ids, iris_ids in eyes:
+        upper = landmarks_px[list(upper_ids), :2].astype(np.float64)
+        lower = landmarks_px[list(lower_ids), :2].astype(np.float64)
+        x0, x1 = float(upper[:, 0].min()), float(upper[:, 0].max())
+        mid_x = 0.5 * (x0 + x1)
+        lid_y = float(np.interp(mid_x, *_sorted(upper)))
+        brow_y = float(np.interp(mid_x, *_sorted(landmarks_px[list(brow_ids), :2])))
+        zone = float(np.clip(LID_ZONE_PER_BROW * (lid_y - brow_y), 2.0, LID_ZONE_MAX_PX))
+        iris = landmarks_px[list(iris_ids), :2].astype(np.float64)
+        radius = _iris_radius(image, iris, x0, x1)
+        lids = np.concatenate([_curve_fit(upper, x0, x1), _curve_fit(lower, x0, x1)])
+        rows.append(np.concatenate([[x0, x1], lids, [zone, iris[0, 0], iris[0, 1], radius]]))
+    return np.asarray(rows, np.float32)
+
+
+def _eye_colours(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
+    """(4, 3) in 0..1: left and right sclera, then left and right iris, from the portrait.
+
+    What an iris moved aside uncovers (sclera), and what shows of an iris where the portrait
+    hid it under a lid (its mean colour)."""
+    rgb = image.astype(np.float32) / 255.0
+    ys, xs = np.mgrid[0:CROP_PX, 0:CROP_PX].astype(np.float32)
+    sclera, irises = [], []
+    for upper, lower, iris_ids in (
+        (ft.EYE_LEFT_UPPER, ft.EYE_LEFT_LOWER, ft.IRIS_LEFT),
+        (ft.EYE_RIGHT_UPPER, ft.EYE_RIGHT_LOWER, ft.IRIS_RIGHT),
+    ):
+        opening = _polygon_mask(landmarks_px[list(upper) + list(lower[::-1]), :2], CROP_PX)
+        iris = landmarks_px[list(iris_ids), :2]
+        radius = float(np.mean(np.linalg.norm(iris[1:] - iris[0], axis=1)))
+        d = np.hypot(xs - iris[0, 0], ys - iris[0, 1])
+        white, dark = opening & (d > radius + 1.0), opening & (d < 0.8 * radius)
+        skin = rgb[
+            max(int(iris[0, 1] - 3 * radius), 0) : int(iris[0, 1] - 2 * radius) + 1,
+            max(int(iris[0, 0] - radius), 0) : int(iris[0, 0] + radius) + 1,
+        ]
+        skin_mean = skin.reshape(-1, 3).mean(0) if skin.size else rgb.reshape(-1, 3).mean(0)
+        # Sclera: the median of what is left of the opening (its corners lie in shadow, and
+        # the brighter half, used where the iris left, showed as light patches on paintings).
+        if white.sum() >= 4:
+            sclera.append(np.median(rgb[white], axis=0))
+        else:
+            sclera.append(0.85 * skin_mean + 0.1)
+        irises.append(np.median(rgb[dark], axis=0) if dark.sum() >= 4 else 0.4 * skin_mean)
+    return np.asarray(sclera + irises, np.float32)
 
 
 def _lid_colours(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
@@ -193,6 +320,26 @@ def _lid_colours(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
             image[mask].mean(0) / 255.0 if mask.any() else image.reshape(-1, 3).mean(0) / 255.0
         )
     return np.asarray(colours, np.float32)
+
+
+def _shows_upper_teeth(image: np.ndarray, landmarks_px: np.ndarray) -> float:
+    """0..1: how far the portrait's own upper teeth show between its lips (a smile's teeth).
+
+    Tooth-like pixels (bright, less saturated than the skin) in the upper half of the inner
+    lips, against the share a full row shows. The decoder paints no second row under them."""
+    inner = _polygon_mask(
+        landmarks_px[list(ft.LIPS_INNER_UPPER + ft.LIPS_INNER_LOWER[::-1]), :2], CROP_PX
+    )
+    if inner.sum() < 8:
+        return 0.0
+    face = _polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], CROP_PX)
+    rgb = image.astype(np.float32)
+    luma = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    saturation = (rgb.max(-1) - rgb.min(-1)) / np.maximum(rgb.max(-1), 1.0)
+    skin_luma = float(np.median(luma[face & ~inner]))
+    skin_saturation = float(np.median(saturation[face & ~inner]))
+    teeth = (luma >= 0.7 * skin_luma) & (saturation <= max(0.75 * skin_saturation, 0.12))
+    return float(np.clip(teeth[inner].mean() / 0.5, 0.0, 1.0))
 
 
 def _seam_fit(seam: np.ndarray) -> np.ndarray:
@@ -254,10 +401,18 @@ def build_rig(
         "head_weight": head_weight(m, canonical).astype(np.float32)[:, None],  # (N, 1)
         "basis": basis.reshape(len(basis), -1).astype(np.float32),  # (K+1, N*3)
         "center": m.center.astype(np.float32),  # (3,)
-        "mouth": np.array([m.mouth_width, max(gap_px, 0.0)], dtype=np.float32),  # (2,)
+        "mouth": np.array(
+            [m.mouth_width, max(gap_px, 0.0), _shows_upper_teeth(image, landmarks_px)],
+            dtype=np.float32,
+        ),  # (3,) mouth width px, inner-lip gap px, 0..1 how far its upper teeth show
         "seam_fit": _seam_fit(seam),  # (5, 11)
         "palette": np.concatenate(
-            [_palette(image, landmarks_px), _lid_colours(image, landmarks_px)]
+            [
+                _palette(image, landmarks_px),
+                _eye_colours(image, landmarks_px),
+                _lid_colours(image, landmarks_px),
+            ]
         ),
-        # (5, 3): teeth, cavity, tongue, left lid, right lid
+        # (9, 3): teeth, cavity, tongue, left/right sclera, left/right iris, left/right lid
+        "eye_geometry": eye_geometry(image, landmarks_px),  # (2, EYE_GEOMETRY_COLUMNS) source px
     }

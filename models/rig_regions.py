@@ -89,9 +89,17 @@ def vec(
 
 
 def head_weight(m: FaceMeasures, pts: np.ndarray) -> np.ndarray:
-    """1 on the head, fading to 0 down the neck: the torso and background do not turn."""
+    """1 on the head, fading to 0 down the neck: the torso and background do not turn.
+
+    Below the chin only the neck follows, fading out before the collar; the shoulders beside
+    it stay rigid (they bent with every nod when the fade ran the full width of the frame).
+    """
     chin_y = m.canonical[ft.CHIN, 1]
-    return 1.0 - smoothstep(chin_y + 0.05 * m.face_height, chin_y + 0.45 * m.face_height, pts[:, 1])
+    fw, fh = m.face_width, m.face_height
+    down = smoothstep(chin_y + 0.02 * fh, chin_y + 0.3 * fh, pts[:, 1])
+    below_chin = smoothstep(chin_y - 0.1 * fh, chin_y + 0.1 * fh, pts[:, 1])
+    beside_neck = smoothstep(0.28 * fw, 0.5 * fw, np.abs(pts[:, 0]))
+    return np.asarray((1.0 - down) * (1.0 - below_chin * beside_neck))
 
 
 # --- mouth -----------------------------------------------------------------------------------
@@ -334,6 +342,9 @@ def eye_bases(
         out[f"eyeBlink{side}"] = vec(lid_px, 0.0, 1.0)
         out[f"eyeWide{side}"] = vec(lid_px * (1.0 - blink_src), 0.0, -0.3)
         gaze_total += gaze
-    out["eyeLookX"] = vec(gaze_total, GAZE_X_PER_UNIT, 0.0)
-    out["eyeLookY"] = vec(gaze_total, 0.0, GAZE_Y_PER_UNIT)
+    # The iris moves in the decoder's eye layer (segmented, inside the opening), not by
+    # warping the eye: a warp stretched the sclera and barely moved an iris that fills the
+    # opening from lid to lid. The fields stay, as zeros, to keep one per coefficient.
+    out["eyeLookX"] = vec(gaze_total * 0.0, GAZE_X_PER_UNIT, 0.0)
+    out["eyeLookY"] = vec(gaze_total * 0.0, 0.0, GAZE_Y_PER_UNIT)
     return out

@@ -34,9 +34,11 @@ def test_stacked_call_equals_each_avatars_own_renderer(prepared_avatar) -> None:
     stacked = render_stacked(parts)
 
     assert [len(f) for f in stacked] == [1, 3, 2]
-    assert np.array_equal(stacked[0], own[0][:1])
-    assert np.array_equal(stacked[1], own[1])
-    assert np.array_equal(stacked[2], own[0][1:])
+    # The stacked call evaluates the mouth's seam fit with bmm, the own renderer with a plain
+    # matmul: float rounding may put a pixel one level apart, never more.
+    for got, want in ((stacked[0], own[0][:1]), (stacked[1], own[1]), (stacked[2], own[0][1:])):
+        diff = np.abs(got.astype(int) - want)
+        assert diff.max() <= 1 and (diff > 0).mean() < 1e-4, (diff.max(), (diff > 0).sum())
     assert np.abs(stacked[1][0].astype(int) - stacked[0][0]).mean() > 20, "two portraits"
 
 

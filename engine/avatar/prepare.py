@@ -43,6 +43,7 @@ MIN_FACE_WIDTH_PX = 40  # face-oval width in the source; the 197 px Mona Lisa's 
 MIN_COUNTED_FACE_RATIO = 1 / 3  # faces under a third of the largest one's width are background
 CROP_SIDE_PER_FACE_WIDTH = 2.6  # room for head motion, hair and the shoulders
 HEADROOM_PER_FACE_WIDTH = 0.12  # crop centre sits this far above the face centre, for hair
+MIRROR_CHIN_MARGIN_PER_FACE_WIDTH = 0.12  # mirrored body rows stop this far below the chin
 MAX_UNCORRECTED_ROLL_RAD = math.radians(15)  # smaller tilts are kept as the photo has them
 
 
@@ -70,7 +71,7 @@ def prepare_avatar(
     rgb = load_image_checked(data)
     source_landmarks = single_face_landmarks(models, rgb)
     crop = crop_square(source_landmarks)
-    image = warp_square(rgb, crop.transform(), CROP_SIZE_PX)
+    image = warp_square(extend_below(rgb, crop, source_landmarks), crop.transform(), CROP_SIZE_PX)
     landmarks = crop_landmarks(models, image, apply_transform(crop.transform(), source_landmarks))
     alpha = person_alpha(models, image, landmarks)
     source_motion = np.asarray(face_rig.estimate_motion(landmarks), np.float32)
@@ -121,6 +122,27 @@ def crop_square(landmarks_px: Float32Array) -> CropSquare:
     width = face_width_px(landmarks_px)
     centre = (eyes + mouth) / 2 + up * HEADROOM_PER_FACE_WIDTH * width
     return CropSquare((float(centre[0]), float(centre[1])), CROP_SIDE_PER_FACE_WIDTH * width, angle)
+
+
+def extend_below(rgb: RGBImage, crop: CropSquare, landmarks_px: Float32Array) -> RGBImage:
+    """The portrait with the rows the crop needs below its bottom edge filled from above it.
+
+    A portrait cut at the chest otherwise ends in a blurred smear of its last row. The fill is
+    the body above the edge mirrored (up to a margin below the chin, whose mirror image would
+    show), stretched where that is shorter than the rows needed: clothes run on downwards.
+    """
+    height = rgb.shape[0]
+    to_source = np.linalg.inv(np.vstack([crop.transform(), [0.0, 0.0, 1.0]]))[:2]
+    corners = np.array([[0, 0], [CROP_SIZE_PX, CROP_SIZE_PX]], np.float32)
+    needed = int(np.ceil(float(apply_transform(to_source, corners)[:, 1].max()) - height)) + 2
+    if needed <= 0:
+        return rgb
+    margin_px = MIRROR_CHIN_MARGIN_PER_FACE_WIDTH * face_width_px(landmarks_px)
+    band = max(min(int(height - 1 - float(landmarks_px[topo.CHIN, 1]) - margin_px), needed), 2)
+    # One mirror pass over the band, slowed down to fill the rows needed where the body above
+    # the edge is shorter than them: no row pattern repeats.
+    rows = np.round(height - 2 - np.arange(needed) * (band - 1) / max(needed - 1, 1)).astype(int)
+    return np.ascontiguousarray(np.concatenate([rgb, rgb[rows]], axis=0))
 
 
 def crop_landmarks(models: FaceModels, image: RGBImage, expected_px: Float32Array) -> Float32Array:

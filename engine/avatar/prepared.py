@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from engine.errors import AvatarError
 from models import motion_space
 
-AVATAR_FORMAT_VERSION = 3  # 3: rig planes hold rgb + 0.5 (the decoder rounds by truncation)
+AVATAR_FORMAT_VERSION = 4  # 4: eye_geometry, a (9, 3) palette and mouth[2] (teeth shown)
 CROP_SIZE_PX = 512
 _RIG_PREFIX = "rig__"
 
