@@ -17,6 +17,7 @@ from server.provenance.audit import MAX_ROWS_PER_QUERY, AuditLog
 from server.tokens import require_api_key_if_set
 
 router = APIRouter(prefix="/v1/audit")
+QUERY_PARAMETERS = frozenset({"watermark", "limit"})
 
 
 @router.get("", dependencies=[Depends(require_api_key_if_set)])
@@ -28,6 +29,12 @@ async def list_audit(
         raise ServerError(
             "the audit is served only by a server that has an API key (set GIOCONDA_API_KEY)",
             "audit_needs_api_key",
+        )
+    unknown = sorted(set(request.query_params) - QUERY_PARAMETERS)
+    if unknown:  # a misspelt filter must not silently list everything
+        raise ServerError(
+            f"unknown query parameter(s) {unknown}; the audit takes {sorted(QUERY_PARAMETERS)}",
+            "bad_request",
         )
     if not 1 <= limit <= MAX_ROWS_PER_QUERY:
         raise ServerError(f"limit must be in 1..{MAX_ROWS_PER_QUERY}", "bad_limit")
