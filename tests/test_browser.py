@@ -10,30 +10,17 @@ driver only; no browser is downloaded). Traffic stays on loopback: the server of
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browser_harness import CHROMIUM, CHROMIUM_FLAGS, chromium
 from tests.server_harness import REPO_ROOT, SPEECH_WAV, running_server, server_settings
 
-CHROMIUM = Path("/usr/bin/chromium")
 SMALL_PORTRAIT = REPO_ROOT / "engine" / "assets" / "mona_lisa_197px.jpg"
 OUT_DIR = REPO_ROOT / "out"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--allow-loopback-in-peer-connection",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium package")
 
@@ -47,50 +34,39 @@ def _frames_decoded(page: Any) -> int:
 
 def run_browser_call(base_url: str, speech_wav: Path, out_dir: Path) -> dict[str, Any]:
     """Open the page, screenshot it, start a call, let it run, screenshot it; -> observations."""
-    playwright_api = pytest.importorskip("playwright.sync_api")
     out_dir.mkdir(parents=True, exist_ok=True)
     flags = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={speech_wav}"]
     seen: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as profile, playwright_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=flags,
-            viewport={"width": 1280, "height": 800},
+    with chromium(flags, 1280, 800) as context:
+        page = context.new_page()
+        page.on("console", lambda m: seen.setdefault("console", []).append(m.text))
+        page.goto(base_url + "/")
+        page.wait_for_selector(".avatar img", timeout=30_000)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.avatar img')].every(i => i.complete)",
+            timeout=60_000,
         )
-        try:
-            page = context.new_page()
-            page.on("console", lambda m: seen.setdefault("console", []).append(m.text))
-            page.goto(base_url + "/")
-            page.wait_for_selector(".avatar img", timeout=30_000)
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('.avatar img')].every(i => i.complete)",
-                timeout=60_000,
-            )
-            page.wait_for_selector("#server-status.ok", timeout=30_000)
-            page.screenshot(path=str(out_dir / "browser_before_call.png"))
-            page.click("#start")
-            page.wait_for_function(
-                "() => document.getElementById('video').videoWidth > 0", timeout=60_000
-            )
-            seen["video_size"] = page.evaluate(
-                "() => [document.getElementById('video').videoWidth,"
-                " document.getElementById('video').videoHeight]"
-            )
-            first = _frames_decoded(page)
-            start = time.monotonic()
-            time.sleep(6.0)
-            seen["fps"] = (_frames_decoded(page) - first) / (time.monotonic() - start)
-            seen["session_id"] = page.text_content("#session-id")
-            seen["stats_fps"] = page.text_content("#stat-fps")
-            seen["stats_res"] = page.text_content("#stat-res")
-            page.screenshot(path=str(out_dir / "browser_during_call.png"))
-            _record_and_play_a_file(page, speech_wav, seen)
-            page.click("#stop")
-            page.wait_for_function("() => document.getElementById('stop').disabled")
-        finally:
-            context.close()
+        page.wait_for_selector("#server-status.ok", timeout=30_000)
+        page.screenshot(path=str(out_dir / "browser_before_call.png"))
+        page.click("#start")
+        page.wait_for_function(
+            "() => document.getElementById('video').videoWidth > 0", timeout=60_000
+        )
+        seen["video_size"] = page.evaluate(
+            "() => [document.getElementById('video').videoWidth,"
+            " document.getElementById('video').videoHeight]"
+        )
+        first = _frames_decoded(page)
+        start = time.monotonic()
+        time.sleep(6.0)
+        seen["fps"] = (_frames_decoded(page) - first) / (time.monotonic() - start)
+        seen["session_id"] = page.text_content("#session-id")
+        seen["stats_fps"] = page.text_content("#stat-fps")
+        seen["stats_res"] = page.text_content("#stat-res")
+        page.screenshot(path=str(out_dir / "browser_during_call.png"))
+        _record_and_play_a_file(page, speech_wav, seen)
+        page.click("#stop")
+        page.wait_for_function("() => document.getElementById('stop').disabled")
     return seen
 
 
@@ -156,48 +132,36 @@ def test_say_box_makes_the_avatar_speak_typed_text(tmp_path: Path) -> None:
     """The page's Say box: typed text is spoken by the built-in voice into the live call; the
     page shows the voice, then 'speaking', then how much was said (playback events on the
     control channel). A screenshot while it speaks goes to out/browser_say_speaking.png."""
-    playwright_api = pytest.importorskip("playwright.sync_api")
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     seen: dict[str, Any] = {}
     with (
         running_server(server_settings(tmp_path)) as server,
-        tempfile.TemporaryDirectory() as profile,
-        playwright_api.sync_playwright() as pw,
+        chromium(CHROMIUM_FLAGS, 1280, 800) as context,
     ):
-        context = pw.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 1280, "height": 800},
+        page = context.new_page()
+        page.goto(server.url + "/")
+        page.wait_for_selector("#server-status.ok", timeout=60_000)
+        page.check("input[name=source][value=none]")
+        page.click("#start")
+        page.wait_for_function(
+            "() => document.getElementById('video').videoWidth > 0", timeout=60_000
         )
-        try:
-            page = context.new_page()
-            page.goto(server.url + "/")
-            page.wait_for_selector("#server-status.ok", timeout=60_000)
-            page.check("input[name=source][value=none]")
-            page.click("#start")
-            page.wait_for_function(
-                "() => document.getElementById('video').videoWidth > 0", timeout=60_000
-            )
-            page.fill("#say-text", "Hello! I can say whatever you type here.")
-            page.click("#say-button")
-            page.wait_for_function(
-                "() => document.getElementById('say-state').textContent.includes('speaking')",
-                timeout=60_000,
-            )
-            time.sleep(0.8)
-            page.screenshot(path=str(OUT_DIR / "browser_say_speaking.png"))
-            page.wait_for_function(
-                "() => document.getElementById('say-state').textContent.startsWith('said')",
-                timeout=60_000,
-            )
-            seen["state"] = page.text_content("#say-state")
-            seen["hear"] = page.is_checked("#hear-avatar")
-            seen["text_left"] = page.input_value("#say-text")
-            page.click("#stop")
-        finally:
-            context.close()
+        page.fill("#say-text", "Hello! I can say whatever you type here.")
+        page.click("#say-button")
+        page.wait_for_function(
+            "() => document.getElementById('say-state').textContent.includes('speaking')",
+            timeout=60_000,
+        )
+        time.sleep(0.8)
+        page.screenshot(path=str(OUT_DIR / "browser_say_speaking.png"))
+        page.wait_for_function(
+            "() => document.getElementById('say-state').textContent.startsWith('said')",
+            timeout=60_000,
+        )
+        seen["state"] = page.text_content("#say-state")
+        seen["hear"] = page.is_checked("#hear-avatar")
+        seen["text_left"] = page.input_value("#say-text")
+        page.click("#stop")
     assert seen["state"].startswith("said "), seen
     assert 1.0 < float(seen["state"].split()[1]) < 8.0, seen  # seconds of speech played
     assert seen["hear"] and seen["text_left"] == "", seen

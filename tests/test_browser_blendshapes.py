@@ -6,7 +6,6 @@ out/blendshapes_head_open.png (held while jawOpen > 0.25)."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,8 @@ import pytest
 import soundfile
 
 from engine.bench.stream import speech_like
+from tests.browser_harness import CHROMIUM, CHROMIUM_FLAGS, chromium
 from tests.server_harness import REPO_ROOT, SPEECH_WAV, running_server, server_settings
-from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS
 
 OUT_DIR = REPO_ROOT / "out"
 
@@ -32,51 +31,40 @@ OPEN_THEN_HOLD = """() => {
 
 
 def run_page(base_url: str, speech_wav: Path) -> dict[str, Any]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     flags = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={speech_wav}"]
     flags += ["--enable-unsafe-swiftshader"]  # WebGL on the CPU: the machine has no GPU
     seen: dict[str, Any] = {"console": []}
-    with tempfile.TemporaryDirectory() as profile, playwright_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=flags,
-            viewport={"width": 1400, "height": 760},
+    with chromium(flags, 1400, 760) as context:
+        page = context.new_page()
+        page.on("console", lambda m: seen["console"].append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: seen["console"].append(f"error: {e}"))
+        page.goto(base_url + "/blendshapes.html")
+        page.wait_for_function("() => window.gioconda && window.gioconda.influence")
+        page.click("#start")
+        page.wait_for_function("() => window.gioconda.applied > 40", timeout=60_000)
+        page.wait_for_function(
+            "() => document.getElementById('video').videoWidth > 0", timeout=30_000
         )
-        try:
-            page = context.new_page()
-            page.on("console", lambda m: seen["console"].append(f"{m.type}: {m.text}"))
-            page.on("pageerror", lambda e: seen["console"].append(f"error: {e}"))
-            page.goto(base_url + "/blendshapes.html")
-            page.wait_for_function("() => window.gioconda && window.gioconda.influence")
-            page.click("#start")
-            page.wait_for_function("() => window.gioconda.applied > 40", timeout=60_000)
-            page.wait_for_function(
-                "() => document.getElementById('video').videoWidth > 0", timeout=30_000
+        page.wait_for_function(OPEN_THEN_HOLD, timeout=60_000)
+        page.locator("#head").screenshot(path=str(OUT_DIR / "blendshapes_head_open.png"))
+        page.evaluate("() => { window.gioconda.paused = false; }")
+        seen["before"] = page.evaluate("() => window.gioconda.applied")
+        page.wait_for_timeout(500)
+        seen.update(
+            page.evaluate(
+                """() => {
+            const g = window.gioconda, names = ['jawOpen', 'eyeBlinkLeft', 'mouthFunnel'];
+            return {applied: g.applied, frames: g.frames, maxJawOpen: g.maxJawOpen,
+                    influences: names.map((n) => g.influence(n)), lastValues: g.last.values,
+                    videoSize: [document.getElementById('video').videoWidth,
+                                document.getElementById('video').videoHeight]};
+        }"""
             )
-            page.wait_for_function(OPEN_THEN_HOLD, timeout=60_000)
-            page.locator("#head").screenshot(path=str(OUT_DIR / "blendshapes_head_open.png"))
-            page.evaluate("() => { window.gioconda.paused = false; }")
-            seen["before"] = page.evaluate("() => window.gioconda.applied")
-            page.wait_for_timeout(500)
-            seen.update(
-                page.evaluate(
-                    """() => {
-                const g = window.gioconda, names = ['jawOpen', 'eyeBlinkLeft', 'mouthFunnel'];
-                return {applied: g.applied, frames: g.frames, maxJawOpen: g.maxJawOpen,
-                        influences: names.map((n) => g.influence(n)), lastValues: g.last.values,
-                        videoSize: [document.getElementById('video').videoWidth,
-                                    document.getElementById('video').videoHeight]};
-            }"""
-                )
-            )
-            page.screenshot(path=str(OUT_DIR / "blendshapes_page.png"))
-            page.locator("#head").screenshot(path=str(OUT_DIR / "blendshapes_head.png"))
-            page.click("#stop")
-        finally:
-            context.close()
+        )
+        page.screenshot(path=str(OUT_DIR / "blendshapes_page.png"))
+        page.locator("#head").screenshot(path=str(OUT_DIR / "blendshapes_head.png"))
+        page.click("#stop")
     return seen
 
 

@@ -11,17 +11,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("pipecat")
-playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
+from tests.browser_harness import CHROMIUM, CHROMIUM_FLAGS, chromium  # noqa: E402
 from tests.server_harness import free_port  # noqa: E402
-from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, OUT_DIR  # noqa: E402
+from tests.test_browser import OUT_DIR  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -58,37 +58,27 @@ def bot_url(tmp_path: Path) -> tuple[str, Path]:
 def test_example_bot_greets_and_says_back_what_is_typed(bot_url: tuple[str, Path]) -> None:
     url, log = bot_url
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as profile, playwright_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 700, "height": 760},
+    with chromium(CHROMIUM_FLAGS, 700, 760) as context:
+        page = context.new_page()
+        page.goto(url)
+        page.click("#connect")
+        page.wait_for_function("() => video.videoWidth > 0", timeout=90_000)
+        size = page.evaluate("() => [video.videoWidth, video.videoHeight]")
+        page.wait_for_function(
+            "async () => { let e = 0; (await window.bot.pc.getStats()).forEach(r => {"
+            " if (r.type === 'inbound-rtp' && r.kind === 'audio') e = r.totalAudioEnergy;"
+            " }); return e > 0.01; }",
+            timeout=60_000,
         )
-        try:
-            page = context.new_page()
-            page.goto(url)
-            page.click("#connect")
-            page.wait_for_function("() => video.videoWidth > 0", timeout=90_000)
-            size = page.evaluate("() => [video.videoWidth, video.videoHeight]")
-            page.wait_for_function(
-                "async () => { let e = 0; (await window.bot.pc.getStats()).forEach(r => {"
-                " if (r.type === 'inbound-rtp' && r.kind === 'audio') e = r.totalAudioEnergy;"
-                " }); return e > 0.01; }",
-                timeout=60_000,
-            )
-            page.screenshot(path=str(OUT_DIR / "pipecat_bot_greeting.png"))
-            page.wait_for_function("() => !document.getElementById('send').disabled")
-            page.fill("#text", "Nice to meet you")
-            page.click("#send")
-            for _ in range(300):
-                if "You said: Nice to meet you" in log.read_text():
-                    break
-                time.sleep(0.1)
-            time.sleep(1.0)
-            page.screenshot(path=str(OUT_DIR / "pipecat_bot_echo.png"))
-        finally:
-            context.close()
+        page.screenshot(path=str(OUT_DIR / "pipecat_bot_greeting.png"))
+        page.wait_for_function("() => !document.getElementById('send').disabled")
+        page.fill("#text", "Nice to meet you")
+        page.click("#send")
+        for _ in range(300):
+            if "You said: Nice to meet you" in log.read_text():
+                break
+            time.sleep(0.1)
+        time.sleep(1.0)
+        page.screenshot(path=str(OUT_DIR / "pipecat_bot_echo.png"))
     assert size == [512, 512]
     assert "Generating TTS [You said: Nice to meet you]" in log.read_text()
