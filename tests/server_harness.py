@@ -66,6 +66,17 @@ def free_port() -> int:
         return port
 
 
+# How long a live call's frames may pause in a test: under the engine's stall horizon
+# (engine.stream.degrade.STALL_S, where a stream would give up its media clock). Frames that stop
+# for that long are a dead call on any machine; shorter pauses happen when the CPU is shared:
+# with two busy processes beside the whole suite, one call paused 3.8 s once (a 2-vCPU machine;
+# `gioconda bench stream --background-load` measures the delay properly).
+def stall_bound_s() -> float:
+    from engine.stream.degrade import STALL_S
+
+    return STALL_S
+
+
 def server_settings(data_dir: Path, **overrides: Any) -> ServerSettings:
     values: dict[str, Any] = {
         "host": "127.0.0.1",

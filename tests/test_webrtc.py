@@ -22,6 +22,7 @@ from tests.server_harness import (
     mouth_openings,
     running_server,
     server_settings,
+    stall_bound_s,
     start_call,
 )
 
@@ -80,9 +81,9 @@ def test_call_streams_512px_at_40fps_and_the_mouth_follows_speech(server: Server
     fps, (gap_s, gaps), silent, talking, sizes, count = asyncio.run(scenario())
     assert sizes == {(512, 512)}
     # Frames keep coming, not a frame rate: the rate is the machine's (bench webrtc measures
-    # it), and CI shares its CPU with other work. 40 fps nominal; a stall of a second is a bug
-    # on any machine, and 5 fps is far below what even a loaded 2-vCPU runner delivers.
-    assert gap_s < 1.0 and fps > 5, f"{fps:.1f} fps over {count} frames; gaps (at, s): {gaps}"
+    # it), and CI shares its CPU with other work. 40 fps nominal; 5 fps is far below what even a
+    # loaded 2-vCPU runner delivers, and a pause past the stall horizon is a dead call.
+    assert gap_s < stall_bound_s() and fps > 5, f"{fps:.1f} fps, {count} frames; gaps: {gaps}"
     assert len(silent) >= 4 and len(talking) >= 10, (len(silent), len(talking))
     closed = float(np.percentile(silent, 90))
     moving = float(np.percentile(talking, 90))
@@ -109,7 +110,7 @@ def test_client_that_prefers_h264_gets_h264(server: ServerThread) -> None:
     assert "H264/90000" in rtpmap
     # H264 frames decode and keep coming; H264 costs twice VP8's CPU, and the rate is the
     # machine's (it was 11 fps here with two busy processes beside the test).
-    assert sizes == {(512, 512)} and count > 5 and gap_s < 1.0, (count, gap_s)
+    assert sizes == {(512, 512)} and count > 5 and gap_s < stall_bound_s(), (count, gap_s)
 
 
 def test_default_codec_is_vp8(server: ServerThread) -> None:
