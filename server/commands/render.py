@@ -112,8 +112,9 @@ def run(args: argparse.Namespace) -> int:
 
     from engine.contract import StreamOptions
     from engine.motion.blendshapes import check_path
+    from engine.stream.audio_input import read_audio_file
     from engine.stream.engine import StreamEngine, validate_options
-    from engine.stream.offline import BlendshapeOutput, render_file, render_samples
+    from engine.stream.offline import BlendshapeOutput, render_samples
     from engine.voice.base import VOICE_RATE_HZ
     from engine.watermark.payload import STREAM_ID_BITS, WatermarkPayload
     from server.provenance.audit import AuditLog
@@ -162,26 +163,19 @@ def run(args: argparse.Namespace) -> int:
     progress = not args.no_progress
     try:
         if speech is None:
-            summary = render_file(
-                avatar,
-                args.audio,
-                args.output,
-                options,
-                engine=engine,
-                progress=progress,
-                blendshapes=blendshapes,
-            )
+            audio, rate_hz = read_audio_file(args.audio)  # (S, C)
         else:
-            summary = render_samples(
-                avatar,
-                speech[:, None],
-                VOICE_RATE_HZ,
-                args.output,
-                options,
-                engine=engine,
-                progress=progress,
-                blendshapes=blendshapes,
-            )
+            audio, rate_hz = speech[:, None], VOICE_RATE_HZ
+        summary = render_samples(
+            avatar,
+            audio,
+            rate_hz,
+            args.output,
+            options,
+            engine=engine,
+            progress=progress,
+            blendshapes=blendshapes,
+        )
     finally:
         engine.close()
     if args.output is not None:

@@ -133,9 +133,7 @@ class MediaClockPump:
             self._deliver(frame)
 
     def _deliver(self, frame: OutputFrame) -> None:
-        rgb = frame.video
-        if rgb is not None and self._label is not None:
-            rgb = self._label.paint(rgb)
+        rgb = None if frame.video is None else labelled_picture(frame, self._label)
         self._sink(frame, rgb)
         self.frames_pulled += 1
         self.speaking = frame.speaking
