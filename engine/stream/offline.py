@@ -26,7 +26,6 @@ from tqdm import tqdm
 from engine.avatar.prepared import PreparedAvatar
 from engine.contract import OUTPUT_AUDIO_RATE_HZ, OutputFrame, StreamOptions
 from engine.motion.blendshapes import BlendshapeTrack, write_track
-from engine.stream.audio_input import read_audio_file
 from engine.stream.engine import StreamEngine
 from engine.stream.session import AvatarStream
 from models.motion_space import MOTION_DIM
@@ -87,30 +86,6 @@ class Mp4Writer:
         self._container.close()
 
 
-def render_file(
-    avatar: PreparedAvatar,
-    audio_path: Path,
-    output: Path | None,
-    options: StreamOptions,
-    *,
-    engine: StreamEngine | None = None,
-    progress: bool = True,
-    blendshapes: BlendshapeOutput | None = None,
-) -> RenderSummary:
-    """output: the MP4 (None: options without "video"); blendshapes: the track to write too."""
-    audio, rate_hz = read_audio_file(audio_path)  # (S, C)
-    return render_samples(
-        avatar,
-        audio,
-        rate_hz,
-        output,
-        options,
-        engine=engine,
-        progress=progress,
-        blendshapes=blendshapes,
-    )
-
-
 def render_samples(
     avatar: PreparedAvatar,
     audio: NDArray[np.float32],
@@ -122,8 +97,8 @@ def render_samples(
     progress: bool = True,
     blendshapes: BlendshapeOutput | None = None,
 ) -> RenderSummary:
-    """Speech already in memory ((S, C) float32 at rate_hz, e.g. from engine.voice) -> MP4
-    and/or a blendshape track, as render_file."""
+    """(S, C) float32 speech at rate_hz (a file read by read_audio_file, or engine.voice's
+    speech) -> the MP4 at `output` (None: options without "video") and/or the blendshape track."""
     owned = engine is None
     engine = engine or StreamEngine(threads=1)
     try:
