@@ -24,4 +24,4 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 # The CPU wheel first: with it in place, nothing below pulls the multi-GB CUDA build.
 .venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e ".[dev,voice]"
+.venv/bin/python -m pip install -q -e ".[dev,voice,portraits]"

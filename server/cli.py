@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "speak",
     "say",
     "livekit-worker",
+    "prepare",
     "preview",
     "render",
     "motion",

@@ -35,6 +35,7 @@ REASON_STATUS: dict[str, int] = {
     "prepare_busy": 503,
     "prepare_timeout": 503,
     "prepare_failed": 500,
+    "prepare_unavailable": 501,  # no mediapipe here (an agent environment): docs/agents.md
 }
 # reason -> seconds a client should wait before it tries again (the Retry-After header)
 RETRY_AFTER_S: dict[str, int] = {

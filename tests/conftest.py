@@ -53,9 +53,11 @@ def portrait_path() -> Callable[[str], Path]:
 def prepared_avatar(portrait_path: Callable[[str], Path]) -> Callable[[str], PreparedAvatar]:
     """name -> PreparedAvatar of that portrait, prepared once per test session (~1 s each).
 
-    Where GIOCONDA_TEST_AVATARS names a folder holding NAME.avatar.npz (prepared elsewhere, e.g.
+    A bundled portrait that ships prepared (the astronaut) is loaded, as the server does. Where
+    GIOCONDA_TEST_AVATARS names a folder holding NAME.avatar.npz (prepared elsewhere, e.g.
     .gpu_kit from scripts/gpu_kit.sh), that file is loaded instead: machines without mediapipe,
-    such as the lent GPU machine, can then run the tests that need a prepared avatar."""
+    such as the lent GPU machine or the agents environment, can then run the tests that need
+    another prepared avatar."""
     cache: dict[str, PreparedAvatar] = {}
     prepared_dir = os.environ.get("GIOCONDA_TEST_AVATARS")
 
@@ -67,9 +69,14 @@ def prepared_avatar(portrait_path: Callable[[str], Path]) -> Callable[[str], Pre
 
                 cache[name] = PreparedAvatar.load(stored)
             else:
-                from engine.avatar.prepare import prepare_avatar  # mediapipe loads only when needed
+                from engine.avatar.source import shipped_avatar
 
-                cache[name] = prepare_avatar(portrait_path(name))
+                shipped = shipped_avatar(ASSETS / name)
+                if shipped is None:
+                    from engine.avatar.prepare import prepare_avatar  # mediapipe: only if needed
+
+                    shipped = prepare_avatar(portrait_path(name))
+                cache[name] = shipped
         return cache[name]
 
     return prepare

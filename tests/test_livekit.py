@@ -9,7 +9,7 @@ playback_finished with the position reached and interrupted=True, and no more sp
 Not run here: no LiveKit server can run on this machine, so the runner never publishes its
 tracks (the test marks them published) and the `lk.audio_stream` byte stream
 (DataStreamAudioOutput/Receiver) is not exercised. Skips without the [livekit] extra; like the
-Pipecat test it runs in .venv-agents (GIOCONDA_TEST_AVATARS, docs/agents.md).
+Pipecat test it runs in .venv-agents, on the built-in portrait that ships prepared (docs/agents.md).
 """
 
 from __future__ import annotations

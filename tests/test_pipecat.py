@@ -4,8 +4,8 @@ it, idle pictures (and no audio) when nobody speaks, the mouth opening with the 
 InterruptionFrame that stops the speech and returns the face to idle within a stated bound.
 
 Skips without the [pipecat] extra. Pipecat needs protobuf>=5 and mediapipe 0.10.21 breaks with
-it, so that environment has no mediapipe: run with GIOCONDA_TEST_AVATARS pointing at a folder with
-astronaut.avatar.npz (docs/agents.md). Counts frames; never reads the wall clock.
+it, so that environment has no mediapipe: it renders the built-in portrait, which ships prepared
+(docs/agents.md). Counts frames; never reads the wall clock.
 """
 
 from __future__ import annotations

@@ -23,7 +23,6 @@ from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
 import cv2  # noqa: E402
-import mediapipe as mp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from engine.avatar.image_io import (  # noqa: E402
@@ -33,6 +32,18 @@ from engine.avatar.image_io import (  # noqa: E402
     square_transform,
     warp_square,
 )
+from engine.errors import AvatarError  # noqa: E402
+
+try:
+    import mediapipe as mp  # noqa: E402
+except ImportError as exc:  # an agent environment: Pipecat/LiveKit need protobuf>=5
+    raise AvatarError(
+        "preparing a portrait needs MediaPipe, which this environment lacks: "
+        "pip install 'gioconda[portraits]' (it cannot share an environment with Pipecat or "
+        "LiveKit: prepare there with `gioconda prepare IMAGE -o NAME.avatar.npz` and load the "
+        "file here)",
+        "prepare_unavailable",
+    ) from exc
 
 LANDMARK_MODEL = f"mediapipe-{mp.__version__} face_mesh refine"
 DETECTION_MIN_CONFIDENCE = 0.5

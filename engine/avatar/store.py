@@ -25,7 +25,7 @@ from PIL import Image
 
 from engine.avatar.image_io import MAX_FILE_BYTES, MAX_PIXELS
 from engine.avatar.prepared import PreparedAvatar
-from engine.avatar.source import ASSETS_DIR, AVATAR_SUFFIX
+from engine.avatar.source import ASSETS_DIR, AVATAR_SUFFIX, shipped_avatar
 from engine.errors import AvatarError
 
 DEFAULT_AVATAR_ID = "astronaut"
@@ -263,6 +263,9 @@ class AvatarStore:
             )
 
     def _load_builtin(self, avatar_id: str) -> PreparedAvatar:
+        shipped = shipped_avatar(ASSETS_DIR / BUILTINS[avatar_id].file)
+        if shipped is not None:
+            return shipped
         path = self.root / "builtin" / f"{avatar_id}{AVATAR_SUFFIX}"
         if path.is_file():
             try:

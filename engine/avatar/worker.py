@@ -46,8 +46,12 @@ def _child(conn: Connection, niceness: int) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from engine.avatar.landmarks import face_models
-    from engine.avatar.prepare import prepare_avatar
+    try:
+        from engine.avatar.landmarks import face_models
+        from engine.avatar.prepare import prepare_avatar
+    except AvatarError as exc:  # no mediapipe here: every upload gets this reason
+        conn.send(("error", exc.reason, str(exc)))
+        return
 
     face_models()  # load the face models before saying ready: start-up is not an upload's time
     os.nice(niceness)
@@ -120,10 +124,13 @@ class _Slot:
             self.stop()
             raise AvatarError("the preparation worker did not start", "prepare_failed")
         try:
-            parent.recv()  # ("ready",)
+            started: tuple[Any, ...] = parent.recv()  # ("ready",) or ("error", reason, detail)
         except (EOFError, OSError) as exc:
             self.stop()
             raise AvatarError("the preparation worker did not start", "prepare_failed") from exc
+        if started[0] == "error":
+            self.stop()
+            raise AvatarError(started[2], started[1])
         log.info(
             "avatar preparation worker started (pid %s, nice +%d)", process.pid, self._niceness
         )

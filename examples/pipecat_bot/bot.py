@@ -7,10 +7,11 @@ Pipecat STT and LLM where EchoLLM is.
 SmallWebRTC (aiortc) carries the face and the voice to the browser; the engine runs in this
 process. Run it in the agents environment (bash scripts/setup_agents.sh pipecat):
 
-    .venv-agents/bin/python examples/pipecat_bot/bot.py --avatar astronaut.avatar.npz
+    .venv-agents/bin/python examples/pipecat_bot/bot.py [--avatar NAME.avatar.npz]
 
-(`--avatar` is a prepared .avatar.npz: that environment has no mediapipe; docs/agents.md says
-how to make one. Without it the built-in portrait is prepared, which needs mediapipe.)
+(Without --avatar the built-in portrait, which ships prepared. Another portrait: that environment
+has no mediapipe, so prepare it where Gioconda's [portraits] extra is installed with
+`gioconda prepare IMAGE -o NAME.avatar.npz`; docs/agents.md.)
 """
 
 from __future__ import annotations
@@ -115,7 +116,9 @@ def make_app(avatar: Path | None) -> web.Application:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--avatar", type=Path, help="a prepared .avatar.npz (or a portrait)")
+    parser.add_argument(
+        "--avatar", type=Path, help="a prepared .avatar.npz (default: the built-in portrait)"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument(

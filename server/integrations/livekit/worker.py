@@ -36,7 +36,8 @@ AGENT_NAME = "gioconda-avatar"
 @dataclass
 class WorkerConfig:
     """What `gioconda livekit-worker` was given; avatars are prepared .avatar.npz files (or
-    portraits, where mediapipe is installed), loaded once and shared by every job."""
+    portraits, where mediapipe is installed; the default one ships prepared), loaded once and
+    shared by every job."""
 
     avatars: dict[str, Path]  # avatar id -> file
     default_avatar: str

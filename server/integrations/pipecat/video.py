@@ -13,8 +13,8 @@ Place it after the TTS service:  ... -> llm -> tts -> GiocondaVideoService -> tr
   `InterruptionFrame` drops queued speech and the face returns to idle within one motion window.
 - Every picture carries the visible AI label unless `ai_label=None`.
 
-Needs `pip install "gioconda[pipecat]"` (see docs/agents.md for the protobuf conflict with
-mediapipe: the Pipecat environment uses a prepared `.avatar.npz`).
+Needs `pip install "gioconda[pipecat]"`. That environment cannot have mediapipe (docs/agents.md):
+it uses the default avatar, which ships prepared, or `.avatar.npz` files from `gioconda prepare`.
 """
 
 from __future__ import annotations
