@@ -58,8 +58,9 @@ SEAM_POINTS = len(ft.LIPS_INNER_UPPER)
 # Avatar inputs whose unbatched shape already has a leading batch axis of 1.
 _IMAGE_INPUTS = ("source_planes", "background")
 LID_SMOOTHING = 0.6  # how far a closed lid's texture over the eyeball fades to its mean colour
-VERTICAL_IRIS_SHIFT = 0.3  # of the calibrated eyeLookY shift the iris itself makes
-LID_FOLLOWS_GAZE = 0.3  # of the opening the upper lid comes down at eyeLookY = +1
+IRIS_CLEAR_PX = 2.0  # the uncovered disc's margin beyond the iris radius
+LID_RAISE_LOOKING_UP = 1.0  # of the iris's rise the upper lid follows it up
+LID_FOLLOWS_GAZE = 0.45  # of the opening the upper lid comes down at eyeLookY = +1
 LID_BAND = 0.3  # of the lid zone: lashes and lid margin slide down as one, unstretched
 
 
@@ -408,22 +409,30 @@ class FaceDecoder(nn.Module):
         geo = torch.lerp(eye_geometry[:, 1:2], eye_geometry[:, 0:1], is_left[..., None])
         x0, x1 = geo[..., 0], geo[..., 1]
         eye_width = x1 - x0  # (A, Pe) corner to corner, px
+        look = motion[:, self.gaze_indices] - source_motion[:, self.gaze_indices]  # (B, 2)
+        # Looking up, the upper lid rises with the iris: the eye's opening stretches up over
+        # the lid's lower band, which the skin above makes room for (under a still lid the
+        # raised iris hid and its gaze barely showed).
+        y, raised = self._raise_lid(x, y, geo, look[:, 1:2])
+        source_at = torch.stack([x, y], dim=-1)
         lid_y, lid_cover, over_eye = self._lid(x, y, geo, motion, source_motion, is_left)
         centre, radius = geo[..., 13:15], geo[..., 15] + 0.5  # (A, Pe, 2), (A, Pe)
-        look = motion[:, self.gaze_indices] - source_motion[:, self.gaze_indices]  # (B, 2)
         shift = look[:, None, :] * self._gaze_px * eye_width[..., None]  # (B, Pe, 2)
         # The iris stays inside the opening: its centre no nearer a corner than its radius.
         shift_x = torch.minimum(
             torch.maximum(shift[..., 0], x0 + radius - centre[..., 0]), x1 - radius - centre[..., 0]
         )
-        # Up and down the iris shows mostly as the lids following it (see _lid); moved inside
-        # the lids, its uncovered rim filled from beside it showed light patches on paintings.
-        shift = torch.stack([shift_x, VERTICAL_IRIS_SHIFT * shift[..., 1]], dim=-1)
+        # Up and down the iris moves the full calibrated shift and the upper lid follows it
+        # (_raise_lid, _lid): moved 0.3 of it under still lids, the gaze barely showed.
+        shift = torch.stack([shift_x, shift[..., 1]], dim=-1)
         iris_at = source_at - shift
         rel = source_at - centre
         # The sclera beside the portrait's iris on this row, on the side of this pixel, mirrored
         # across the iris's edge (so its shading runs on, not one flat sample per row).
-        half_chord = torch.sqrt(torch.relu(radius * radius - rel[..., 1] * rel[..., 1]))
+        # The disc the moved iris uncovers reaches past the segmented radius by IRIS_CLEAR_PX:
+        # a disc of just the radius left the dark limbal ring behind as a second, ghost iris.
+        clear = radius + IRIS_CLEAR_PX
+        half_chord = torch.sqrt(torch.relu(clear * clear - rel[..., 1] * rel[..., 1]))
         side = torch.where(rel[..., 0] < 0.0, -1.0, 1.0)
         mirrored = 2.0 * half_chord + 1.0 - torch.abs(rel[..., 0])
         sclera_x = centre[..., 0] + side * torch.maximum(mirrored, half_chord + 1.0)
@@ -446,18 +455,48 @@ class FaceDecoder(nn.Module):
         iris_colour, sclera_colour = per_eye(5), per_eye(3)
         hidden = torch.lerp(iris_colour, iris_row[..., :3], torch.relu(iris_row[..., 3:] * sign))
         iris_rgb = torch.lerp(hidden, iris[..., :3], torch.relu(iris[..., 3:] * sign))
-        sclera_rgb = torch.lerp(sclera_colour, sclera[..., :3], torch.relu(sclera[..., 3:] * sign))
+        # Half the sclera's own colour: beside the iris's top and bottom rows lie the lid
+        # margins, and an iris moved up or down left pink streaks filled from them.
+        sclera_rgb = torch.lerp(
+            sclera_colour, sclera[..., :3], 0.5 * torch.relu(sclera[..., 3:] * sign)
+        )
 
+        colour = torch.where(raised[..., None], here[..., :3], colour)
         inside = torch.relu(here[..., 3:] * sign)  # (B, Pe, 1) this eye's opening, 0..1
         moved = torch.sqrt(((iris_at - centre) ** 2).sum(-1))
         new_iris = torch.clamp(radius - moved + 0.5, 0.0, 1.0)[..., None]
-        old_iris = torch.clamp(radius - 1.0 - torch.sqrt((rel * rel).sum(-1)) + 0.5, 0.0, 1.0)
+        old_iris = torch.clamp(clear - torch.sqrt((rel * rel).sum(-1)) + 0.5, 0.0, 1.0)
         behind = torch.lerp(colour, sclera_rgb, old_iris[..., None])
         colour = torch.lerp(colour, torch.lerp(behind, iris_rgb, new_iris), inside)
         # Over the eyeball a closed lid is skin the open eye kept folded under its crease:
         # smoother than the band that slid down, so its texture fades to the lid's colour.
         lid_rgb = torch.lerp(lid[..., :3], per_eye(7), LID_SMOOTHING * over_eye[..., None])
         return torch.lerp(colour, lid_rgb, lid_cover[..., None])
+
+    @staticmethod
+    def _raise_lid(
+        x: torch.Tensor, y: torch.Tensor, geo: torch.Tensor, look_y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Portrait rows to show at (x, y) with the upper lid raised for an upward gaze, and
+        where they differ from y (B, Pe) bool.
+
+        The lash line rises by LID_RAISE_LOOKING_UP of the iris's rise (at most 0.6 of the
+        lid zone): the opening stretches up to it and the lid zone above compresses."""
+        u = (x - geo[..., 0]) / (geo[..., 1] - geo[..., 0])
+        up, low = _quartic(geo[..., 2:7], u), _quartic(geo[..., 7:12], u)
+        width = geo[..., 1] - geo[..., 0]
+        within = torch.clamp(u * width, 0.0, 1.0) * torch.clamp((1.0 - u) * width, 0.0, 1.0)
+        opening = torch.relu(low - up)
+        zone = geo[..., 12]
+        lift = LID_RAISE_LOOKING_UP * torch.relu(-look_y) * GAZE_Y_PER_UNIT * width * within
+        lift = torch.minimum(lift, 0.6 * zone)  # (B, Pe) px the lash line rises
+        top, lash = up - zone, up - lift
+        in_zone = (y >= top) & (y < lash)
+        in_eye = (y >= lash) & (y < low)
+        skin_y = top + (y - top) * zone / (zone - lift)
+        eye_y = up + (y - lash) * opening / torch.clamp(opening + lift, min=1e-3)
+        raised = (in_zone | in_eye) & (lift > 0.0)
+        return torch.where(in_zone, skin_y, torch.where(in_eye, eye_y, y)), raised
 
     def _lid(
         self,

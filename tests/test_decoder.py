@@ -161,6 +161,24 @@ def test_gaze_moves_the_irises_inside_the_opening(rig) -> None:  # type: ignore[
         assert shift * look >= 0.02, f"eyeLookX={look} moved the irises {shift:.3f} IOD"
 
 
+# Re-detected vertical iris travel from eyeLookY=-1 (up) to +1 (down), in inter-ocular
+# distances. Measured 0.043 on the astronaut, 0.020 on the Mona Lisa, 0.026 on her small copy
+# (round 1: 0.005-0.010). The painting reads less: her iris fills the opening from lid to lid,
+# so a moved iris mostly shows as the lids following it.
+VERTICAL_GAZE_MIN_RANGE = 0.018
+
+
+def test_vertical_gaze_moves_the_irises_up_and_down(rig) -> None:  # type: ignore[no-untyped-def]
+    """Bug: eyeLookY=+-1 moved the irises 0.003-0.007 inter-ocular distances (horizontal gaze
+    moves them 0.04): the iris moved 0.3 of its calibrated shift under lids that stayed put."""
+    _, _, landmarks_with, _ = rig
+    still = landmarks_with(eyeLookX=0.0, eyeLookY=0.0)
+    down = iris_shift_iod(landmarks_with(eyeLookX=0.0, eyeLookY=1.0), still)[1]
+    up = iris_shift_iod(landmarks_with(eyeLookX=0.0, eyeLookY=-1.0), still)[1]
+    assert down > 0.0 > up, f"eyeLookY=+1 moved the irises {down:+.3f} IOD, -1 {up:+.3f}"
+    assert down - up >= VERTICAL_GAZE_MIN_RANGE, f"up to down moved the irises {down - up:.3f} IOD"
+
+
 @pytest.fixture(scope="module")
 def speech_motion(shared_data):  # type: ignore[no-untyped-def]
     """25 Hz motion the shipped model makes for 3 s of real speech."""
