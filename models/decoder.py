@@ -124,6 +124,19 @@ def _quartic(coefficients: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     return (((c[..., 4] * u + c[..., 3]) * u + c[..., 2]) * u + c[..., 1]) * u + c[..., 0]
 
 
+def _lid_curves(
+    x: torch.Tensor, geo: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """At columns x (B, Pe) of an eye (geo (A, Pe, 16)): upper and lower lid y, the eye's
+    corner-to-corner width, and 1 between its corners fading to 0 over a pixel beyond them."""
+    width = geo[..., 1] - geo[..., 0]
+    u = (x - geo[..., 0]) / width
+    up = _quartic(geo[..., 2:7], u)
+    low = _quartic(geo[..., 7:12], u)
+    within = torch.clamp(u * width, 0.0, 1.0) * torch.clamp((1.0 - u) * width, 0.0, 1.0)
+    return up, low, width, within
+
+
 def _ramp(x: torch.Tensor, width: float) -> torch.Tensor:
     """0 for x <= 0, rising linearly to 1 at x = width: zero area when two edges coincide."""
     return torch.clamp(x / width, 0.0, 1.0)
@@ -413,9 +426,10 @@ class FaceDecoder(nn.Module):
         # Looking up, the upper lid rises with the iris: the eye's opening stretches up over
         # the lid's lower band, which the skin above makes room for (under a still lid the
         # raised iris hid and its gaze barely showed).
-        y, raised = self._raise_lid(x, y, geo, look[:, 1:2])
+        lids = _lid_curves(x, geo)
+        y, raised = self._raise_lid(y, geo, lids, look[:, 1:2])
         source_at = torch.stack([x, y], dim=-1)
-        lid_y, lid_cover, over_eye = self._lid(x, y, geo, motion, source_motion, is_left)
+        lid_y, lid_cover, over_eye = self._lid(y, geo, lids, motion, source_motion, is_left)
         centre, radius = geo[..., 13:15], geo[..., 15] + 0.5  # (A, Pe, 2), (A, Pe)
         shift = look[:, None, :] * self._gaze_px * eye_width[..., None]  # (B, Pe, 2)
         # The iris stays inside the opening: its centre no nearer a corner than its radius.
@@ -475,17 +489,17 @@ class FaceDecoder(nn.Module):
 
     @staticmethod
     def _raise_lid(
-        x: torch.Tensor, y: torch.Tensor, geo: torch.Tensor, look_y: torch.Tensor
+        y: torch.Tensor,
+        geo: torch.Tensor,
+        lids: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+        look_y: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Portrait rows to show at (x, y) with the upper lid raised for an upward gaze, and
         where they differ from y (B, Pe) bool.
 
         The lash line rises by LID_RAISE_LOOKING_UP of the iris's rise (at most 0.6 of the
         lid zone): the opening stretches up to it and the lid zone above compresses."""
-        u = (x - geo[..., 0]) / (geo[..., 1] - geo[..., 0])
-        up, low = _quartic(geo[..., 2:7], u), _quartic(geo[..., 7:12], u)
-        width = geo[..., 1] - geo[..., 0]
-        within = torch.clamp(u * width, 0.0, 1.0) * torch.clamp((1.0 - u) * width, 0.0, 1.0)
+        up, low, width, within = lids
         opening = torch.relu(low - up)
         zone = geo[..., 12]
         lift = LID_RAISE_LOOKING_UP * torch.relu(-look_y) * GAZE_Y_PER_UNIT * width * within
@@ -500,9 +514,9 @@ class FaceDecoder(nn.Module):
 
     def _lid(
         self,
-        x: torch.Tensor,
         y: torch.Tensor,
         geo: torch.Tensor,
+        lids: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
         motion: torch.Tensor,
         source_motion: torch.Tensor,
         is_left: torch.Tensor,
@@ -516,11 +530,7 @@ class FaceDecoder(nn.Module):
         the portrait's own pixels, where the inverted warp smeared an eye collapsing to zero
         height over its coarse grid (and on a turned head left the far eye half open).
         """
-        u = (x - geo[..., 0]) / (geo[..., 1] - geo[..., 0])
-        up = _quartic(geo[..., 2:7], u)  # (B, Pe) upper lid y at this column
-        low = _quartic(geo[..., 7:12], u)
-        width = geo[..., 1] - geo[..., 0]
-        within = torch.clamp(u * width, 0.0, 1.0) * torch.clamp((1.0 - u) * width, 0.0, 1.0)
+        up, low, _width, within = lids
         own = source_motion[:, self.blink_indices]  # (A, 2)
         closing = torch.clamp(
             (motion[:, self.blink_indices] - own) / torch.clamp(1.0 - own, min=0.05), 0.0, 1.0
