@@ -452,9 +452,10 @@ class FaceDecoder(nn.Module):
         sclera_x = centre[..., 0] + side * torch.maximum(mirrored, half_chord + 1.0)
         sclera_at = torch.stack([sclera_x.expand_as(x), y], dim=-1)
         lid_at = torch.stack([x, lid_y], dim=-1)
-        # Where the moved iris shows a part a lid hid in the portrait: its own column on the
-        # row through its centre, which the portrait shows.
-        iris_row_at = torch.stack([iris_at[..., 0], centre[..., 1].expand_as(x)], dim=-1)
+        # Where the moved iris shows a part a lid hid in the portrait: the same part mirrored
+        # across the iris's middle row, which a lid rarely hides too (its own column on the
+        # middle row repeated it as vertical stripes over the iris).
+        iris_row_at = torch.stack([iris_at[..., 0], 2.0 * centre[..., 1] - iris_at[..., 1]], dim=-1)
         points = torch.cat([source_at, iris_at, sclera_at, lid_at, iris_row_at], dim=1)
         # All five planes: selecting four would copy the full-size image on every call.
         sampled = self._sample(source_planes, points[:, None])[:, :, 0]
@@ -469,11 +470,11 @@ class FaceDecoder(nn.Module):
         iris_colour, sclera_colour = per_eye(5), per_eye(3)
         hidden = torch.lerp(iris_colour, iris_row[..., :3], torch.relu(iris_row[..., 3:] * sign))
         iris_rgb = torch.lerp(hidden, iris[..., :3], torch.relu(iris[..., 3:] * sign))
-        # Half the sclera's own colour: beside the iris's top and bottom rows lie the lid
-        # margins, and an iris moved up or down left pink streaks filled from them.
-        sclera_rgb = torch.lerp(
-            sclera_colour, sclera[..., :3], 0.5 * torch.relu(sclera[..., 3:] * sign)
-        )
+        # The sclera beside it through the disc's middle rows, its own colour towards the top
+        # and bottom rows: beside those lie the lid margins, and an iris moved up or down left
+        # streaks filled from them.
+        beside = torch.relu(sclera[..., 3:] * sign) * (half_chord / clear)[..., None]
+        sclera_rgb = torch.lerp(sclera_colour, sclera[..., :3], beside)
 
         colour = torch.where(raised[..., None], here[..., :3], colour)
         inside = torch.relu(here[..., 3:] * sign)  # (B, Pe, 1) this eye's opening, 0..1
@@ -497,13 +498,13 @@ class FaceDecoder(nn.Module):
         """Portrait rows to show at (x, y) with the upper lid raised for an upward gaze, and
         where they differ from y (B, Pe) bool.
 
-        The lash line rises by LID_RAISE_LOOKING_UP of the iris's rise (at most 0.6 of the
+        The lash line rises by LID_RAISE_LOOKING_UP of the iris's rise (at most 0.8 of the
         lid zone): the opening stretches up to it and the lid zone above compresses."""
         up, low, width, within = lids
         opening = torch.relu(low - up)
         zone = geo[..., 12]
         lift = LID_RAISE_LOOKING_UP * torch.relu(-look_y) * GAZE_Y_PER_UNIT * width * within
-        lift = torch.minimum(lift, 0.6 * zone)  # (B, Pe) px the lash line rises
+        lift = torch.minimum(lift, 0.8 * zone)  # (B, Pe) px the lash line rises
         top, lash = up - zone, up - lift
         in_zone = (y >= top) & (y < lash)
         in_eye = (y >= lash) & (y < low)
