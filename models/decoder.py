@@ -61,6 +61,8 @@ LID_SMOOTHING = 0.6  # how far a closed lid's texture over the eyeball fades to 
 IRIS_CLEAR_PX = 2.0  # the uncovered disc's margin beyond the iris radius
 LID_RAISE_LOOKING_UP = 1.0  # of the iris's rise the upper lid follows it up
 LID_FOLLOWS_GAZE = 0.45  # of the opening the upper lid comes down at eyeLookY = +1
+LASH_DARKNESS = 0.45  # a closed lid's lash line: this much of the lid's colour
+LASH_STRENGTH = 0.7  # ... laid over the lid this strongly
 LID_BAND = 0.3  # of the lid zone: lashes and lid margin slide down as one, unstretched
 
 
@@ -429,7 +431,7 @@ class FaceDecoder(nn.Module):
         lids = _lid_curves(x, geo)
         y, raised = self._raise_lid(y, geo, lids, look[:, 1:2])
         source_at = torch.stack([x, y], dim=-1)
-        lid_y, lid_cover, over_eye = self._lid(y, geo, lids, motion, source_motion, is_left)
+        lid_y, lid_cover, over_eye, lash = self._lid(y, geo, lids, motion, source_motion, is_left)
         centre, radius = geo[..., 13:15], geo[..., 15] + 0.5  # (A, Pe, 2), (A, Pe)
         shift = look[:, None, :] * self._gaze_px * eye_width[..., None]  # (B, Pe, 2)
         # The iris stays inside the opening: its centre no nearer a corner than its radius.
@@ -486,7 +488,11 @@ class FaceDecoder(nn.Module):
         # Over the eyeball a closed lid is skin the open eye kept folded under its crease:
         # smoother than the band that slid down, so its texture fades to the lid's colour.
         lid_rgb = torch.lerp(lid[..., :3], per_eye(7), LID_SMOOTHING * over_eye[..., None])
-        return torch.lerp(colour, lid_rgb, lid_cover[..., None])
+        colour = torch.lerp(colour, lid_rgb, lid_cover[..., None])
+        # A closed lid's margin is a dark line of lashes where the lids meet. A painting's
+        # lash line is no darker than its lid, so its closed eye showed a pale band over the
+        # lower lid that read as an eye still half open.
+        return torch.lerp(colour, LASH_DARKNESS * per_eye(7), LASH_STRENGTH * lash[..., None])
 
     @staticmethod
     def _raise_lid(
@@ -521,10 +527,10 @@ class FaceDecoder(nn.Module):
         motion: torch.Tensor,
         source_motion: torch.Tensor,
         is_left: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Where a closing lid's skin comes from at portrait pixels (x, y): (lid y, cover,
-        and how far into the opening the pixel lies, 0 at the open lash line to 1 at the
-        closed one, 0 outside).
+        how far into the opening the pixel lies, 0 at the open lash line to 1 at the
+        closed one, 0 outside, and the moved lash line's weight, 0..1).
 
         The lash line moves down by `closing` of the opening below it, and the zone of skin
         above it (most of the way to the brow) follows: closed form, at full resolution, in
@@ -554,7 +560,10 @@ class FaceDecoder(nn.Module):
         lid_y = torch.where(moved, up - zone + t * zone, y)
         cover = torch.clamp(up + travel - y + 0.5, 0.0, 1.0) * torch.clamp(travel, 0.0, 1.0)
         over_eye = torch.clamp((y - up) / torch.clamp(travel, min=1.0), 0.0, 1.0)
-        return lid_y, cover, over_eye * torch.clamp(up + travel - 1.5 - y, 0.0, 1.0)
+        # The moved lash line, a 2 px band, drawn once the lid has travelled half its way.
+        lash = torch.clamp(1.0 - torch.abs(y - (up + travel - 0.5)) / 1.5, 0.0, 1.0)
+        lash = lash * torch.clamp(2.0 * closing - 1.0, 0.0, 1.0) * within
+        return lid_y, cover, over_eye * torch.clamp(up + travel - 1.5 - y, 0.0, 1.0), lash
 
     def _mouth_layer(
         self,

@@ -82,10 +82,12 @@ def test_blink_closes_that_eye_only(rig, side: str) -> None:  # type: ignore[no-
 
 
 # Both eyes closed together, re-detected: at most this fraction of the open aspect ratio. The
-# painting misses 0.4 frontally: its mesh puts the upper lid on the painted lid crease. On a
+# painting's left eye misses 0.4 frontally (0.49 measured, with the closed lid's lash line drawn
+# dark): on the open eye the mesh's upper lid lies on the lash line, but on the closed one it
+# sits on the pale lid 3-4 px above the closure, whose lid is as pale as her sclera. On a
 # turned head (the far eye) the re-detected ratio moves by +-0.05 with small rig changes, so
 # the limit there is 0.5 (measured 0.26-0.45).
-BLINK_BOTH_MAX_RATIO = {"mona_lisa.jpg": 0.55, "mona_lisa_197px.jpg": 0.5}
+BLINK_BOTH_MAX_RATIO = {"mona_lisa.jpg": 0.52}
 BLINK_TURNED_MAX_RATIO = 0.5
 
 
@@ -171,8 +173,8 @@ def test_gaze_moves_the_irises_inside_the_opening(rig) -> None:  # type: ignore[
 
 # Re-detected vertical iris travel from eyeLookY=-1 (up) to +1 (down), in inter-ocular
 # distances. Measured 0.035 on the astronaut, 0.021 on the Mona Lisa, 0.023 on her small copy,
-# 0.034 on the caricature (round 1: 0.005-0.010). The painting reads less: her iris fills the opening from lid to lid,
-# so a moved iris mostly shows as the lids following it.
+# 0.034 on the caricature (round 1: 0.005-0.010). The painting reads less: her iris fills the
+# opening from lid to lid, so a moved iris mostly shows as the lids following it.
 VERTICAL_GAZE_MIN_RANGE = 0.018
 
 
