@@ -188,7 +188,10 @@ def mouth_bases(m: FaceMeasures, pts: np.ndarray, n_grid: int) -> dict[str, np.n
     lower_thick = max(lc[ft.OUTER_LIP_LOWER_MID, 1] - seam_mid_y, 2.0)
 
     # The lower lip opens as a lens (corners nearly fixed); the chin below moves as one piece.
-    corner_taper = 1.0 - 0.85 * smoothstep(0.1 * mw, 0.55 * mw, np.abs(dx_mouth))
+    # An elliptical opening, full across the middle and closing steeply at the corners: the
+    # smoothstep taper used before opened a V.
+    across = np.clip(np.abs(dx_mouth) / (0.5 * mw), 0.0, 1.0)
+    corner_taper = 0.08 + 0.92 * (1.0 - across**2) ** 0.75
     # Measured from the lower inner lip, not the seam: the portrait's own open mouth (teeth,
     # the dark corners of a smile) moves with the lip below it instead of stretching down.
     lower_inner_y = curve_y(x, lc[list(ft.LIPS_INNER_LOWER), :2])
