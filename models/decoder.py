@@ -63,6 +63,7 @@ LID_RAISE_LOOKING_UP = 1.0  # of the iris's rise the upper lid follows it up
 LID_FOLLOWS_GAZE = 0.45  # of the opening the upper lid comes down at eyeLookY = +1
 LASH_DARKNESS = 0.45  # a closed lid's lash line: this much of the lid's colour
 LASH_STRENGTH = 0.7  # ... laid over the lid this strongly
+TEETH_ON_ARCH = 10.0  # teeth across the front half of the arch, corner to corner
 LID_BAND = 0.3  # of the lid zone: lashes and lid margin slide down as one, unstretched
 
 
@@ -462,7 +463,10 @@ class FaceDecoder(nn.Module):
         # All five planes: selecting four would copy the full-size image on every call.
         sampled = self._sample(source_planes, points[:, None])[:, :, 0]
         sampled = sampled.transpose(1, 2)  # (B, 5 Pe, 5) rgb + 0.5, person alpha, eye interior
-        here, iris, sclera, lid, iris_row = sampled[..., [0, 1, 2, 4]].chunk(5, dim=1)
+        # rgb and the eye plane; two slices, not a list index (torch's advanced indexing on the
+        # last axis took 1.2 ms a frame here, a tenth of the decoder).
+        sampled = torch.cat([sampled[..., :3], sampled[..., 4:]], dim=-1)
+        here, iris, sclera, lid, iris_row = sampled.chunk(5, dim=1)
         sign = (2.0 * is_left - 1.0)[..., None]  # (B, Pe, 1) +1 left eye, -1 right eye
         which = is_left[..., None]
 
@@ -625,14 +629,21 @@ class FaceDecoder(nn.Module):
         # a little of a painted row shows below them.
         upper_h = torch.clamp(0.14 * mouth_width - 0.5 * source_gap, min=0.0) * (1.0 - 0.6 * shown)
         lower_h = torch.clamp(0.11 * mouth_width - 0.5 * source_gap, min=0.0)
-        row_height = 0.7 + 0.3 * centred
+        # Teeth stand round an arch seen from the front: equal steps of angle round it, so they
+        # narrow towards the corners; the midline falls between the two central incisors.
+        # `across` is 0 at a tooth's middle and 1 at the gaps either side of it.
+        arch = torch.asin(torch.clamp(2.0 * u - 1.0, -0.999, 0.999)) * (TEETH_ON_ARCH / torch.pi)
+        across = torch.abs(2.0 * (arch - torch.floor(arch)) - 1.0)
+        # Each tooth's edge is rounded (shorter towards its sides), so the row's edge is a
+        # scallop rather than a ruled line.
+        row_height = (0.7 + 0.3 * centred) * (1.0 - 0.14 * across * across * across)
         upper_teeth = _ramp(upper_h * row_height - below_upper, 1.5) * _ramp(centred - 0.12, 0.2)
         lower_teeth = _ramp(lower_h * row_height - above_lower, 1.5) * _ramp(centred - 0.2, 0.2)
         lower_teeth = lower_teeth * torch.clamp(
             (opening - 0.08 * mouth_width) / (0.1 * mouth_width), 0, 1
         )
-        # The gaps between teeth: narrow dark lines, about eight teeth across the opening.
-        gaps = torch.clamp((-torch.cos((u - 0.5) * (8.0 * torch.pi)) - 0.93) / 0.07, 0.0, 1.0)
+        # The gaps between teeth: the outer quarter of each side of a tooth, darkening softly.
+        gaps = torch.clamp((across - 0.75) / 0.25, 0.0, 1.0)
         # The tongue's back rises behind the lower teeth: a broad mound above the lower lip.
         tongue_w = torch.exp(
             -(((2.0 * u - 1.0) / 0.8) ** 2)
@@ -644,8 +655,10 @@ class FaceDecoder(nn.Module):
         # Light falls off into the mouth and towards its corners; under the upper lip is shadow.
         depth_shade = 0.55 + 0.45 * centred
         # Teeth stand in front: lit but for the corners and the upper lip's shadow.
-        shade = (0.75 + 0.25 * centred) * (0.85 + 0.15 * _ramp(below_upper - 2.0, 4.0))
-        shade = shade * (1.0 - 0.25 * gaps)
+        # Shaded by depth: the arch turns away into the mouth's shadow towards the corners, each
+        # tooth's rounded face darkens towards its sides, and the gaps between are soft.
+        shade = (0.6 + 0.4 * torch.sqrt(centred)) * (0.85 + 0.15 * _ramp(below_upper - 2.0, 4.0))
+        shade = shade * (1.0 - 0.1 * across * across) * (1.0 - 0.15 * gaps)
         behind_teeth = (1.0 - lower_teeth) * (1.0 - upper_teeth)
         # The roof of the mouth behind the upper teeth lies in their shadow.
         roof = 0.75 + 0.25 * _ramp(below_upper - upper_h, 0.15 * mouth_width)
