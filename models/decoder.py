@@ -58,7 +58,7 @@ SEAM_POINTS = len(ft.LIPS_INNER_UPPER)
 # Avatar inputs whose unbatched shape already has a leading batch axis of 1.
 _IMAGE_INPUTS = ("source_planes", "background")
 LID_SMOOTHING = 0.6  # how far a closed lid's texture over the eyeball fades to its mean colour
-IRIS_CLEAR_PX = 2.0  # the uncovered disc's margin beyond the iris radius
+IRIS_CLEAR_PX = 2.0  # the uncovered disc's margin beyond the iris radius (its limbal ring)
 LID_RAISE_LOOKING_UP = 1.0  # of the iris's rise the upper lid follows it up
 LID_FOLLOWS_GAZE = 0.45  # of the opening the upper lid comes down at eyeLookY = +1
 LASH_DARKNESS = 0.45  # a closed lid's lash line: this much of the lid's colour
@@ -446,9 +446,11 @@ class FaceDecoder(nn.Module):
         rel = source_at - centre
         # The sclera beside the portrait's iris on this row, on the side of this pixel, mirrored
         # across the iris's edge (so its shading runs on, not one flat sample per row).
-        # The disc the moved iris uncovers reaches past the segmented radius by IRIS_CLEAR_PX:
-        # a disc of just the radius left the dark limbal ring behind as a second, ghost iris.
-        clear = radius + IRIS_CLEAR_PX
+        # The disc a moved iris uncovers reaches past the segmented radius, by up to
+        # IRIS_CLEAR_PX as the iris moves away: a disc of just the radius left the dark limbal
+        # ring behind as a second, ghost iris. At rest it is the iris's own disc: nothing changes.
+        moved_px = torch.sqrt((shift * shift).sum(-1))
+        clear = radius + torch.clamp(moved_px, max=IRIS_CLEAR_PX)
         half_chord = torch.sqrt(torch.relu(clear * clear - rel[..., 1] * rel[..., 1]))
         side = torch.where(rel[..., 0] < 0.0, -1.0, 1.0)
         mirrored = 2.0 * half_chord + 1.0 - torch.abs(rel[..., 0])
@@ -513,7 +515,10 @@ class FaceDecoder(nn.Module):
         up, low, width, within = lids
         opening = torch.relu(low - up)
         zone = geo[..., 12]
-        lift = LID_RAISE_LOOKING_UP * torch.relu(-look_y) * GAZE_Y_PER_UNIT * width * within
+        # Most over the middle of the eye, none at its corners (as the opening tapers): a lid
+        # lifted evenly to the corners moved the whole eye up, and the iris stayed put in it.
+        arc = torch.clamp(opening / (0.15 * width), 0.0, 1.0)
+        lift = LID_RAISE_LOOKING_UP * torch.relu(-look_y) * GAZE_Y_PER_UNIT * width * arc * within
         lift = torch.minimum(lift, 0.8 * zone)  # (B, Pe) px the lash line rises
         top, lash = up - zone, up - lift
         in_zone = (y >= top) & (y < lash)
