@@ -58,8 +58,12 @@ SEAM_POINTS = len(ft.LIPS_INNER_UPPER)
 # Avatar inputs whose unbatched shape already has a leading batch axis of 1.
 _IMAGE_INPUTS = ("source_planes", "background")
 LID_SMOOTHING = 0.6  # how far a closed lid's texture over the eyeball fades to its mean colour
-VERTICAL_IRIS_SHIFT = 0.3  # of the calibrated eyeLookY shift the iris itself makes
-LID_FOLLOWS_GAZE = 0.3  # of the opening the upper lid comes down at eyeLookY = +1
+IRIS_CLEAR_PX = 2.0  # the uncovered disc's margin beyond the iris radius (its limbal ring)
+LID_RAISE_LOOKING_UP = 1.0  # of the iris's rise the upper lid follows it up
+LID_FOLLOWS_GAZE = 0.45  # of the opening the upper lid comes down at eyeLookY = +1
+LASH_DARKNESS = 0.45  # a closed lid's lash line: this much of the lid's colour
+LASH_STRENGTH = 0.7  # ... laid over the lid this strongly
+TEETH_ON_ARCH = 10.0  # teeth across the front half of the arch, corner to corner
 LID_BAND = 0.3  # of the lid zone: lashes and lid margin slide down as one, unstretched
 
 
@@ -121,6 +125,19 @@ def _quartic(coefficients: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """c0 + c1 u + ... + c4 u^4 by Horner: coefficients (..., 5), u broadcast against (...)."""
     c = coefficients
     return (((c[..., 4] * u + c[..., 3]) * u + c[..., 2]) * u + c[..., 1]) * u + c[..., 0]
+
+
+def _lid_curves(
+    x: torch.Tensor, geo: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """At columns x (B, Pe) of an eye (geo (A, Pe, 16)): upper and lower lid y, the eye's
+    corner-to-corner width, and 1 between its corners fading to 0 over a pixel beyond them."""
+    width = geo[..., 1] - geo[..., 0]
+    u = (x - geo[..., 0]) / width
+    up = _quartic(geo[..., 2:7], u)
+    low = _quartic(geo[..., 7:12], u)
+    within = torch.clamp(u * width, 0.0, 1.0) * torch.clamp((1.0 - u) * width, 0.0, 1.0)
+    return up, low, width, within
 
 
 def _ramp(x: torch.Tensor, width: float) -> torch.Tensor:
@@ -408,35 +425,50 @@ class FaceDecoder(nn.Module):
         geo = torch.lerp(eye_geometry[:, 1:2], eye_geometry[:, 0:1], is_left[..., None])
         x0, x1 = geo[..., 0], geo[..., 1]
         eye_width = x1 - x0  # (A, Pe) corner to corner, px
-        lid_y, lid_cover, over_eye = self._lid(x, y, geo, motion, source_motion, is_left)
-        centre, radius = geo[..., 13:15], geo[..., 15] + 0.5  # (A, Pe, 2), (A, Pe)
         look = motion[:, self.gaze_indices] - source_motion[:, self.gaze_indices]  # (B, 2)
+        # Looking up, the upper lid rises with the iris: the eye's opening stretches up over
+        # the lid's lower band, which the skin above makes room for (under a still lid the
+        # raised iris hid and its gaze barely showed).
+        lids = _lid_curves(x, geo)
+        y, raised = self._raise_lid(y, geo, lids, look[:, 1:2])
+        source_at = torch.stack([x, y], dim=-1)
+        lid_y, lid_cover, over_eye, lash = self._lid(y, geo, lids, motion, source_motion, is_left)
+        centre, radius = geo[..., 13:15], geo[..., 15] + 0.5  # (A, Pe, 2), (A, Pe)
         shift = look[:, None, :] * self._gaze_px * eye_width[..., None]  # (B, Pe, 2)
         # The iris stays inside the opening: its centre no nearer a corner than its radius.
         shift_x = torch.minimum(
             torch.maximum(shift[..., 0], x0 + radius - centre[..., 0]), x1 - radius - centre[..., 0]
         )
-        # Up and down the iris shows mostly as the lids following it (see _lid); moved inside
-        # the lids, its uncovered rim filled from beside it showed light patches on paintings.
-        shift = torch.stack([shift_x, VERTICAL_IRIS_SHIFT * shift[..., 1]], dim=-1)
+        # Up and down the iris moves the full calibrated shift and the upper lid follows it
+        # (_raise_lid, _lid): moved 0.3 of it under still lids, the gaze barely showed.
+        shift = torch.stack([shift_x, shift[..., 1]], dim=-1)
         iris_at = source_at - shift
         rel = source_at - centre
         # The sclera beside the portrait's iris on this row, on the side of this pixel, mirrored
         # across the iris's edge (so its shading runs on, not one flat sample per row).
-        half_chord = torch.sqrt(torch.relu(radius * radius - rel[..., 1] * rel[..., 1]))
+        # The disc a moved iris uncovers reaches past the segmented radius, by up to
+        # IRIS_CLEAR_PX as the iris moves away: a disc of just the radius left the dark limbal
+        # ring behind as a second, ghost iris. At rest it is the iris's own disc: nothing changes.
+        moved_px = torch.sqrt((shift * shift).sum(-1))
+        clear = radius + torch.clamp(moved_px, max=IRIS_CLEAR_PX)
+        half_chord = torch.sqrt(torch.relu(clear * clear - rel[..., 1] * rel[..., 1]))
         side = torch.where(rel[..., 0] < 0.0, -1.0, 1.0)
         mirrored = 2.0 * half_chord + 1.0 - torch.abs(rel[..., 0])
         sclera_x = centre[..., 0] + side * torch.maximum(mirrored, half_chord + 1.0)
         sclera_at = torch.stack([sclera_x.expand_as(x), y], dim=-1)
         lid_at = torch.stack([x, lid_y], dim=-1)
-        # Where the moved iris shows a part a lid hid in the portrait: its own column on the
-        # row through its centre, which the portrait shows.
-        iris_row_at = torch.stack([iris_at[..., 0], centre[..., 1].expand_as(x)], dim=-1)
+        # Where the moved iris shows a part a lid hid in the portrait: the same part mirrored
+        # across the iris's middle row, which a lid rarely hides too (its own column on the
+        # middle row repeated it as vertical stripes over the iris).
+        iris_row_at = torch.stack([iris_at[..., 0], 2.0 * centre[..., 1] - iris_at[..., 1]], dim=-1)
         points = torch.cat([source_at, iris_at, sclera_at, lid_at, iris_row_at], dim=1)
         # All five planes: selecting four would copy the full-size image on every call.
         sampled = self._sample(source_planes, points[:, None])[:, :, 0]
         sampled = sampled.transpose(1, 2)  # (B, 5 Pe, 5) rgb + 0.5, person alpha, eye interior
-        here, iris, sclera, lid, iris_row = sampled[..., [0, 1, 2, 4]].chunk(5, dim=1)
+        # rgb and the eye plane; two slices, not a list index (torch's advanced indexing on the
+        # last axis took 1.2 ms a frame here, a tenth of the decoder).
+        sampled = torch.cat([sampled[..., :3], sampled[..., 4:]], dim=-1)
+        here, iris, sclera, lid, iris_row = sampled.chunk(5, dim=1)
         sign = (2.0 * is_left - 1.0)[..., None]  # (B, Pe, 1) +1 left eye, -1 right eye
         which = is_left[..., None]
 
@@ -446,42 +478,75 @@ class FaceDecoder(nn.Module):
         iris_colour, sclera_colour = per_eye(5), per_eye(3)
         hidden = torch.lerp(iris_colour, iris_row[..., :3], torch.relu(iris_row[..., 3:] * sign))
         iris_rgb = torch.lerp(hidden, iris[..., :3], torch.relu(iris[..., 3:] * sign))
-        sclera_rgb = torch.lerp(sclera_colour, sclera[..., :3], torch.relu(sclera[..., 3:] * sign))
+        # The sclera beside it through the disc's middle rows, its own colour towards the top
+        # and bottom rows: beside those lie the lid margins, and an iris moved up or down left
+        # streaks filled from them.
+        beside = torch.relu(sclera[..., 3:] * sign) * (half_chord / clear)[..., None]
+        sclera_rgb = torch.lerp(sclera_colour, sclera[..., :3], beside)
 
+        colour = torch.where(raised[..., None], here[..., :3], colour)
         inside = torch.relu(here[..., 3:] * sign)  # (B, Pe, 1) this eye's opening, 0..1
         moved = torch.sqrt(((iris_at - centre) ** 2).sum(-1))
         new_iris = torch.clamp(radius - moved + 0.5, 0.0, 1.0)[..., None]
-        old_iris = torch.clamp(radius - 1.0 - torch.sqrt((rel * rel).sum(-1)) + 0.5, 0.0, 1.0)
+        old_iris = torch.clamp(clear - torch.sqrt((rel * rel).sum(-1)) + 0.5, 0.0, 1.0)
         behind = torch.lerp(colour, sclera_rgb, old_iris[..., None])
         colour = torch.lerp(colour, torch.lerp(behind, iris_rgb, new_iris), inside)
         # Over the eyeball a closed lid is skin the open eye kept folded under its crease:
         # smoother than the band that slid down, so its texture fades to the lid's colour.
         lid_rgb = torch.lerp(lid[..., :3], per_eye(7), LID_SMOOTHING * over_eye[..., None])
-        return torch.lerp(colour, lid_rgb, lid_cover[..., None])
+        colour = torch.lerp(colour, lid_rgb, lid_cover[..., None])
+        # A closed lid's margin is a dark line of lashes where the lids meet. A painting's
+        # lash line is no darker than its lid, so its closed eye showed a pale band over the
+        # lower lid that read as an eye still half open.
+        return torch.lerp(colour, LASH_DARKNESS * per_eye(7), LASH_STRENGTH * lash[..., None])
+
+    @staticmethod
+    def _raise_lid(
+        y: torch.Tensor,
+        geo: torch.Tensor,
+        lids: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+        look_y: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Portrait rows to show at (x, y) with the upper lid raised for an upward gaze, and
+        where they differ from y (B, Pe) bool.
+
+        The lash line rises by LID_RAISE_LOOKING_UP of the iris's rise (at most 0.8 of the
+        lid zone): the opening stretches up to it and the lid zone above compresses."""
+        up, low, width, within = lids
+        opening = torch.relu(low - up)
+        zone = geo[..., 12]
+        # Most over the middle of the eye, none at its corners (as the opening tapers): a lid
+        # lifted evenly to the corners moved the whole eye up, and the iris stayed put in it.
+        arc = torch.clamp(opening / (0.15 * width), 0.0, 1.0)
+        lift = LID_RAISE_LOOKING_UP * torch.relu(-look_y) * GAZE_Y_PER_UNIT * width * arc * within
+        lift = torch.minimum(lift, 0.8 * zone)  # (B, Pe) px the lash line rises
+        top, lash = up - zone, up - lift
+        in_zone = (y >= top) & (y < lash)
+        in_eye = (y >= lash) & (y < low)
+        skin_y = top + (y - top) * zone / (zone - lift)
+        eye_y = up + (y - lash) * opening / torch.clamp(opening + lift, min=1e-3)
+        raised = (in_zone | in_eye) & (lift > 0.0)
+        return torch.where(in_zone, skin_y, torch.where(in_eye, eye_y, y)), raised
 
     def _lid(
         self,
-        x: torch.Tensor,
         y: torch.Tensor,
         geo: torch.Tensor,
+        lids: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
         motion: torch.Tensor,
         source_motion: torch.Tensor,
         is_left: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Where a closing lid's skin comes from at portrait pixels (x, y): (lid y, cover,
-        and how far into the opening the pixel lies, 0 at the open lash line to 1 at the
-        closed one, 0 outside).
+        how far into the opening the pixel lies, 0 at the open lash line to 1 at the
+        closed one, 0 outside, and the moved lash line's weight, 0..1).
 
         The lash line moves down by `closing` of the opening below it, and the zone of skin
         above it (most of the way to the brow) follows: closed form, at full resolution, in
         the portrait's own pixels, where the inverted warp smeared an eye collapsing to zero
         height over its coarse grid (and on a turned head left the far eye half open).
         """
-        u = (x - geo[..., 0]) / (geo[..., 1] - geo[..., 0])
-        up = _quartic(geo[..., 2:7], u)  # (B, Pe) upper lid y at this column
-        low = _quartic(geo[..., 7:12], u)
-        width = geo[..., 1] - geo[..., 0]
-        within = torch.clamp(u * width, 0.0, 1.0) * torch.clamp((1.0 - u) * width, 0.0, 1.0)
+        up, low, _width, within = lids
         own = source_motion[:, self.blink_indices]  # (A, 2)
         closing = torch.clamp(
             (motion[:, self.blink_indices] - own) / torch.clamp(1.0 - own, min=0.05), 0.0, 1.0
@@ -504,7 +569,10 @@ class FaceDecoder(nn.Module):
         lid_y = torch.where(moved, up - zone + t * zone, y)
         cover = torch.clamp(up + travel - y + 0.5, 0.0, 1.0) * torch.clamp(travel, 0.0, 1.0)
         over_eye = torch.clamp((y - up) / torch.clamp(travel, min=1.0), 0.0, 1.0)
-        return lid_y, cover, over_eye * torch.clamp(up + travel - 1.5 - y, 0.0, 1.0)
+        # The moved lash line, a 2 px band, drawn once the lid has travelled half its way.
+        lash = torch.clamp(1.0 - torch.abs(y - (up + travel - 0.5)) / 1.5, 0.0, 1.0)
+        lash = lash * torch.clamp(2.0 * closing - 1.0, 0.0, 1.0) * within
+        return lid_y, cover, over_eye * torch.clamp(up + travel - 1.5 - y, 0.0, 1.0), lash
 
     def _mouth_layer(
         self,
@@ -566,14 +634,21 @@ class FaceDecoder(nn.Module):
         # a little of a painted row shows below them.
         upper_h = torch.clamp(0.14 * mouth_width - 0.5 * source_gap, min=0.0) * (1.0 - 0.6 * shown)
         lower_h = torch.clamp(0.11 * mouth_width - 0.5 * source_gap, min=0.0)
-        row_height = 0.7 + 0.3 * centred
+        # Teeth stand round an arch seen from the front: equal steps of angle round it, so they
+        # narrow towards the corners; the midline falls between the two central incisors.
+        # `across` is 0 at a tooth's middle and 1 at the gaps either side of it.
+        arch = torch.asin(torch.clamp(2.0 * u - 1.0, -0.999, 0.999)) * (TEETH_ON_ARCH / torch.pi)
+        across = torch.abs(2.0 * (arch - torch.floor(arch)) - 1.0)
+        # Each tooth's edge is rounded (shorter towards its sides), so the row's edge is a
+        # scallop rather than a ruled line.
+        row_height = (0.7 + 0.3 * centred) * (1.0 - 0.14 * across * across * across)
         upper_teeth = _ramp(upper_h * row_height - below_upper, 1.5) * _ramp(centred - 0.12, 0.2)
         lower_teeth = _ramp(lower_h * row_height - above_lower, 1.5) * _ramp(centred - 0.2, 0.2)
         lower_teeth = lower_teeth * torch.clamp(
             (opening - 0.08 * mouth_width) / (0.1 * mouth_width), 0, 1
         )
-        # The gaps between teeth: narrow dark lines, about eight teeth across the opening.
-        gaps = torch.clamp((-torch.cos((u - 0.5) * (8.0 * torch.pi)) - 0.93) / 0.07, 0.0, 1.0)
+        # The gaps between teeth: the outer quarter of each side of a tooth, darkening softly.
+        gaps = torch.clamp((across - 0.75) / 0.25, 0.0, 1.0)
         # The tongue's back rises behind the lower teeth: a broad mound above the lower lip.
         tongue_w = torch.exp(
             -(((2.0 * u - 1.0) / 0.8) ** 2)
@@ -585,8 +660,10 @@ class FaceDecoder(nn.Module):
         # Light falls off into the mouth and towards its corners; under the upper lip is shadow.
         depth_shade = 0.55 + 0.45 * centred
         # Teeth stand in front: lit but for the corners and the upper lip's shadow.
-        shade = (0.75 + 0.25 * centred) * (0.85 + 0.15 * _ramp(below_upper - 2.0, 4.0))
-        shade = shade * (1.0 - 0.25 * gaps)
+        # Shaded by depth: the arch turns away into the mouth's shadow towards the corners, each
+        # tooth's rounded face darkens towards its sides, and the gaps between are soft.
+        shade = (0.6 + 0.4 * torch.sqrt(centred)) * (0.85 + 0.15 * _ramp(below_upper - 2.0, 4.0))
+        shade = shade * (1.0 - 0.1 * across * across) * (1.0 - 0.15 * gaps)
         behind_teeth = (1.0 - lower_teeth) * (1.0 - upper_teeth)
         # The roof of the mouth behind the upper teeth lies in their shadow.
         roof = 0.75 + 0.25 * _ramp(below_upper - upper_h, 0.15 * mouth_width)

@@ -10,6 +10,6 @@ FROWN_DROP_PER_UNIT = 0.08
 EYE_OPEN_ASPECT = 0.33  # eye aspect ratio of an open, relaxed eye (MediaPipe mesh)
 EYE_WIDE_PER_UNIT = 0.35  # extra aspect ratio at eyeWide=1, relative to EYE_OPEN_ASPECT
 GAZE_X_PER_UNIT = 0.18  # iris shift at eyeLookX=1, in eye widths
-GAZE_Y_PER_UNIT = 0.08
-GAZE_Y_REST = -0.02  # the iris centre rests slightly above the middle of the opening
+GAZE_Y_PER_UNIT = 0.14
+GAZE_Y_REST = 0.02  # the iris centre rests slightly below the middle of the opening (mesh)
 PITCH_BIAS_RAD = 0.17  # the forehead-chin axis of MediaPipe's mesh leans back on frontal faces

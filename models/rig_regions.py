@@ -106,10 +106,18 @@ def head_weight(m: FaceMeasures, pts: np.ndarray) -> np.ndarray:
 
 
 def _seam(m: FaceMeasures) -> np.ndarray:
-    """Midline between the inner lips: the line the lower jaw separates along."""
+    """Midline between the inner lips: the line the lower jaw separates along.
+
+    It ends at the outer mouth corners, where the lips join, not at the inner ones: on a
+    portrait that smiles open-mouthed (cartoons) the inner corners sit well inside, and the
+    jaw split the dark corners of the mouth between them and the outer corners along a line
+    running flat on from the inner corner, which opened as dark cracks beside the interior."""
     upper = m.canonical[list(ft.LIPS_INNER_UPPER), :2]
     lower = m.canonical[list(ft.LIPS_INNER_LOWER), :2]
-    return 0.5 * (upper + lower)
+    seam = 0.5 * (upper + lower)
+    seam[0] = m.canonical[ft.MOUTH_CORNER_RIGHT, :2]
+    seam[-1] = m.canonical[ft.MOUTH_CORNER_LEFT, :2]
+    return seam
 
 
 def _jaw_side(m: FaceMeasures, pts: np.ndarray, n_grid: int) -> np.ndarray:
@@ -180,8 +188,14 @@ def mouth_bases(m: FaceMeasures, pts: np.ndarray, n_grid: int) -> dict[str, np.n
     lower_thick = max(lc[ft.OUTER_LIP_LOWER_MID, 1] - seam_mid_y, 2.0)
 
     # The lower lip opens as a lens (corners nearly fixed); the chin below moves as one piece.
-    corner_taper = 1.0 - 0.85 * smoothstep(0.1 * mw, 0.55 * mw, np.abs(dx_mouth))
-    depth_blend = smoothstep(0.0, 1.8 * lower_thick, y - seam_y)
+    # An elliptical opening, full across the middle and closing steeply at the corners: the
+    # smoothstep taper used before opened a V.
+    across = np.clip(np.abs(dx_mouth) / (0.5 * mw), 0.0, 1.0)
+    corner_taper = 0.08 + 0.92 * (1.0 - across**2) ** 0.75
+    # Measured from the lower inner lip, not the seam: the portrait's own open mouth (teeth,
+    # the dark corners of a smile) moves with the lip below it instead of stretching down.
+    lower_inner_y = curve_y(x, lc[list(ft.LIPS_INNER_LOWER), :2])
+    depth_blend = smoothstep(0.0, 1.8 * lower_thick, y - np.maximum(lower_inner_y, seam_y))
     lateral_jaw = 1.0 - smoothstep(0.55 * mw, 0.5 * m.face_width, np.abs(dx_mouth))
     down_neck = 1.0 - smoothstep(chin_y, chin_y + 0.35 * fh, y)
     jaw_shape = (corner_taper + (1.0 - corner_taper) * depth_blend) * lateral_jaw * down_neck

@@ -53,11 +53,20 @@ def rig(
     return request.param, renderer, landmarks_with, avatar
 
 
+# Re-detected inner-lip gap at jawOpen=1, in mouth widths (painted: JAW_GAP_PER_UNIT = 0.55 at
+# the midline). Since the opening is round rather than a V (round 2) the detector reads the
+# Mona Lisa's as 0.254 (0.32 before), with the same gap at the midline; the other portraits
+# read 0.32-0.45.
+JAW_OPEN_MIN = {"mona_lisa.jpg": 0.23}
+
+
 def test_jaw_open_opens_and_closes_the_lips(rig) -> None:  # type: ignore[no-untyped-def]
-    _, _, landmarks_with, _ = rig
+    name, _, landmarks_with, _ = rig
     opened = mouth_opening(landmarks_with(jawOpen=1.0))
     closed = mouth_opening(landmarks_with(jawOpen=0.0, mouthClose=0.0))
-    assert opened > 0.25, f"jawOpen=1 opened the inner lips to only {opened:.2f} of mouth width"
+    assert opened > JAW_OPEN_MIN.get(name, 0.25), (
+        f"jawOpen=1 opened the inner lips to only {opened:.2f} of mouth width"
+    )
     assert closed < 0.06, f"jawOpen=0 left the inner lips {closed:.2f} of mouth width apart"
 
 
@@ -74,10 +83,12 @@ def test_blink_closes_that_eye_only(rig, side: str) -> None:  # type: ignore[no-
 
 
 # Both eyes closed together, re-detected: at most this fraction of the open aspect ratio. The
-# painting misses 0.4 frontally: its mesh puts the upper lid on the painted lid crease. On a
+# painting's left eye misses 0.4 frontally (0.49 measured, with the closed lid's lash line drawn
+# dark): on the open eye the mesh's upper lid lies on the lash line, but on the closed one it
+# sits on the pale lid 3-4 px above the closure, whose lid is as pale as her sclera. On a
 # turned head (the far eye) the re-detected ratio moves by +-0.05 with small rig changes, so
 # the limit there is 0.5 (measured 0.26-0.45).
-BLINK_BOTH_MAX_RATIO = {"mona_lisa.jpg": 0.55, "mona_lisa_197px.jpg": 0.5}
+BLINK_BOTH_MAX_RATIO = {"mona_lisa.jpg": 0.52}
 BLINK_TURNED_MAX_RATIO = 0.5
 
 
@@ -159,6 +170,24 @@ def test_gaze_moves_the_irises_inside_the_opening(rig) -> None:  # type: ignore[
     for look in (1.0, -1.0):
         shift = iris_shift_iod(landmarks_with(eyeLookX=look, eyeLookY=0.0), still)[0]
         assert shift * look >= 0.02, f"eyeLookX={look} moved the irises {shift:.3f} IOD"
+
+
+# Re-detected vertical iris travel from eyeLookY=-1 (up) to +1 (down), in inter-ocular
+# distances. Measured 0.036 on the astronaut, 0.020 on the Mona Lisa, 0.023 on her small copy,
+# 0.023 on the caricature (round 1: 0.005-0.010). The painting reads less: her iris fills the
+# opening from lid to lid, so a moved iris mostly shows as the lids following it.
+VERTICAL_GAZE_MIN_RANGE = 0.018
+
+
+def test_vertical_gaze_moves_the_irises_up_and_down(rig) -> None:  # type: ignore[no-untyped-def]
+    """Bug: eyeLookY=+-1 moved the irises 0.003-0.007 inter-ocular distances (horizontal gaze
+    moves them 0.04): the iris moved 0.3 of its calibrated shift under lids that stayed put."""
+    _, _, landmarks_with, _ = rig
+    still = landmarks_with(eyeLookX=0.0, eyeLookY=0.0)
+    down = iris_shift_iod(landmarks_with(eyeLookX=0.0, eyeLookY=1.0), still)[1]
+    up = iris_shift_iod(landmarks_with(eyeLookX=0.0, eyeLookY=-1.0), still)[1]
+    assert down > 0.0 > up, f"eyeLookY=+1 moved the irises {down:+.3f} IOD, -1 {up:+.3f}"
+    assert down - up >= VERTICAL_GAZE_MIN_RANGE, f"up to down moved the irises {down - up:.3f} IOD"
 
 
 @pytest.fixture(scope="module")
