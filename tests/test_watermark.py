@@ -137,3 +137,20 @@ def test_a_flat_cartoon_is_found_in_the_first_second_of_a_low_rate_encode() -> N
     (decoded_unmarked,) = read_windows(encode(frames, "libx264", 200, FPS))
     assert not detect_frames(decoded_unmarked).present
 
+
+def test_the_mark_follows_the_content_after_the_first_frame(
+    unmarked: list[NDArray[np.uint8]],
+) -> None:
+    """Bug: the mark was shaped by a stream's first frame alone, so texture that moved away (a
+    turned head, an opened mouth) left its strong mark on what had become flat."""
+    from engine.watermark.embed import RESHAPE_FRAMES
+
+    embedder = WatermarkEmbedder(PAYLOAD)
+    textured = unmarked[0]
+    flat = np.full_like(textured, (236, 188, 160))
+    first = embedder.embed(textured).astype(np.float64) - textured
+    for _ in range(RESHAPE_FRAMES - 1):
+        embedder.embed(textured)
+    later = embedder.embed(flat).astype(np.float64) - flat
+    assert np.sqrt(np.mean(first**2)) > 2.0
+    assert np.sqrt(np.mean(later**2)) < 1.2
