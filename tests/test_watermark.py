@@ -154,3 +154,19 @@ def test_the_mark_follows_the_content_after_the_first_frame(
     later = embedder.embed(flat).astype(np.float64) - flat
     assert np.sqrt(np.mean(first**2)) > 2.0
     assert np.sqrt(np.mean(later**2)) < 1.2
+
+
+def test_a_slightly_rotated_recording_is_found_and_an_unmarked_one_is_not(
+    marked: list[NDArray[np.uint8]], unmarked: list[NDArray[np.uint8]]
+) -> None:
+    """Bug: a recording turned by a degree or two (a camera filming a screen) lost the mark: the
+    detector searched scale and shift, not rotation."""
+    turn = cv2.getRotationMatrix2D((256.0, 256.0), 2.0, 0.9)
+
+    def rotated(frames: list[NDArray[np.uint8]]) -> list[NDArray[np.uint8]]:
+        return [np.asarray(cv2.warpAffine(f, turn, (512, 512)), np.uint8) for f in frames]
+
+    detection = detect_frames(rotated(marked))
+    _assert_found(detection)
+    assert abs(detection.rotation_deg + 2.0) < 0.2
+    assert not detect_frames(rotated(unmarked)).present
