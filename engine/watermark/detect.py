@@ -13,10 +13,13 @@ peak, and the CRC checks the payload.
 
 False-positive rate: under "no mark" each correlation value is close to a standard normal (a
 weighted sum of hundreds of frequency bins with unrelated phases), so the chance that the best of
-HYPOTHESES values reaches z is at most HYPOTHESES * Q(z) (union bound). The data patterns are
-independent of the sync pattern, so without a mark the payload read is noise and passes the 8-bit
-CRC with probability 1/256: a window whose payload checks out has the bound HYPOTHESES * Q(z) /
-256. A window is "detected" when its bound is at most DETECT_FPR; confidence = 1 - bound.
+N values reaches z is at most N * Q(z) (union bound). The upright hypotheses (N = HYPOTHESES) get
+UPRIGHT_SHARE of the budget, the rotated ones (a window not found upright, turned level by the
+angle its autocorrelation shows) the rest, counted as ROTATED_ANGLES * HYPOTHESES. The data
+patterns are independent of the sync pattern, so without a mark the payload read is noise and
+passes the 8-bit CRC with probability 1/256: a window whose payload checks out has its bound
+divided by 256. A window is "detected" when its bound is at most DETECT_FPR; confidence = 1 -
+bound.
 """
 
 from __future__ import annotations
@@ -76,7 +79,7 @@ HYPOTHESES = CANDIDATES * len(SCALE_REFINE) * TILE_PX * TILE_PX
 # range had been tried (ROTATED_ANGLES cells of 0.25 degrees: the angle is chosen from the picture
 # itself). Either family's bound is its hypotheses * Q(z) / its share, and a window's bound is the
 # family it was found in: P(either family fires on an unmarked window) <= DETECT_FPR. The upright
-# threshold moves by 0.02 z; a rotated window needs z 7.7 (7.0 with a valid CRC) instead of 6.9.
+# threshold moves by 0.02 z (6.90, 6.06 with a valid CRC); a rotated window needs 7.64 (6.89).
 ROTATION_MIN_DEG = 0.15
 UPRIGHT_SHARE = 0.9
 ROTATED_ANGLES = math.ceil(2 * ROTATION_RANGE_DEG / 0.25)
