@@ -141,8 +141,8 @@ def test_a_flat_cartoon_is_found_in_the_first_second_of_a_low_rate_encode() -> N
 def test_the_mark_follows_the_content_after_the_first_frame(
     unmarked: list[NDArray[np.uint8]],
 ) -> None:
-    """Bug: the mark was shaped by a stream's first frame alone, so texture that moved away (a
-    turned head, an opened mouth) left its strong mark on what had become flat."""
+    """Bug: the mark was shaped by a stream's first frame alone, so texture that moved away for
+    good (a head that turned or moved) left its strong mark on what had become flat."""
     from engine.watermark.embed import RESHAPE_FRAMES
 
     embedder = WatermarkEmbedder(PAYLOAD)

@@ -12,15 +12,17 @@ with 1). The whole mark is then scaled down, where needed, to at most STRENGTH_R
 dB): a textured painting is at that bound, a flat cartoon well under it.
 
 The shaping follows the content: the map is made again from the current frame every RESHAPE_FRAMES
-frames (1 s at 40 fps). Round 1 shaped the whole stream from its first frame; measured on 4 s
-renders of five portraits, up to 6.6 % of a later frame's pixels then carried a mark more than 1
-grey level stronger than that frame's own texture warrants (up to 5 grey levels more). Reshaping
-once a second bounds that to what changes within a second; it made no measurable difference to
-detection after VP8 or H.264 at 300 kbit/s (reshaping every frame did not either, and made the mark
-itself change two to four times as much from frame to frame, which a codec pays for). Between
-reshapes the mark stays still, as the detector's averaging over a window wants, and its offsets are
-fixed: two uint8 planes (positive and negative parts), so a frame costs one saturating add and one
-saturating subtract (OpenCV); a reshape costs about 2 ms (map 1.8, planes 0.3), once a second.
+frames (1 s at 40 fps), so a head that turns or moves for good takes the shaping with it. It does
+not fix what moves within a second: on 4 s renders of five portraits, 0.4-3.8 % of a frame's pixels
+(0.2-3.4 % with first-frame shaping) carry a mark more than 1 grey level stronger than that frame's
+texture warrants, up to 5 (a mouth open when the map was made): mouths and eyes open and close
+within the second. Every 4 frames brings that to 0.05-0.6 % and a temporal minimum over the second
+lower still, but the latter made the caricature's first VP8 300k window fail; see
+docs/watermark.md. Reshaping made no measurable difference to detection. Between reshapes the mark
+stays still, as the detector's averaging over a window wants, and its offsets are fixed: two uint8
+planes (positive and negative parts), so a frame costs one saturating add and one saturating
+subtract (OpenCV); a reshape costs about 2 ms in a tight loop (map 1.8, planes 0.3), 6-17 ms
+measured inside a stream on this busy machine.
 """
 
 from __future__ import annotations
