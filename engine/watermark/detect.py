@@ -43,6 +43,7 @@ from engine.watermark.payload import CRC_BITS, SYMBOLS, WatermarkPayload
 from engine.watermark.scale import (
     CANDIDATES,
     ROTATION_RANGE_DEG,
+    autocorrelation,
     flatten,
     rotation_deg,
     scale_candidates,
@@ -118,10 +119,11 @@ def detect_luma(luma: NDArray[np.float32]) -> Detection:
     height, width = luma.shape
     if min(height, width) < MIN_SIDE_PX:
         raise ValueError(f"a {width}x{height} picture is too small to carry the mark")
-    upright = _detect_at(luma, 0.0, HYPOTHESES / UPRIGHT_SHARE)
+    acf = autocorrelation(luma)
+    upright = _detect_at(luma, 0.0, HYPOTHESES / UPRIGHT_SHARE, acf)
     if upright.present:
         return upright
-    angle = rotation_deg(luma)
+    angle = rotation_deg(luma, acf)
     if abs(angle) < ROTATION_MIN_DEG:
         return upright
     center = (width / 2.0, height / 2.0)
@@ -139,19 +141,31 @@ def detect_luma(luma: NDArray[np.float32]) -> Detection:
     return rotated if rotated.false_positive_rate < upright.false_positive_rate else upright
 
 
-def _detect_at(luma: NDArray[np.float32], angle_deg: float, hypotheses: float) -> Detection:
+def _detect_at(
+    luma: NDArray[np.float32],
+    angle_deg: float,
+    hypotheses: float,
+    acf: NDArray[np.float32] | None = None,
+) -> Detection:
     """The best sync peak over the scale candidates of a (level) picture; its bound counts
     `hypotheses` tries (the family's, divided by its share of the false-positive budget)."""
     height, width = luma.shape
     best: tuple[float, tuple[float, float], NDArray[np.complex128]] | None = None
-    for scale_y, scale_x in scale_candidates(luma):
+    flattened: dict[tuple[float, int], NDArray[np.float32]] = {}
+    for scale_y, scale_x in scale_candidates(luma, acf):
+        # Flattened once per candidate, at the picture's own scale (the refinements are 0.4 %
+        # apart): the blur and window shrink with the picture.
+        shrink = math.sqrt(scale_y * scale_x)
+        key = (round(FLAT_SIGMA_PX * shrink, 1), 2 * round(FLAT_WINDOW_PX * shrink / 2) + 1)
+        if key not in flattened:
+            flattened[key] = flatten(luma, key[0], key[1], FLAT_FLOOR)
         for refine in SCALE_REFINE:
             scale = (scale_y * refine, scale_x * refine)
             size = (round(width / scale[1]), round(height / scale[0]))
             if min(size) < MIN_SIDE_PX:
                 continue
-            resized = np.asarray(cv2.resize(luma, size, interpolation=cv2.INTER_LINEAR), np.float32)
-            spectrum = _whitened_fold(resized)
+            resized = cv2.resize(flattened[key], size, interpolation=cv2.INTER_LINEAR)
+            spectrum = _whitened_fold(np.asarray(resized, np.float32))
             z = float(_z_scores(spectrum, 0).max())
             if best is None or z > best[0]:
                 best = (z, scale, spectrum)
@@ -179,8 +193,7 @@ def detect_frames(frames: list[NDArray[np.uint8]]) -> Detection:
 
 
 def _whitened_fold(picture: NDArray[np.float32]) -> NDArray[np.complex128]:
-    """(H, W) picture at original scale -> its tile fold's spectrum, unit magnitude in the ring."""
-    picture = flatten(picture, FLAT_SIGMA_PX, FLAT_WINDOW_PX, FLAT_FLOOR)
+    """(H, W) flattened picture at original scale -> its tile fold's spectrum, whitened."""
     height, width = picture.shape
     rows, cols = -(-height // TILE_PX), -(-width // TILE_PX)
     padded = np.zeros((rows * TILE_PX, cols * TILE_PX), np.float32)

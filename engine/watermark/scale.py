@@ -44,9 +44,12 @@ ROTATION_RANGE_DEG = 3.2  # searched both ways: screen recordings are rarely off
 ROTATION_STEP_DEG = 0.05
 
 
-def scale_candidates(picture: NDArray[np.float32]) -> list[tuple[float, float]]:
-    """(scale_y, scale_x) candidates for a (H, W) luma picture, picture px per original px."""
-    acf = _whitened_autocorrelation(picture)
+def scale_candidates(
+    picture: NDArray[np.float32], acf: NDArray[np.float32] | None = None
+) -> list[tuple[float, float]]:
+    """(scale_y, scale_x) candidates for a (H, W) luma picture, picture px per original px
+    (acf: the picture's autocorrelation() when the caller has it already)."""
+    acf = autocorrelation(picture) if acf is None else acf
     height, width = picture.shape
     periods = np.arange(TILE_PX * SCALE_RANGE[0], TILE_PX * SCALE_RANGE[1], PERIOD_STEP_PX)
     score_y = _comb_scores(acf[:, 0], height, periods)
@@ -57,10 +60,10 @@ def scale_candidates(picture: NDArray[np.float32]) -> list[tuple[float, float]]:
     return [*prior_scales(height, width), *from_comb]
 
 
-def rotation_deg(picture: NDArray[np.float32]) -> float:
+def rotation_deg(picture: NDArray[np.float32], acf: NDArray[np.float32] | None = None) -> float:
     """The tiling's rotation in the picture, degrees: rotating the picture by it (OpenCV's sense:
     counter-clockwise as shown) brings the tiling level."""
-    acf = _whitened_autocorrelation(picture)
+    acf = autocorrelation(picture) if acf is None else acf
     acf_height, acf_width = acf.shape
     length = min(picture.shape)
     lags = np.arange(int(0.75 * length) + 2, dtype=np.float32)
@@ -91,7 +94,8 @@ def flatten(
     return np.asarray(detail / np.sqrt(power + floor**2), np.float32)
 
 
-def _whitened_autocorrelation(picture: NDArray[np.float32]) -> NDArray[np.float32]:
+def autocorrelation(picture: NDArray[np.float32]) -> NDArray[np.float32]:
+    """(2H, 2W) the whitened autocorrelation of the flattened picture (zero-padded: no wrap)."""
     picture = flatten(picture, FLAT_SIGMA_PX, FLAT_WINDOW_PX, FLAT_FLOOR)
     height, width = picture.shape
     padded = np.zeros((2 * height, 2 * width), np.float32)
