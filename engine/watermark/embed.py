@@ -1,20 +1,28 @@
 """Embedding: add the payload's mark to every frame, equally to R, G and B, shaped by texture.
 
 The same offset on all three channels moves luma only (the channel every codec keeps best) and
-leaves hue alone. The mark's amplitude follows the texture of the stream's first frame: its local
-contrast (grey levels, the least over a small neighbourhood, so an isolated line does not count as
-texture) times AMPLITUDE_PER_CONTRAST, between AMPLITUDE_RANGE. Hair, foliage and paint cracks
-carry up to 6 grey levels, where neither the eye nor a codec's quantiser removes them; flat cartoon
-skin and plain backgrounds carry 1, where more shows as mottling in zoomed crops (of the three
-settings looked at, floor 1.2 with 2 per grey level of contrast did on the caricature's chin lines;
-1.0 with 1.5 hardly, and it lifts the caricature's z after VP8 and H.264 at 300 kbit/s by about
-1.5x over 0.7 with 1). The whole mark is then scaled down, where needed, to at most STRENGTH_RMS
-(PSNR >= 40.8 dB): a textured painting is at that bound, a flat cartoon well under it.
+leaves hue alone. The mark's amplitude follows the frame's texture: its local contrast (grey
+levels, the least over a small neighbourhood, so an isolated line does not count as texture) times
+AMPLITUDE_PER_CONTRAST, between AMPLITUDE_RANGE. Hair, foliage and paint cracks carry up to 6 grey
+levels, where neither the eye nor a codec's quantiser removes them; flat cartoon skin and plain
+backgrounds carry 1, where more shows as mottling in zoomed crops (of the three settings looked at,
+floor 1.2 with 2 per grey level of contrast did on the caricature's chin lines; 1.0 with 1.5
+hardly, and it lifts the caricature's z after VP8 and H.264 at 300 kbit/s by about 1.5x over 0.7
+with 1). The whole mark is then scaled down, where needed, to at most STRENGTH_RMS (PSNR >= 40.8
+dB): a textured painting is at that bound, a flat cartoon well under it.
 
-A talking head keeps its background and most of its texture in place, so the first frame's map
-serves the whole stream, and the mark stays still in time, as the detector's averaging over a
-window wants. The offsets are then fixed: two uint8 planes (positive and negative parts), so a
-frame costs one saturating add and one saturating subtract (OpenCV).
+The shaping follows the content: the map is made again from the current frame every RESHAPE_FRAMES
+frames (1 s at 40 fps), so a head that turns or moves for good takes the shaping with it. It does
+not fix what moves within a second: on 4 s renders of five portraits, 0.4-3.8 % of a frame's pixels
+(0.2-3.4 % with first-frame shaping) carry a mark more than 1 grey level stronger than that frame's
+texture warrants, up to 5 (a mouth open when the map was made): mouths and eyes open and close
+within the second. Every 4 frames brings that to 0.05-0.6 % and a temporal minimum over the second
+lower still, but the latter made the caricature's first VP8 300k window fail; see
+docs/watermark.md. Reshaping made no measurable difference to detection. Between reshapes the mark
+stays still, as the detector's averaging over a window wants, and its offsets are fixed: two uint8
+planes (positive and negative parts), so a frame costs one saturating add and one saturating
+subtract (OpenCV); a reshape costs about 2 ms in a tight loop (map 1.8, planes 0.3), 6-17 ms
+measured inside a stream on this busy machine.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ AMPLITUDE_RANGE = (1.0, 6.0)  # grey levels RMS: flat areas .. the most textured
 CONTRAST_PX = 5  # local contrast: the standard deviation over this window
 ERODE_PX = 9  # texture: the least contrast within this window
 SMOOTH_PX = 9  # the map is averaged over this window: it changes slowly across the frame
+RESHAPE_FRAMES = 40  # the map follows the content: made again from the frame every this many
 
 
 class WatermarkEmbedder:
@@ -40,25 +49,32 @@ class WatermarkEmbedder:
         self.payload = payload
         self._strength_rms = strength_rms
         reps = -(-FRAME_PX // TILE_PX)
-        self._mark = np.tile(mark_tile(payload.symbols()), (reps, reps))[:FRAME_PX, :FRAME_PX]
+        mark = np.tile(mark_tile(payload.symbols()), (reps, reps))[:FRAME_PX, :FRAME_PX]
+        self._mark = np.ascontiguousarray(mark, np.float32)
+        self._frames = 0
         self._plus: NDArray[np.uint8] | None = None
         self._minus: NDArray[np.uint8] | None = None
 
     def embed(self, rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
-        """A marked copy of a (512, 512, 3) uint8 frame (the first one also shapes the mark)."""
+        """A marked copy of a (512, 512, 3) uint8 frame (every RESHAPE_FRAMES-th, the first
+        included, also shapes the mark)."""
         if rgb.shape != (FRAME_PX, FRAME_PX, 3):
             raise ValueError(f"the watermark expects 512x512 RGB frames, got {rgb.shape}")
-        if self._plus is None or self._minus is None:
+        if self._plus is None or self._minus is None or self._frames % RESHAPE_FRAMES == 0:
             amplitude = amplitude_map(rgb, self._strength_rms)
             self._plus, self._minus = self._planes(amplitude)
+        self._frames += 1
         return np.asarray(cv2.subtract(cv2.add(rgb, self._plus), self._minus), np.uint8)
 
     def _planes(
         self, amplitude: NDArray[np.float32]
     ) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
-        mark = np.round(self._mark * amplitude)  # (512, 512) grey levels
-        rgb = np.repeat(mark[:, :, None], 3, axis=2)  # (512, 512, 3)
-        return np.clip(rgb, 0, 255).astype(np.uint8), np.clip(-rgb, 0, 255).astype(np.uint8)
+        mark = cv2.multiply(self._mark, amplitude)  # (512, 512) grey levels
+        # each sign's part, rounded and saturated to uint8 on one channel, then copied to R, G, B
+        plus = cv2.convertScaleAbs(np.maximum(mark, 0.0))
+        minus = cv2.convertScaleAbs(np.minimum(mark, 0.0))
+        plus, minus = cv2.merge([plus, plus, plus]), cv2.merge([minus, minus, minus])
+        return np.asarray(plus, np.uint8), np.asarray(minus, np.uint8)
 
 
 def amplitude_map(rgb: NDArray[np.uint8], strength_rms: float) -> NDArray[np.float32]:

@@ -1,11 +1,18 @@
 """The mark's patterns: band-limited pseudo-random tiles, one for sync and one per symbol.
 
 Each pattern is a TILE_PX x TILE_PX tile of random noise whose spectrum fills a ring of spatial
-frequencies (BAND_CYCLES cycles per tile: periods of 4.6 to 21 px at 512x512). Low enough to
+frequencies (BAND_CYCLES cycles per tile: periods of 6.4 to 32 px at 512x512). Low enough to
 survive VP8/H.264 at 300 kbit/s and a downscale to 256x256, high enough to stay apart from the
-portrait's own smooth shading. The frame carries the tile repeated (4 x 4 at 512x512), so a crop
-only shifts the tiling cyclically, which the detector finds by correlation, and a rescale changes
-its period, which the detector searches. The mark is
+portrait's own smooth shading. Measured on flat art (a uniform 1.5 grey-level mark, VP8 as
+aiortc runs it, 300 kbit/s, first second): a ring at 3-6 cycles per tile kept about half its
+amplitude, 6-10 cycles 15-35 %, 10-16 cycles 5-12 %, 16 and above 1-5 %; H.264 keeps more
+(16-24 cycles: 26 %, 60 % in the next second). Lower is not better: the portrait's own power
+rises toward low frequencies, and a ring at 3-12 cycles scored lower than this one on every
+portrait and codec tried (round 1's 6-28 ring was lost in VP8's first seconds).
+
+The frame carries the tile repeated (4 x 4 at 512x512), so a crop only shifts the tiling
+cyclically, which the detector finds by correlation, and a rescale changes its period, which the
+detector searches. The mark is
 
     sum_k roll(pattern_k, shift_k)   k = 0 (sync, shift 0) and 1..SYMBOLS (data)
 
@@ -25,13 +32,15 @@ from engine.watermark.payload import SYMBOL_BITS, SYMBOLS
 TILE_PX = 128
 SHIFT_STEP_PX = 4  # 2 px after a downscale to 256x256: still resolved by the correlation peak
 SHIFTS_PER_AXIS = TILE_PX // SHIFT_STEP_PX  # 32 x 32 = 2 ** SYMBOL_BITS positions
-BAND_CYCLES = (6.0, 28.0)  # radius of the spectral ring, in cycles per tile
+BAND_CYCLES = (4.0, 20.0)  # radius of the spectral ring, in cycles per tile
 PATTERN_SEED = 0x61C0DA  # fixed: every Gioconda server embeds and detects the same patterns
 PATTERNS = 1 + SYMBOLS
-# Presence rests on the sync pattern alone (its peak must clear a threshold set for ~1e5 shift and
-# scale hypotheses); each data pattern only has to beat the other 1023 shifts of itself.
-# Sync at twice the amplitude of each data pattern: 4/8 of the mark's power.
-SYNC_WEIGHT = 2.0
+# Presence rests on the sync pattern alone (its peak must clear a threshold set for ~3e5 shift and
+# scale hypotheses: z 6.05 with a valid CRC); each data pattern only has to beat the other 1023
+# shifts of itself, which takes a z of about 5. Sync at 1.3x the amplitude of each data pattern
+# (30 % of the mark's power) asks for the least total mark to meet both: at 2.0 (round 1) the sync
+# cleared its threshold in windows where the payload could not yet be read.
+SYNC_WEIGHT = 1.3
 
 assert SHIFTS_PER_AXIS**2 == 1 << SYMBOL_BITS
 
