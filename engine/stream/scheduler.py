@@ -11,16 +11,17 @@ and the other streams keep going.
 Falling behind (live streams only): engine/stream/degrade.py decides, per frame, whether to
 decode a new picture (if the worker can finish it in time, by its measured cost) or repeat the
 last; motion and audio are never skipped, so A/V sync holds and the stream catches up instead of
-queueing. The worker keeps a smoothed cost of one picture and of one motion window for that.
+queueing. The worker keeps the recent cost of one picture and of one motion window for that.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import statistics
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, fields, replace
 from typing import TypeVar
@@ -46,7 +47,10 @@ IDLE_WAIT_S = 0.05
 # beside two busy processes: without it the worker idled a quarter of the time while frames
 # repeated). It adds nothing to the delay while pictures are cheaper than a frame period.
 AHEAD_FRAMES = 1
-COST_SMOOTHING = 0.25  # weight of the newest batch in the smoothed picture and window costs
+# The picture and window costs the deadline uses: the median of the last COST_SAMPLES batches.
+# A median, not a mean: on a shared CPU one batch in a few takes several times as long (the thread
+# was preempted), and a mean raised by one such spike repeated the next pictures for nothing.
+COST_SAMPLES = 9
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -109,8 +113,8 @@ class Scheduler:
         self._calls: list[Callable[[], None]] = []
         self.stats = SchedulerStats()
         self.cost = FrameCost()  # measured per-frame cost, for admission
-        self._picture_s: float | None = None  # smoothed decoder seconds per picture
-        self._window_s = 0.0  # smoothed sampler seconds per motion window
+        self._picture_s = RecentCost()  # decoder seconds per picture
+        self._window_s = RecentCost()  # sampler seconds per motion window
         self._round_due_s: float | None = None  # earliest due frame planned this round
         self._thread = threading.Thread(target=self._run, name="gioconda-model-worker", daemon=True)
         self._thread.start()
@@ -248,7 +252,8 @@ class Scheduler:
             jobs.append(FrameJob(task, frame, render=render))
 
     def _slower_than_real_time(self, task: StreamTask) -> bool:
-        return self._picture_s is not None and self._picture_s * task.pipeline.fps > 1.0
+        picture_s = self._picture_s.typical()
+        return picture_s is not None and picture_s * task.pipeline.fps > 1.0
 
     def _renders(
         self,
@@ -263,9 +268,11 @@ class Scheduler:
             return True
         now_s = time.monotonic()
         ready_s = None
-        if self._picture_s is not None:
+        picture_s = self._picture_s.typical()
+        if picture_s is not None:
             pictures = sum(job.render for job in jobs) + 1
-            ready_s = now_s + len(requests) * self._window_s + pictures * self._picture_s
+            window_s = self._window_s.typical() or 0.0
+            ready_s = now_s + len(requests) * window_s + pictures * picture_s
         fps = task.pipeline.fps
         decision = decide(
             now_s,
@@ -299,7 +306,7 @@ class Scheduler:
             )
             elapsed = time.perf_counter() - start
             self.stats.sampler_s += elapsed
-            self._window_s = _smoothed(self._window_s, elapsed / len(group))
+            self._window_s.add(elapsed / len(group))
             self.stats.window_batches += 1
             for request, frames in results:
                 owner[id(request.stream)].pipeline.add_window(frames)
@@ -319,7 +326,7 @@ class Scheduler:
                 results = self._batched(group, self._render_group, lambda job: job.task)
                 elapsed = time.perf_counter() - start
                 self.stats.decoder_s += elapsed
-                self._picture_s = _smoothed(self._picture_s, elapsed / len(group))
+                self._picture_s.add(elapsed / len(group))
                 self.stats.render_batches += 1
                 pictures.update({id(job): picture for job, picture in results})
         for job in jobs:
@@ -381,10 +388,18 @@ class Scheduler:
         self.remove(task)
 
 
-def _smoothed(previous: float | None, sample: float) -> float:
-    if previous is None:
-        return sample
-    return previous + COST_SMOOTHING * (sample - previous)
+class RecentCost:
+    """Seconds per item of the last COST_SAMPLES batches (worker thread only)."""
+
+    def __init__(self) -> None:
+        self._samples: deque[float] = deque(maxlen=COST_SAMPLES)
+
+    def add(self, seconds: float) -> None:
+        self._samples.append(seconds)
+
+    def typical(self) -> float | None:
+        """The median; None before the first batch."""
+        return statistics.median(self._samples) if self._samples else None
 
 
 def _renderer_of(job: FrameJob) -> AvatarRenderer:
