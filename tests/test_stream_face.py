@@ -92,8 +92,8 @@ def test_speech_opens_the_mouth_and_clear_closes_it(
     window_frames = (profile.window_frames + profile.lookahead_frames) * FPS // 25 + 3
     # The motion model holds the jaw through pauses shorter than PHRASE_GAP_S (issue 17: real
     # speakers do not snap shut between syllables), so a cut-off closes that much later; and a
-    # live stream that falls behind on a loaded machine repeats pictures (1 in up to 16 is
-    # decoded, engine/stream/degrade.py): the closed mouth may show up to 15 frames later.
+    # live stream that falls behind on a loaded machine repeats pictures (up to 15 in a row,
+    # engine/stream/degrade.py): the closed mouth may show up to 15 frames later.
     window_frames += math.ceil(PHRASE_GAP_S * FPS)
     after = run.frames[speak_frames + window_frames + 15 :]
     assert not any(f.speaking for f in run.frames[speak_frames:])

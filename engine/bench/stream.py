@@ -37,6 +37,7 @@ from engine.contract import StreamOptions
 from engine.motion.clip import load_motion_model
 from engine.motion.profiles import get_profile
 from engine.stream.engine import StreamEngine, validate_options
+from engine.stream.heap import freeze_long_lived
 from engine.stream.session import AvatarStream
 from models.motion_checkpoint import MotionModel
 
@@ -379,6 +380,7 @@ def run(args: StreamBenchOptions) -> int:
         )
     try:
         engine.warm_up(avatar)
+        freeze_long_lived()  # as the server does after its warm-up
         print(
             f"stream benchmark: profile {profile.name} (W={profile.window_frames}, "
             f"P={profile.context_frames}, L={profile.lookahead_frames} motion frames of 40 ms, "

@@ -8,18 +8,20 @@ on CUDA, engine/render/renderer.py) frames of different avatars do too, up to `m
 A stream's failure (its pipeline or its share of a batch) closes that stream alone; the worker
 and the other streams keep going.
 
-Falling behind (live streams only): engine/stream/degrade.py decides, per frame, how many
-pictures to decode (1 in 2 ... 1 in 16 when late, the last picture repeated in between); motion
-and audio are never skipped, so A/V sync holds and the stream catches up instead of queueing.
+Falling behind (live streams only): engine/stream/degrade.py decides, per frame, whether to
+decode a new picture (if the worker can finish it in time, by its measured cost) or repeat the
+last; motion and audio are never skipped, so A/V sync holds and the stream catches up instead of
+queueing. The worker keeps the recent cost of one picture and of one motion window for that.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import statistics
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, fields, replace
 from typing import TypeVar
@@ -40,6 +42,15 @@ from models.motion_dit import MotionDiT
 log = logging.getLogger(__name__)
 
 IDLE_WAIT_S = 0.05
+# A live stream whose pictures cost more than a frame period may make this many frames beyond
+# its channel: a picture can then start before the frame before it has left (bench stream
+# beside two busy processes: without it the worker idled a quarter of the time while frames
+# repeated). It adds nothing to the delay while pictures are cheaper than a frame period.
+AHEAD_FRAMES = 1
+# The picture and window costs the deadline uses: the median of the last COST_SAMPLES batches.
+# A median, not a mean: on a shared CPU one batch in a few takes several times as long (the thread
+# was preempted), and a mean raised by one such spike repeated the next pictures for nothing.
+COST_SAMPLES = 9
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -102,6 +113,9 @@ class Scheduler:
         self._calls: list[Callable[[], None]] = []
         self.stats = SchedulerStats()
         self.cost = FrameCost()  # measured per-frame cost, for admission
+        self._picture_s = RecentCost()  # decoder seconds per picture
+        self._window_s = RecentCost()  # sampler seconds per motion window
+        self._round_due_s: float | None = None  # earliest due frame planned this round
         self._thread = threading.Thread(target=self._run, name="gioconda-model-worker", daemon=True)
         self._thread.start()
 
@@ -179,12 +193,12 @@ class Scheduler:
     def _one_round(self, tasks: list[StreamTask]) -> bool:
         requests: list[WindowRequest] = []
         jobs: list[FrameJob] = []
-        now_s = time.monotonic()
         motion_before = self.stats.encoder_s + self.stats.sampler_s
         decoder_before = self.stats.decoder_s
+        self._round_due_s = None
         for task in tasks:
             try:
-                self._plan(task, now_s, requests, jobs)
+                self._plan(task, requests, jobs)
             except Exception as exc:
                 self._fail(task, exc)
         self._sample(requests, tasks)
@@ -204,11 +218,13 @@ class Scheduler:
         with self._wake:
             return sum(task.pipeline.fps for task in self._tasks if task.realtime)
 
-    def _plan(
-        self, task: StreamTask, now_s: float, requests: list[WindowRequest], jobs: list[FrameJob]
-    ) -> None:
+    def _plan(self, task: StreamTask, requests: list[WindowRequest], jobs: list[FrameJob]) -> None:
         room = task.channel.room()
-        if not task.started or room == 0:
+        if task.realtime and self._slower_than_real_time(task):
+            # A picture takes longer than a frame period: the worker may start the next frame
+            # while the last one waits to leave, instead of idling until the channel has room.
+            room += AHEAD_FRAMES
+        if not task.started or room <= 0:
             return
         per_round = self._frames_per_round
         if task.realtime and catching_up(task.late_frames):
@@ -232,19 +248,49 @@ class Scheduler:
             if pipeline.needs_window():
                 break
             frame = pipeline.take_frame()
-            stride = self._stride(task, frame.index, now_s)
-            render = task.renderer is not None and frame.index % stride == 0
+            render = task.renderer is not None and self._renders(task, frame.index, requests, jobs)
             jobs.append(FrameJob(task, frame, render=render))
 
-    def _stride(self, task: StreamTask, frame_index: int, now_s: float) -> int:
+    def _slower_than_real_time(self, task: StreamTask) -> bool:
+        picture_s = self._picture_s.typical()
+        return picture_s is not None and picture_s * task.pipeline.fps > 1.0
+
+    def _renders(
+        self,
+        task: StreamTask,
+        frame_index: int,
+        requests: list[WindowRequest],
+        jobs: list[FrameJob],
+    ) -> bool:
+        """Whether this frame gets a new picture (engine/stream/degrade.py), given the windows
+        and pictures already planned in this round, which are made before it leaves."""
         if not task.realtime or task.last_picture is None:
-            return 1
-        decision = decide(now_s, task.anchor_s, frame_index, task.pipeline.fps)
+            return True
+        now_s = time.monotonic()
+        ready_s = None
+        picture_s = self._picture_s.typical()
+        if picture_s is not None:
+            pictures = sum(job.render for job in jobs) + 1
+            window_s = self._window_s.typical() or 0.0
+            ready_s = now_s + len(requests) * window_s + pictures * picture_s
+        fps = task.pipeline.fps
+        decision = decide(
+            now_s,
+            task.anchor_s,
+            frame_index,
+            fps,
+            ready_s=ready_s,
+            round_due_s=self._round_due_s,
+            repeats=task.repeats,
+        )
         task.late_frames = decision.late_frames
         if decision.resync:
-            task.anchor_s = now_s - frame_index / task.pipeline.fps
+            task.anchor_s = now_s - frame_index / fps
             self.stats.resyncs += 1
-        return decision.stride
+        due_s = task.anchor_s + frame_index / fps
+        self._round_due_s = due_s if self._round_due_s is None else min(self._round_due_s, due_s)
+        task.repeats = 0 if decision.render else task.repeats + 1
+        return decision.render
 
     def _sample(self, requests: list[WindowRequest], tasks: list[StreamTask]) -> None:
         groups: dict[object, list[WindowRequest]] = defaultdict(list)
@@ -258,7 +304,9 @@ class Scheduler:
                 functools.partial(sample_windows, denoiser=self._denoiser),
                 lambda r: owner[id(r.stream)],
             )
-            self.stats.sampler_s += time.perf_counter() - start
+            elapsed = time.perf_counter() - start
+            self.stats.sampler_s += elapsed
+            self._window_s.add(elapsed / len(group))
             self.stats.window_batches += 1
             for request, frames in results:
                 owner[id(request.stream)].pipeline.add_window(frames)
@@ -276,7 +324,9 @@ class Scheduler:
                 group = whole[first : first + self._max_decoder_batch]
                 start = time.perf_counter()
                 results = self._batched(group, self._render_group, lambda job: job.task)
-                self.stats.decoder_s += time.perf_counter() - start
+                elapsed = time.perf_counter() - start
+                self.stats.decoder_s += elapsed
+                self._picture_s.add(elapsed / len(group))
                 self.stats.render_batches += 1
                 pictures.update({id(job): picture for job, picture in results})
         for job in jobs:
@@ -336,6 +386,20 @@ class Scheduler:
         self.stats.by_stream_failures[id(task)] = repr(exc)
         task.fail(exc)
         self.remove(task)
+
+
+class RecentCost:
+    """Seconds per item of the last COST_SAMPLES batches (worker thread only)."""
+
+    def __init__(self) -> None:
+        self._samples: deque[float] = deque(maxlen=COST_SAMPLES)
+
+    def add(self, seconds: float) -> None:
+        self._samples.append(seconds)
+
+    def typical(self) -> float | None:
+        """The median; None before the first batch."""
+        return statistics.median(self._samples) if self._samples else None
 
 
 def _renderer_of(job: FrameJob) -> AvatarRenderer:

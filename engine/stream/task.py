@@ -111,6 +111,7 @@ class StreamTask:
         self.anchor_s = 0.0  # monotonic time at which frame 0 was due
         self.last_picture: NDArray[np.uint8] | None = None
         self.late_frames = 0.0  # behind the media clock at the last frame planned (live)
+        self.repeats = 0  # pictures repeated in a row up to the last frame planned (live)
         self.failed = False
 
     def start(self, now_s: float, loop: asyncio.AbstractEventLoop) -> None:
