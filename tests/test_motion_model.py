@@ -269,3 +269,25 @@ def test_stream_blinks_at_about_the_profile_rate() -> None:
     motion = generate_motion(silence, seed=3, model=random_model())
     rate = motion_eval.blink_rate_per_min(motion)
     assert 6.0 <= rate <= 30.0, rate
+
+
+def test_blink_schedule_keeps_short_clips_inside_the_human_range() -> None:
+    """Regression: exponential blink waits left lj050 (7.7 s) with one blink, 7.8 per minute,
+    under the 8-30 a talker shows; bounded intervals keep every seed inside the range."""
+    from engine.motion.sampler import BlinkSchedule
+    from engine.tools import motion_eval
+
+    rate = get_profile("low-latency").blinks_per_min
+    for seconds in (7.7, 12.0, 60.0):
+        frames = round(seconds * motion_space.MOTION_RATE_HZ)
+        neutral = np.tile(motion_space.NEUTRAL, (frames, 1)).astype(np.float32)
+        rates = []
+        for seed in range(40):
+            schedule = BlinkSchedule(rate, seed)
+            motion = np.concatenate(
+                [schedule.apply(neutral[i : i + 2], i) for i in range(0, frames, 2)]
+            )
+            rates.append(motion_eval.blink_rate_per_min(motion))
+        assert 8.0 <= min(rates) and max(rates) <= 30.0, (seconds, min(rates), max(rates))
+    long_run = np.mean(rates)  # 60 s clips: the profile's rate on average
+    assert abs(long_run - rate) < 3.0, long_run

@@ -23,8 +23,9 @@ class MotionProfile:
     guidance_scale: float  # classifier-free guidance on audio (1.0 = off, no extra batch)
     eta: float = 0.0  # sampler stochasticity: 0 = deterministic DDIM, 1 = DDPM-like
     # Seeded blinks laid over the model's (0 = model only). Talkers blink about 15-30 times a
-    # minute (the tracked HDTF speaker: 30); 20 keeps short clips inside that band.
-    blinks_per_min: float = 20.0
+    # minute (the tracked HDTF speaker: 30); 18 with the bounded intervals of
+    # engine/motion/sampler.py BlinkSchedule keeps any clip of 7.5 s or more inside 8-30.
+    blinks_per_min: float = 18.0
     smoothing: float = 0.75  # scale of engine/motion/sampler.py SMOOTHING_SIGMA_FRAMES; 0 = off
 
     @property
