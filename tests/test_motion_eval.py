@@ -153,6 +153,23 @@ def test_speech_is_the_200ms_envelope_above_15_percent_of_its_95th_percentile() 
     assert not me.speech_envelope_frames(np.zeros(16_000, np.float32)).any()
 
 
+def test_hiss_in_the_pauses_is_not_speech() -> None:
+    """Regression: quiet recordings with steady hiss (21 % of the speech envelope's 95th
+    percentile) had their pauses counted as speech, so the closed mouth there read as a 0.5-0.8 s
+    shut run; the speech mask is measured above the clip's noise floor."""
+    audio, truth = _speech_and_pauses()
+    rng = np.random.default_rng(7)
+    speech_rms = float(np.sqrt(np.mean(audio[np.repeat(truth, SAMPLES_PER_MOTION_FRAME)] ** 2)))
+    for hiss_fraction in (0.25, 0.4):  # hiss RMS over the speech's RMS
+        hiss = hiss_fraction * speech_rms * rng.standard_normal(len(audio))
+        speech = me.speech_envelope_frames((audio + hiss).astype(np.float32))
+        assert np.count_nonzero(speech != truth) <= 4 * 2, hiss_fraction
+        assert not speech[:20].any() and not speech[230:].any()
+    # Steady noise alone has no speech in it.
+    noise = (0.01 * rng.standard_normal(len(audio))).astype(np.float32)
+    assert not me.speech_envelope_frames(noise).any()
+
+
 def test_articulation_measures_recover_known_answers() -> None:
     audio, truth = _speech_and_pauses()
     motion = _motion(250)

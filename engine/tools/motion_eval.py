@@ -18,7 +18,9 @@ Definitions (they travel with the numbers into the model card):
   (`lip_gap`: JAW_GAP_PER_UNIT * (jawOpen - min(mouthClose, jawOpen)) + the lip shapes' share at the
   lip midline; on tracked video motion, where only jawOpen is read from the landmarks, this is the
   re-detected gap itself):
-  speech = the audio's RMS envelope over 200 ms above 15 % of its 95th percentile;
+  speech = the audio's RMS envelope over 200 ms above 15 % of its 95th percentile, both above
+  the clip's noise floor (power of its quietest 10 % of 40 ms frames, subtracted in power), so
+  hiss or noise in the pauses is not counted as speech;
   shut = gap < SHUT_GAP (0.03 mouth widths);
   median opening in speech, share of speech frames shut, longest run of shut speech frames (s).
 - window-boundary smoothness = mean |change| across window boundaries / mean |change| elsewhere,
@@ -47,6 +49,7 @@ SILENCE_MARGIN_FRAMES = 3
 SHUT_GAP = 0.03  # inner-lip gap / mouth width below which the lips count as shut
 SPEECH_ENVELOPE_S = 0.2
 SPEECH_ENVELOPE_FRACTION = 0.15  # of the envelope's 95th percentile
+NOISE_FLOOR_PERCENTILE = 10  # of 40 ms frame power: the recording's noise floor
 # Inner-lip gap per unit of the lip shapes at the lip midline, in mouth widths: the rig moves the
 # lower (upper) lip by 0.10 (0.08) mouth widths per unit, weighted 0.216 per side at the midline
 # (models/rig_regions.py, mouth_bases).
@@ -184,19 +187,32 @@ def lip_gap(motion: FloatArray) -> NDArray[np.float64]:
 def speech_envelope_frames(
     audio_16k: FloatArray, num_frames: int | None = None
 ) -> NDArray[np.bool_]:
-    """(T,) speech frames: the RMS envelope over 200 ms above 15 % of its 95th percentile."""
+    """(T,) speech frames: the RMS envelope over 200 ms above 15 % of its 95th percentile, both
+    measured above the clip's noise floor (the power of its quietest 10 % of 40 ms frames,
+    subtracted from the envelope's power).
+
+    Without the floor, a pause under steady hiss or noise reads as speech once the noise is over
+    15 % of the speech's level (a -35 dBFS recording with hiss at -66 dBFS: its pauses sat at
+    21 % of the 95th percentile, and the closed mouth there counted as shut speech). On clean
+    audio the floor is ~0 and the measure is the plain envelope rule. A clip whose loudest 5 %
+    is not 3 dB above its floor (steady noise alone) has no speech.
+    """
     frames = num_frames or -(-len(audio_16k) // SAMPLES_PER_MOTION_FRAME)
     padded = np.zeros(frames * SAMPLES_PER_MOTION_FRAME, np.float64)
     used = min(len(audio_16k), len(padded))
     padded[:used] = audio_16k[:used]
     power = np.mean(padded.reshape(frames, -1) ** 2, axis=1)
+    # Frames past the audio's end (zero padding) are not part of the recording's floor.
+    recorded = power[: max(1, -(-used // SAMPLES_PER_MOTION_FRAME))]
+    noise_floor = float(np.percentile(recorded, NOISE_FLOOR_PERCENTILE))
     width = max(1, round(SPEECH_ENVELOPE_S * motion_space.MOTION_RATE_HZ))
     kernel = np.ones(width) / width
-    envelope = np.sqrt(np.convolve(np.pad(power, (width // 2, (width - 1) // 2), mode="edge"),
-                                   kernel, mode="valid"))  # fmt: skip
+    smoothed = np.convolve(np.pad(power, (width // 2, (width - 1) // 2), mode="edge"),
+                           kernel, mode="valid")  # fmt: skip
+    envelope = np.sqrt(np.maximum(smoothed - noise_floor, 0.0))
     reference = float(np.percentile(envelope, 95))
     speech: NDArray[np.bool_] = envelope > SPEECH_ENVELOPE_FRACTION * reference
-    if reference <= 0:
+    if reference <= 0 or reference**2 < noise_floor:  # loudest 5 % < 3 dB over the floor
         speech[:] = False
     return speech
 
