@@ -291,3 +291,18 @@ def test_blink_schedule_keeps_short_clips_inside_the_human_range() -> None:
         assert 8.0 <= min(rates) and max(rates) <= 30.0, (seconds, min(rates), max(rates))
     long_run = np.mean(rates)  # 60 s clips: the profile's rate on average
     assert abs(long_run - rate) < 3.0, long_run
+
+
+def test_bench_motion_measures_the_session_path_and_the_chunked_one() -> None:
+    """`gioconda bench motion` feeds audio per window as a session's pipeline does (round 1
+    timed 20 ms pushes, one encoder call each, which no session makes); both feeds stay
+    available and sample every window of the audio."""
+    from engine.bench.motion import bench_motion
+
+    model, profile = random_model(), get_profile("low-latency")
+    session = bench_motion(model, profile, 2.0, "random", backend="torch-cpu")
+    chunked = bench_motion(model, profile, 2.0, "random", backend="torch-cpu", chunk_ms=20)
+    for result in (session, chunked):
+        assert result.windows >= 2.0 * motion_space.MOTION_RATE_HZ / profile.window_frames - 2
+        assert result.core_fraction > 0 and "of one core" in "\n".join(result.lines())
+    assert "per window" in session.feed and "20 ms" in chunked.feed
