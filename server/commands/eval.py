@@ -16,8 +16,8 @@ def register(subparsers: Any) -> None:
         "motion",
         help="lip sync, silence, blinks, head motion, controls",
         description="Articulation measures (issue 17): speech = frames whose 200 ms RMS "
-        "envelope is above 15 %% of its 95th percentile, both measured above the clip's noise "
-        "floor (the power of its quietest 10 %% of 40 ms frames, subtracted), so hiss or noise "
+        "envelope is above 15 % of its 95th percentile, both measured above the clip's noise "
+        "floor (the power of its quietest 10 % of 40 ms frames, subtracted), so hiss or noise "
         "in the pauses is not counted as speech; gap = inner-lip gap / mouth width; shut = gap "
         "< 0.03. Reported: median opening in speech, share of speech shut, longest shut run.",
     )
