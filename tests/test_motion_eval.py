@@ -234,3 +234,38 @@ def test_summary_line_reports_a_clips_measures() -> None:
     assert values[0] == "clip.wav" and values[1] == "0.220"
     assert float(values[2]) < 0.05  # shut only on the envelope's smeared phrase edges
     assert "no speech found" in me.summary_line("quiet", motion, np.zeros(250 * 640, np.float32))
+
+
+def test_phoneme_lip_auc_ranks_open_vowels_above_bilabials() -> None:
+    phonemes = [("_", 0.0), ("m", 0.2), ("'a", 0.4), ("p", 0.6), ("A:", 0.8), ("b", 1.0),
+                ("E", 1.2), ("_", 1.4)]  # fmt: skip
+    motion = _motion(40)
+    jaw = np.zeros(40)
+    for vowel_start in (0.4, 0.8, 1.2):
+        first = round(vowel_start * 25)
+        jaw[first : first + 5] = 0.5
+    motion[:, FIELD["jawOpen"]] = jaw
+    result = me.phoneme_lip_auc(motion, phonemes, 1.6)
+    assert result == (1.0, 3, 3)
+    motion[:, FIELD["jawOpen"]] = 0.5 - jaw  # open on the bilabials, shut on the vowels
+    reversed_result = me.phoneme_lip_auc(motion, phonemes, 1.6)
+    assert reversed_result is not None and reversed_result[0] == 0.0
+    assert me.phoneme_lip_auc(motion, [("a", 0.0), ("E", 0.5)], 1.0) is None  # no bilabials
+    assert me.rank_auc(np.array([1.0, 2.0]), np.array([1.0])) == 0.75  # a tie counts half
+
+
+def test_espeak_clip_gives_speech_and_its_phoneme_timings() -> None:
+    from engine.errors import EngineError
+
+    audio, phonemes = me.espeak_clip("en-us:Mama, papa.")
+    assert audio.dtype == np.float32 and 0.5 < len(audio) / RATE_HZ < 3.0
+    assert [p for p, _ in phonemes if p.strip("'") in ("m", "p")]
+    starts = [start for _, start in phonemes]
+    assert starts == sorted(starts) and starts[-1] < len(audio) / RATE_HZ
+    for bad in ("no-colon", ":text only", "en-us:"):
+        try:
+            me.espeak_clip(bad)
+        except EngineError as exc:
+            assert "LANG:TEXT" in str(exc)
+        else:
+            raise AssertionError(bad)
