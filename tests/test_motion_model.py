@@ -306,3 +306,27 @@ def test_bench_motion_measures_the_session_path_and_the_chunked_one() -> None:
         assert result.windows >= 2.0 * motion_space.MOTION_RATE_HZ / profile.window_frames - 2
         assert result.core_fraction > 0 and "of one core" in "\n".join(result.lines())
     assert "per window" in session.feed and "20 ms" in chunked.feed
+
+
+def test_soft_phrases_quieten_stretches_of_synthetic_speech_only(tmp_path: Path) -> None:
+    """Training aid for the bug where a real speaker's soft voiced stretch (lj050-0131, 4.9-5.6 s)
+    left the mouth shut: espeak speaks at one level, so some training clips get soft stretches
+    under unchanged mouth targets."""
+    from models.train_motion import load_corpus, soften_phrases
+
+    rng = np.random.default_rng(0)
+    audio = (0.3 * rng.standard_normal(16_000 * 8)).astype(np.float32)
+    soft = soften_phrases(audio, np.random.default_rng(1))
+    assert soft.shape == audio.shape and np.all(np.abs(soft) <= np.abs(audio) + 1e-6)
+    level_db = 10 * np.log10(
+        (soft.reshape(-1, 1600) ** 2).mean(axis=1) / (audio.reshape(-1, 1600) ** 2).mean(axis=1)
+    )  # per 100 ms
+    assert level_db.min() < -5.0 and level_db.max() > -0.5  # soft stretches and full ones
+
+    write_shards(tmp_path / "synth", count=1)
+    path = tmp_path / "synth" / "clip_000.npz"
+    model = random_model()
+    plain = load_corpus([path], model).clips[0]
+    softened = load_corpus([path], model, soft_phrase_p=1.0).clips[0]
+    assert not torch.equal(plain.log_mel, softened.log_mel)
+    assert torch.equal(plain.motion, softened.motion)  # the targets stay the clean speech's
