@@ -63,7 +63,7 @@ def run_motion(args: argparse.Namespace) -> int:
             reason="bad_arguments",
         )
     if args.real_only:
-        if args.audio or not args.video:
+        if args.audio or args.say or not args.video:
             raise EngineError("--real-only takes --video FILE... only", reason="bad_arguments")
         return _real_only(args.video)
     generate, window_frames = _generator(args.weights, args.profile)
