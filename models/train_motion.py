@@ -127,14 +127,14 @@ def shard_controls(shard: Shard) -> torch.Tensor:
     )
 
 
-SOFT_PHRASE_DB = (-14.0, -5.0)  # level of a softened stretch
+SOFT_PHRASE_DB = (-12.0, -4.0)  # level of a softened stretch
 SOFT_SEGMENT_S = (0.3, 1.5)  # length of the stretches the gain curve is drawn over
 _SOFT_RAMP_S = 0.08
 
 
 def soften_phrases(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """(S,) 16 kHz audio -> the same under a slow random gain: stretches of 0.3-1.5 s, half of them
-    at a soft level (-14..-5 dB), ramped over 80 ms. The mouth targets stay those of the clean
+    at a soft level (-12..-4 dB), ramped over 80 ms. The mouth targets stay those of the clean
     speech: a real speaker's soft phrase still opens the mouth (the targets' own loudness scaling
     is mild, x0.7 at -30 dB)."""
     gains_db: list[np.ndarray] = []

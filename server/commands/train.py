@@ -52,7 +52,7 @@ def register(subparsers: Any) -> None:
         type=float,
         default=0.0,
         metavar="P",
-        help="share of synthetic training clips spoken with soft stretches (-14..-5 dB over "
+        help="share of synthetic training clips spoken with soft stretches (-12..-4 dB over "
         "0.3-1.5 s) under unchanged mouth targets (default 0)",
     )
     motion.set_defaults(handler=run_motion)
