@@ -37,11 +37,12 @@ class MotionProfile:
 # engine/stream/options.py): every window boundary falls inside a segment sooner or later, so its
 # worst phase sets the lead for all of it. low-latency keeps that under 250 ms (W 2, L 1: 230 ms);
 # balanced is the previous default (W 4, L 2: 370 ms), cheaper per frame and with more lookahead.
-# low-latency guides on audio at 2.5 (was 1.5; same cost, the guided batch is there either way):
-# with one lookahead frame the prior pulled soft voiced stretches shut (lj050-0131 4.9-5.6 s:
-# longest shut run in speech 0.32-0.80 s over seeds 0-3 at 1.5, at most 0.32 at 2.5; 48 held-out
-# clips: longest <= 0.36 s, mean share shut 0.077 -> 0.091, lip sync r 0.610 -> 0.606). balanced
-# did not gain from it (lj050 0.64 s either way) and keeps 1.5.
+# low-latency guides on audio at 2.5 (was 1.5; same cost, the guided batch is there either way).
+# With weights v3 it cut lj050-0131's longest shut run in speech (a soft voiced stretch at
+# 4.9-5.6 s) from 0.32-0.80 s over seeds 0-3 to at most 0.32 s; with v4, which opens that stretch
+# by itself, it keeps quiet recordings' hissy pauses closed (ar_quiet: closed in silence 0.713 at
+# 2.5, 0.678 at 1.5). balanced gained nothing from it with either weights and keeps 1.5
+# (models/weights/MODEL_CARD.md, v4).
 PROFILES: dict[str, MotionProfile] = {
     "low-latency": MotionProfile(
         "low-latency",
