@@ -73,6 +73,10 @@ class TrainConfig:
     val_fraction: float = 0.05
     seed: int = 0
     max_minutes: float | None = None
+    # Share of synthetic clips whose phrases are made soft (soften_phrases) before the front end:
+    # espeak-ng speaks at one level, so the model learned "soft voiced sound = a pause is coming"
+    # and shut the mouth through real speakers' soft stretches (lj050-0131 at 4.9-5.6 s).
+    soft_phrase_p: float = 0.0
 
 
 @dataclass
@@ -123,13 +127,46 @@ def shard_controls(shard: Shard) -> torch.Tensor:
     )
 
 
+SOFT_PHRASE_DB = (-12.0, -4.0)  # level of a softened stretch
+SOFT_SEGMENT_S = (0.3, 1.5)  # length of the stretches the gain curve is drawn over
+_SOFT_RAMP_S = 0.08
+
+
+def soften_phrases(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(S,) 16 kHz audio -> the same under a slow random gain: stretches of 0.3-1.5 s, half of them
+    at a soft level (-12..-4 dB), ramped over 80 ms. The mouth targets stay those of the clean
+    speech: a real speaker's soft phrase still opens the mouth (the targets' own loudness scaling
+    is mild, x0.7 at -30 dB)."""
+    gains_db: list[np.ndarray] = []
+    total = 0
+    while total < len(audio):
+        n = int(rng.uniform(*SOFT_SEGMENT_S) * 16_000)
+        level = rng.uniform(*SOFT_PHRASE_DB) if rng.random() < 0.5 else 0.0
+        gains_db.append(np.full(n, level))
+        total += n
+    curve = np.concatenate(gains_db)[: len(audio)]
+    ramp = max(1, int(_SOFT_RAMP_S * 16_000))
+    curve = np.convolve(np.pad(curve, (ramp // 2, ramp - 1 - ramp // 2), mode="edge"),
+                        np.ones(ramp) / ramp, mode="valid")  # fmt: skip
+    out: np.ndarray = (audio * 10.0 ** (curve / 20.0)).astype(np.float32)
+    return out
+
+
 @torch.no_grad()
-def load_corpus(paths: list[Path], model: MotionModel) -> Corpus:
+def load_corpus(
+    paths: list[Path], model: MotionModel, soft_phrase_p: float = 0.0, seed: int = 0
+) -> Corpus:
+    """Shards -> clips; `soft_phrase_p` of the synthetic ones (no video field mask) get
+    soften_phrases first (seeded per shard name, so a resumed run sees the same audio)."""
     corpus = Corpus()
     for path in tqdm(paths, desc="log-mel", unit="shard", leave=False, mininterval=10):
         shard = load_shard(path)
+        samples = shard.audio_16k.astype(np.float32) / 32768.0
+        rng = np.random.default_rng([seed, zlib.crc32(path.name.encode())])
+        if shard_field_weights(shard) is None and rng.random() < soft_phrase_p:
+            samples = soften_phrases(samples, rng)
         # The runtime front end's loudness normalisation (engine/motion/features.py), then log-mel.
-        audio = torch.from_numpy(normalize_loudness(shard.audio_16k.astype(np.float32) / 32768.0))
+        audio = torch.from_numpy(normalize_loudness(samples))
         log_mel = model.log_mel(pad_audio_clip(audio)[None])[0]  # (n_mels, 2T)
         motion = torch.from_numpy(shard.motion.astype(np.float32))  # (T, M)
         corpus.clips.append(
@@ -392,7 +429,7 @@ def train(
     else:
         train_paths, val_paths = split_paths(paths, config.val_fraction)
     log.info("shards: %d train, %d validation", len(train_paths), len(val_paths))
-    train_corpus = load_corpus(train_paths, model)
+    train_corpus = load_corpus(train_paths, model, config.soft_phrase_p, config.seed)
     val_corpus = load_corpus(val_paths, model)
     log.info("frames: %d train, %d validation", train_corpus.frames, val_corpus.frames)
     optimizer = torch.optim.AdamW(

@@ -59,4 +59,5 @@ def test_eval_motion_real_only_takes_videos_only(capsys: pytest.CaptureFixture[s
     assert main(["eval", "motion", "--real-only", "--audio", "speech.wav"]) == 2
     assert "--real-only takes --video FILE... only" in capsys.readouterr().err
     assert main(["eval", "motion"]) == 2
-    assert "give --audio FILE... and/or --video FILE..." in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "give --audio FILE..., --video FILE... and/or --say LANG:TEXT..." in error

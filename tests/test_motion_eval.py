@@ -153,6 +153,23 @@ def test_speech_is_the_200ms_envelope_above_15_percent_of_its_95th_percentile() 
     assert not me.speech_envelope_frames(np.zeros(16_000, np.float32)).any()
 
 
+def test_hiss_in_the_pauses_is_not_speech() -> None:
+    """Regression: quiet recordings with steady hiss (21 % of the speech envelope's 95th
+    percentile) had their pauses counted as speech, so the closed mouth there read as a 0.5-0.8 s
+    shut run; the speech mask is measured above the clip's noise floor."""
+    audio, truth = _speech_and_pauses()
+    rng = np.random.default_rng(7)
+    speech_rms = float(np.sqrt(np.mean(audio[np.repeat(truth, SAMPLES_PER_MOTION_FRAME)] ** 2)))
+    for hiss_fraction in (0.25, 0.4):  # hiss RMS over the speech's RMS
+        hiss = hiss_fraction * speech_rms * rng.standard_normal(len(audio))
+        speech = me.speech_envelope_frames((audio + hiss).astype(np.float32))
+        assert np.count_nonzero(speech != truth) <= 4 * 2, hiss_fraction
+        assert not speech[:20].any() and not speech[230:].any()
+    # Steady noise alone has no speech in it.
+    noise = (0.01 * rng.standard_normal(len(audio))).astype(np.float32)
+    assert not me.speech_envelope_frames(noise).any()
+
+
 def test_articulation_measures_recover_known_answers() -> None:
     audio, truth = _speech_and_pauses()
     motion = _motion(250)
@@ -217,3 +234,38 @@ def test_summary_line_reports_a_clips_measures() -> None:
     assert values[0] == "clip.wav" and values[1] == "0.220"
     assert float(values[2]) < 0.05  # shut only on the envelope's smeared phrase edges
     assert "no speech found" in me.summary_line("quiet", motion, np.zeros(250 * 640, np.float32))
+
+
+def test_phoneme_lip_auc_ranks_open_vowels_above_bilabials() -> None:
+    phonemes = [("_", 0.0), ("m", 0.2), ("'a", 0.4), ("p", 0.6), ("A:", 0.8), ("b", 1.0),
+                ("E", 1.2), ("_", 1.4)]  # fmt: skip
+    motion = _motion(40)
+    jaw = np.zeros(40)
+    for vowel_start in (0.4, 0.8, 1.2):
+        first = round(vowel_start * 25)
+        jaw[first : first + 5] = 0.5
+    motion[:, FIELD["jawOpen"]] = jaw
+    result = me.phoneme_lip_auc(motion, phonemes, 1.6)
+    assert result == (1.0, 3, 3)
+    motion[:, FIELD["jawOpen"]] = 0.5 - jaw  # open on the bilabials, shut on the vowels
+    reversed_result = me.phoneme_lip_auc(motion, phonemes, 1.6)
+    assert reversed_result is not None and reversed_result[0] == 0.0
+    assert me.phoneme_lip_auc(motion, [("a", 0.0), ("E", 0.5)], 1.0) is None  # no bilabials
+    assert me.rank_auc(np.array([1.0, 2.0]), np.array([1.0])) == 0.75  # a tie counts half
+
+
+def test_espeak_clip_gives_speech_and_its_phoneme_timings() -> None:
+    from engine.errors import EngineError
+
+    audio, phonemes = me.espeak_clip("en-us:Mama, papa.")
+    assert audio.dtype == np.float32 and 0.5 < len(audio) / RATE_HZ < 3.0
+    assert [p for p, _ in phonemes if p.strip("'") in ("m", "p")]
+    starts = [start for _, start in phonemes]
+    assert starts == sorted(starts) and starts[-1] < len(audio) / RATE_HZ
+    for bad in ("no-colon", ":text only", "en-us:"):
+        try:
+            me.espeak_clip(bad)
+        except EngineError as exc:
+            assert "LANG:TEXT" in str(exc)
+        else:
+            raise AssertionError(bad)

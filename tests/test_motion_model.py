@@ -269,3 +269,64 @@ def test_stream_blinks_at_about_the_profile_rate() -> None:
     motion = generate_motion(silence, seed=3, model=random_model())
     rate = motion_eval.blink_rate_per_min(motion)
     assert 6.0 <= rate <= 30.0, rate
+
+
+def test_blink_schedule_keeps_short_clips_inside_the_human_range() -> None:
+    """Regression: exponential blink waits left lj050 (7.7 s) with one blink, 7.8 per minute,
+    under the 8-30 a talker shows; bounded intervals keep every seed inside the range."""
+    from engine.motion.sampler import BlinkSchedule
+    from engine.tools import motion_eval
+
+    rate = get_profile("low-latency").blinks_per_min
+    for seconds in (7.7, 12.0, 60.0):
+        frames = round(seconds * motion_space.MOTION_RATE_HZ)
+        neutral = np.tile(motion_space.NEUTRAL, (frames, 1)).astype(np.float32)
+        rates = []
+        for seed in range(40):
+            schedule = BlinkSchedule(rate, seed)
+            motion = np.concatenate(
+                [schedule.apply(neutral[i : i + 2], i) for i in range(0, frames, 2)]
+            )
+            rates.append(motion_eval.blink_rate_per_min(motion))
+        assert 8.0 <= min(rates) and max(rates) <= 30.0, (seconds, min(rates), max(rates))
+    long_run = np.mean(rates)  # 60 s clips: the profile's rate on average
+    assert abs(long_run - rate) < 3.0, long_run
+
+
+def test_bench_motion_measures_the_session_path_and_the_chunked_one() -> None:
+    """`gioconda bench motion` feeds audio per window as a session's pipeline does (round 1
+    timed 20 ms pushes, one encoder call each, which no session makes); both feeds stay
+    available and sample every window of the audio."""
+    from engine.bench.motion import bench_motion
+
+    model, profile = random_model(), get_profile("low-latency")
+    session = bench_motion(model, profile, 2.0, "random", backend="torch-cpu")
+    chunked = bench_motion(model, profile, 2.0, "random", backend="torch-cpu", chunk_ms=20)
+    for result in (session, chunked):
+        assert result.windows >= 2.0 * motion_space.MOTION_RATE_HZ / profile.window_frames - 2
+        assert result.core_fraction > 0 and "of one core" in "\n".join(result.lines())
+    assert "per window" in session.feed and "20 ms" in chunked.feed
+
+
+def test_soft_phrases_quieten_stretches_of_synthetic_speech_only(tmp_path: Path) -> None:
+    """Training aid for the bug where a real speaker's soft voiced stretch (lj050-0131, 4.9-5.6 s)
+    left the mouth shut: espeak speaks at one level, so some training clips get soft stretches
+    under unchanged mouth targets."""
+    from models.train_motion import load_corpus, soften_phrases
+
+    rng = np.random.default_rng(0)
+    audio = (0.3 * rng.standard_normal(16_000 * 8)).astype(np.float32)
+    soft = soften_phrases(audio, np.random.default_rng(1))
+    assert soft.shape == audio.shape and np.all(np.abs(soft) <= np.abs(audio) + 1e-6)
+    level_db = 10 * np.log10(
+        (soft.reshape(-1, 1600) ** 2).mean(axis=1) / (audio.reshape(-1, 1600) ** 2).mean(axis=1)
+    )  # per 100 ms
+    assert level_db.min() < -5.0 and level_db.max() > -0.5  # soft stretches and full ones
+
+    write_shards(tmp_path / "synth", count=1)
+    path = tmp_path / "synth" / "clip_000.npz"
+    model = random_model()
+    plain = load_corpus([path], model).clips[0]
+    softened = load_corpus([path], model, soft_phrase_p=1.0).clips[0]
+    assert not torch.equal(plain.log_mel, softened.log_mel)
+    assert torch.equal(plain.motion, softened.motion)  # the targets stay the clean speech's

@@ -27,7 +27,16 @@ from models.motion_dit import CONTROL_GROUPS, control_vector, window_positions
 FEATURES_PER_FRAME = 2  # 50 Hz audio features per 25 Hz motion frame
 # eyeBlink over one blink at 25 Hz: fast close, slower open (~240 ms).
 BLINK_SHAPE = np.array([0.35, 0.85, 1.0, 0.7, 0.35, 0.1], dtype=np.float32)
-MIN_BLINK_GAP_S = 1.2
+# Inter-blink intervals, as fractions of the mean interval (60 / rate): a floor, a gamma-distributed
+# rest (shape 2: a mode, not the memoryless exponential) and a ceiling. Talkers blink 15-30 times
+# a minute with intervals of ~1.5-6 s (Doughty 2001, Bentivoglio et al. 1997); an exponential wait
+# left a 7.7 s clip with one blink (7.8/min) at 20/min. At 18/min: 2.0 s + gamma(2, 0.67 s), at
+# most 5.0 s, the first blink 0.5-2.5 s in, so any clip of 7.5 s or more blinks at least 8 times a
+# minute (16 in 7.7 s) and a long one averages the rate (18.3 over 2 minutes, 500 seeds).
+BLINK_GAP_FLOOR = 0.6
+BLINK_GAP_SHAPE = 2.0
+BLINK_GAP_CEILING = 1.5
+BLINK_FIRST = (0.15, 0.75)
 _BLINK_FIELDS = [motion_space.INDEX["eyeBlinkLeft"], motion_space.INDEX["eyeBlinkRight"]]
 
 
@@ -67,8 +76,9 @@ class BlinkSchedule:
     """Seeded blinks laid over the model's eyelids (max of the two), at absolute frame indices.
 
     The S model learns lip sync and head motion but averages blinks away (they are not
-    predictable from audio), so the stream adds them: intervals of MIN_BLINK_GAP_S plus an
-    exponential wait, averaging `rate_per_min`. Indexed by frame, so chunking does not matter.
+    predictable from audio), so the stream adds them: intervals averaging 60 / `rate_per_min`
+    seconds between a floor and a ceiling (BLINK_GAP_*). Indexed by frame, so chunking does not
+    matter.
     """
 
     def __init__(self, rate_per_min: float, seed: int) -> None:
@@ -76,12 +86,14 @@ class BlinkSchedule:
         self._mean_gap_frames = 60.0 * motion_space.MOTION_RATE_HZ / max(rate_per_min, 1e-6)
         self._enabled = rate_per_min > 0
         self._onsets: list[int] = []
-        self._next_onset = self._draw_gap()
+        first = self._rng.uniform(*BLINK_FIRST) * self._mean_gap_frames
+        self._next_onset = int(round(first))
 
     def _draw_gap(self) -> int:
-        min_gap = MIN_BLINK_GAP_S * motion_space.MOTION_RATE_HZ
-        extra = self._rng.exponential(max(1.0, self._mean_gap_frames - min_gap))
-        return int(round(min_gap + extra))
+        mean = self._mean_gap_frames
+        rest = self._rng.gamma(BLINK_GAP_SHAPE, (1.0 - BLINK_GAP_FLOOR) * mean / BLINK_GAP_SHAPE)
+        gap = min(BLINK_GAP_FLOOR * mean + rest, BLINK_GAP_CEILING * mean)
+        return max(len(BLINK_SHAPE), int(round(gap)))
 
     def apply(self, frames: npt.NDArray[np.float32], first_frame: int) -> npt.NDArray[np.float32]:
         """(n, M) frames starting at absolute index first_frame -> the same with blinks."""

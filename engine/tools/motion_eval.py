@@ -18,9 +18,14 @@ Definitions (they travel with the numbers into the model card):
   (`lip_gap`: JAW_GAP_PER_UNIT * (jawOpen - min(mouthClose, jawOpen)) + the lip shapes' share at the
   lip midline; on tracked video motion, where only jawOpen is read from the landmarks, this is the
   re-detected gap itself):
-  speech = the audio's RMS envelope over 200 ms above 15 % of its 95th percentile;
+  speech = the audio's RMS envelope over 200 ms above 15 % of its 95th percentile, both above
+  the clip's noise floor (power of its quietest 10 % of 40 ms frames, subtracted in power), so
+  hiss or noise in the pauses is not counted as speech;
   shut = gap < SHUT_GAP (0.03 mouth widths);
   median opening in speech, share of speech frames shut, longest run of shut speech frames (s).
+- phoneme-timed lip AUC (on espeak-ng speech, whose phoneme timings are known): the lip gap at
+  the middle frame of each open vowel (a, A, V, 0, &, E, O: jaw target >= 0.45) against each
+  bilabial (p, b, m), as P(vowel gap > bilabial gap), ties half.
 - window-boundary smoothness = mean |change| across window boundaries / mean |change| elsewhere,
   |change| averaged over fields normalised by their range (1.0 = seams are invisible).
 """
@@ -47,6 +52,9 @@ SILENCE_MARGIN_FRAMES = 3
 SHUT_GAP = 0.03  # inner-lip gap / mouth width below which the lips count as shut
 SPEECH_ENVELOPE_S = 0.2
 SPEECH_ENVELOPE_FRACTION = 0.15  # of the envelope's 95th percentile
+NOISE_FLOOR_PERCENTILE = 10  # of 40 ms frame power: the recording's noise floor
+OPEN_VOWEL_JAW = 0.45  # phoneme-timed lip check: vowels whose jaw target is at least this
+BILABIAL_JAW = 0.05  # and lip closures (p, b, m: mouthClose > 0, jaw target at most this)
 # Inner-lip gap per unit of the lip shapes at the lip midline, in mouth widths: the rig moves the
 # lower (upper) lip by 0.10 (0.08) mouth widths per unit, weighted 0.216 per side at the midline
 # (models/rig_regions.py, mouth_bases).
@@ -184,19 +192,32 @@ def lip_gap(motion: FloatArray) -> NDArray[np.float64]:
 def speech_envelope_frames(
     audio_16k: FloatArray, num_frames: int | None = None
 ) -> NDArray[np.bool_]:
-    """(T,) speech frames: the RMS envelope over 200 ms above 15 % of its 95th percentile."""
+    """(T,) speech frames: the RMS envelope over 200 ms above 15 % of its 95th percentile, both
+    measured above the clip's noise floor (the power of its quietest 10 % of 40 ms frames,
+    subtracted from the envelope's power).
+
+    Without the floor, a pause under steady hiss or noise reads as speech once the noise is over
+    15 % of the speech's level (a -35 dBFS recording with hiss at -66 dBFS: its pauses sat at
+    21 % of the 95th percentile, and the closed mouth there counted as shut speech). On clean
+    audio the floor is ~0 and the measure is the plain envelope rule. A clip whose loudest 5 %
+    is not 3 dB above its floor (steady noise alone) has no speech.
+    """
     frames = num_frames or -(-len(audio_16k) // SAMPLES_PER_MOTION_FRAME)
     padded = np.zeros(frames * SAMPLES_PER_MOTION_FRAME, np.float64)
     used = min(len(audio_16k), len(padded))
     padded[:used] = audio_16k[:used]
     power = np.mean(padded.reshape(frames, -1) ** 2, axis=1)
+    # Frames past the audio's end (zero padding) are not part of the recording's floor.
+    recorded = power[: max(1, -(-used // SAMPLES_PER_MOTION_FRAME))]
+    noise_floor = float(np.percentile(recorded, NOISE_FLOOR_PERCENTILE))
     width = max(1, round(SPEECH_ENVELOPE_S * motion_space.MOTION_RATE_HZ))
     kernel = np.ones(width) / width
-    envelope = np.sqrt(np.convolve(np.pad(power, (width // 2, (width - 1) // 2), mode="edge"),
-                                   kernel, mode="valid"))  # fmt: skip
+    smoothed = np.convolve(np.pad(power, (width // 2, (width - 1) // 2), mode="edge"),
+                           kernel, mode="valid")  # fmt: skip
+    envelope = np.sqrt(np.maximum(smoothed - noise_floor, 0.0))
     reference = float(np.percentile(envelope, 95))
     speech: NDArray[np.bool_] = envelope > SPEECH_ENVELOPE_FRACTION * reference
-    if reference <= 0:
+    if reference <= 0 or reference**2 < noise_floor:  # loudest 5 % < 3 dB over the floor
         speech[:] = False
     return speech
 
@@ -230,6 +251,40 @@ def articulation(motion: FloatArray, audio_16k: FloatArray) -> Articulation | No
         longest_shut_s=longest_run(shut & speech) / motion_space.MOTION_RATE_HZ,
         speech_s=int(speech.sum()) / motion_space.MOTION_RATE_HZ,
     )
+
+
+def rank_auc(positives: FloatArray, negatives: FloatArray) -> float:
+    """P(positive > negative) over all pairs, ties counting half (the Mann-Whitney AUC)."""
+    pos = np.asarray(positives, np.float64)[:, None]
+    neg = np.asarray(negatives, np.float64)[None, :]
+    return float(np.mean((pos > neg) + 0.5 * (pos == neg)))
+
+
+def phoneme_lip_auc(
+    motion: FloatArray, phonemes: list[tuple[str, float]], duration_s: float
+) -> tuple[float, int, int] | None:
+    """(AUC, open vowels, bilabials): how well the lip gap at each phoneme's middle frame ranks
+    open vowels (jaw target >= OPEN_VOWEL_JAW in models/synth/mouth.py) above bilabials (p, b, m,
+    whose lips meet); `phonemes` are espeak-ng's (mnemonic, start_s) timings of the audio the
+    motion was made from. None without both kinds. Real speakers: >= 0.85 (issue 17)."""
+    from models.synth.mouth import VOWELS, visemes_for
+
+    gap = lip_gap(motion)
+    open_gaps: list[float] = []
+    closed_gaps: list[float] = []
+    starts = [start for _, start in phonemes] + [duration_s]
+    for (phoneme, start), end in zip(phonemes, starts[1:], strict=True):
+        frame = int((start + end) / 2 * motion_space.MOTION_RATE_HZ)
+        if end <= start or not 0 <= frame < len(gap):
+            continue
+        shape = visemes_for(phoneme)[0]
+        if shape.close > 0 and shape.jaw <= BILABIAL_JAW:
+            closed_gaps.append(float(gap[frame]))
+        elif shape.jaw >= OPEN_VOWEL_JAW and shape in VOWELS.values():
+            open_gaps.append(float(gap[frame]))
+    if not open_gaps or not closed_gaps:
+        return None
+    return rank_auc(np.array(open_gaps), np.array(closed_gaps)), len(open_gaps), len(closed_gaps)
 
 
 def boundary_smoothness(motion: FloatArray, window_frames: int, first_boundary: int = 0) -> float:
@@ -370,6 +425,32 @@ def load_audio_16k(path: Path) -> NDArray[np.float32]:
 
         mono = soxr.resample(mono, rate_hz, AUDIO_RATE_HZ)
     return np.asarray(mono, np.float32)
+
+
+def espeak_clip(spec: str) -> tuple[NDArray[np.float32], list[tuple[str, float]]]:
+    """ "LANG:TEXT" -> (16 kHz speech by espeak-ng's voice LANG, its (phoneme, start_s) timings).
+
+    A bad spec or voice is an EngineError naming it."""
+    from engine.errors import EngineError
+    from models.synth.espeak import ESPEAK_RATE_HZ, EspeakError, Voice, synthesize
+
+    lang, sep, text = spec.partition(":")
+    if not sep or not lang.strip() or not text.strip():
+        raise EngineError(f"--say wants LANG:TEXT (e.g. de:Guten Morgen), not {spec!r}",
+                          reason="bad_arguments")  # fmt: skip
+    try:
+        utterance = synthesize(text, Voice(lang.strip()))
+    except EspeakError as exc:
+        raise EngineError(
+            f"espeak-ng could not speak {spec!r}: {exc}", reason="bad_arguments"
+        ) from exc
+    if len(utterance.samples_22k) == 0:
+        raise EngineError(f"espeak-ng made no audio for {spec!r}", reason="bad_arguments")
+    import soxr
+
+    audio = utterance.samples_22k.astype(np.float32) / 32768.0
+    audio_16k = np.asarray(soxr.resample(audio, ESPEAK_RATE_HZ, AUDIO_RATE_HZ), np.float32)
+    return audio_16k, utterance.phonemes
 
 
 def summary_line(

@@ -99,6 +99,20 @@ def _motion(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="low-latency")
     parser.add_argument("--seconds", type=float, default=20.0, help="audio to stream")
     parser.add_argument("--weights", type=Path, default=None, help="motion checkpoint")
+    parser.add_argument(
+        "--backend",
+        choices=[str(n) for n in BackendName],
+        default=str(BackendName.AUTO),
+        help="motion denoiser backend, picked as the stream engine picks it (default auto: "
+        "onnxruntime on a CPU, exported on the spot)",
+    )
+    parser.add_argument(
+        "--chunk-ms",
+        type=int,
+        default=0,
+        help="push audio in fixed chunks of this many ms (default 0: placed per window, as a "
+        "session's pipeline does)",
+    )
 
 
 def _webrtc(parser: argparse.ArgumentParser) -> None:

@@ -47,6 +47,14 @@ def register(subparsers: Any) -> None:
         help="copy each new best inference checkpoint here (e.g. models/weights/motion_S.pt)",
     )
     motion.add_argument("--threads", type=int, default=1, help="torch compute threads")
+    motion.add_argument(
+        "--soft-phrases",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="share of synthetic training clips spoken with soft stretches (-12..-4 dB over "
+        "0.3-1.5 s) under unchanged mouth targets (default 0)",
+    )
     motion.set_defaults(handler=run_motion)
 
 
@@ -69,6 +77,7 @@ def run_motion(args: argparse.Namespace) -> int:
         val_every=args.val_every,
         checkpoint_every=args.val_every,
         max_minutes=args.max_minutes,
+        soft_phrase_p=args.soft_phrases,
     )
     export: Path | None = args.export
 
