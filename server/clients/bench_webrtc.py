@@ -9,6 +9,12 @@ lifetime means): received fps and the p95 gap between received frames (the clien
 clock), the server's CPU use (cores, from its /metrics process_cpu_seconds_total, so also with
 --url) and the server's own audio-arrival -> frame-departure delay over its last 30 s (the
 /metrics window histogram, p50 and p95 as bucket bounds).
+
+--background-load N [--uploads K]: issue 13's check from the outside. N CPU-bound processes run
+beside the server (and K different portraits are uploaded to it, spread over the loaded part)
+while --bursts bursts are measured, then --recover-bursts more without them; one line per burst
+(latency, received fps and frame gap p95 until the next burst) and per 4 s window of the loaded
+part the latency spread and trend.
 """
 
 from __future__ import annotations
@@ -36,12 +42,14 @@ from server.clients.webrtc_client import call_server
 from server.settings import IceLoopback
 from server.transport.webrtc import configure_ice_loopback
 
+log = logging.getLogger(__name__)
 RATE_HZ = 16_000
 CHUNK_S = 0.02
 ANALYSIS_PX = 256  # frames are landmarked at this size: enough for the mouth, 4x cheaper
 WINDOW_BEFORE_S = 0.5
 WINDOW_AFTER_S = 1.6
 MIN_MOUTH_SWING = 0.03  # inner-lip gap / mouth width; a burst with less is "not detected"
+UPLOAD_PORTRAIT = Path(__file__).resolve().parents[2] / "engine" / "assets" / "mona_lisa.jpg"
 SHARED_SPEECH = Path(__file__).resolve().parents[3] / "shared/data/speech/lj050-0131.wav"
 # MediaPipe face mesh indices (as models.face_topology names them)
 INNER_LIP_UPPER, INNER_LIP_LOWER, MOUTH_CORNER_A, MOUTH_CORNER_B = 13, 14, 61, 291
@@ -51,6 +59,7 @@ INNER_LIP_UPPER, INNER_LIP_LOWER, MOUTH_CORNER_A, MOUTH_CORNER_B = 13, 14, 61, 2
 class Burst:
     sent_s: float  # time.monotonic() of its first sample
     frames: list[tuple[float, NDArray[np.uint8]]] = field(default_factory=list)
+    loaded: bool = False  # sent while the background load ran
 
 
 @dataclass
@@ -84,6 +93,9 @@ class WebrtcBenchOptions:
     profile: str = "low-latency"
     audio: Path | None = None  # speech file the bursts are cut from
     avatar: str = "default"  # avatar id
+    background_load: int = 0  # CPU-bound processes beside the server during --bursts
+    uploads: int = 0  # with background_load: portraits uploaded during the loaded bursts
+    recover_bursts: int = 3  # with background_load: bursts measured after the load ends
 
 
 def run(args: WebrtcBenchOptions) -> int:
@@ -156,6 +168,18 @@ def wait_ready(url: str, timeout_s: float = 300.0) -> None:
 
 
 @dataclass(frozen=True)
+class BurstRow:
+    """One burst as the client saw it: until the next burst's first sample."""
+
+    start_s: float  # since the first measured burst
+    loaded: bool
+    latency_s: float | None  # None: no mouth onset detected
+    fps: float
+    gap_p95_s: float
+    gap_max_s: float  # a stall shows here; p95 hides one long gap among ~100
+
+
+@dataclass(frozen=True)
 class Report:
     latencies_s: list[float]
     undetected: int
@@ -164,6 +188,8 @@ class Report:
     server_cpu_cores: float | None
     server_delay_s: tuple[float, float] | None  # p50, p95 bucket bounds over its window
     frames: int
+    rows: list[BurstRow] = field(default_factory=list)
+    uploads_done: int = 0
 
 
 async def measure(
@@ -176,10 +202,27 @@ async def measure(
         await asyncio.sleep(3.0)  # connect, settle into idle
         cpu_start, wall_start = await _server_cpu_s(url, pid), time.monotonic()
         frames_start = recorder.frames
+        from engine.bench.stream import busy_processes, stop_processes  # torch: only here
+
         speech = speech_url(url, call.session_id)
-        async with websockets.connect(speech, additional_headers=call.headers) as ws:
-            for _ in range(args.bursts):
-                recorder.bursts.append(await _send_burst(ws, recorder, burst, args.gap_s))
+        busy = busy_processes(args.background_load)
+        uploads = [
+            asyncio.create_task(_upload_later(url, i, args))
+            for i in range(args.uploads if args.background_load else 0)
+        ]
+        try:
+            async with websockets.connect(speech, additional_headers=call.headers) as ws:
+                for _ in range(args.bursts):
+                    sent = await _send_burst(ws, recorder, burst, args.gap_s)
+                    sent.loaded = bool(busy)
+                    recorder.bursts.append(sent)
+                stop_processes(busy)
+                busy = []
+                for _ in range(args.recover_bursts if args.background_load else 0):
+                    recorder.bursts.append(await _send_burst(ws, recorder, burst, args.gap_s))
+        finally:
+            stop_processes(busy)
+        uploads_done = sum(await asyncio.gather(*uploads))
         wall = time.monotonic() - wall_start
         fps = (recorder.frames - frames_start) / wall
         cpu_end = await _server_cpu_s(url, pid)
@@ -191,9 +234,66 @@ async def measure(
     gap_p95 = float(np.percentile(np.diff(arrivals), 95)) if len(arrivals) > 1 else float("nan")
     latencies = [onset_latency(b) for b in recorder.bursts]
     found = [x for x in latencies if x is not None]
+    rows = burst_rows(recorder.bursts, latencies, recorder.arrivals_s)
     return Report(
-        found, len(latencies) - len(found), fps, gap_p95, cpu, server_delay, recorder.frames
+        found,
+        len(latencies) - len(found),
+        fps,
+        gap_p95,
+        cpu,
+        server_delay,
+        recorder.frames,
+        rows if args.background_load else [],
+        uploads_done,
     )
+
+
+def burst_rows(
+    bursts: list[Burst], latencies_s: list[float | None], arrivals_s: list[float]
+) -> list[BurstRow]:
+    """Per burst: its latency, and the frames received from its first sample to the next's."""
+    arrivals = np.asarray(arrivals_s)
+    rows = []
+    for i, (burst, latency) in enumerate(zip(bursts, latencies_s, strict=True)):
+        end_s = bursts[i + 1].sent_s if i + 1 < len(bursts) else burst.sent_s + 2.0
+        inside = arrivals[(arrivals >= burst.sent_s) & (arrivals < end_s)]
+        gaps = np.diff(inside)
+        rows.append(
+            BurstRow(
+                burst.sent_s - bursts[0].sent_s,
+                burst.loaded,
+                latency,
+                len(inside) / (end_s - burst.sent_s),
+                float(np.percentile(gaps, 95)) if len(gaps) else float("nan"),
+                float(gaps.max()) if len(gaps) else float("nan"),
+            )
+        )
+    return rows
+
+
+async def _upload_later(url: str, index: int, args: WebrtcBenchOptions) -> int:
+    """Upload a portrait (made distinct by one pixel: the store keeps identical images once)
+    a share of the way through the loaded bursts; 1 if the server took it."""
+    import io
+
+    from PIL import Image
+
+    cycle_s = WINDOW_BEFORE_S + args.burst_s + max(args.gap_s, WINDOW_AFTER_S - args.burst_s)
+    await asyncio.sleep(args.bursts * cycle_s * (index + 1) / (args.uploads + 1))
+    with Image.open(UPLOAD_PORTRAIT) as image:
+        pixels = np.array(image.convert("RGB"))
+    pixels[0, 0] = (index * 37 % 256, time.monotonic_ns() % 256, 7)
+    png = io.BytesIO()
+    Image.fromarray(pixels).save(png, format="PNG")
+    async with httpx.AsyncClient(timeout=300) as client:
+        answer = await client.post(
+            url + "/v1/avatars",
+            files={"image": (f"upload{index}.png", png.getvalue(), "image/png")},
+            data={"consent": "benchmark upload of a public-domain painting", "name": "bench"},
+        )
+    if answer.status_code != 201:
+        log.warning("upload %d: %d %s", index, answer.status_code, answer.text[:200])
+    return int(answer.status_code == 201)
 
 
 async def _send_burst(
@@ -317,3 +417,35 @@ def print_report(report: Report, args: WebrtcBenchOptions) -> None:
         print(f"server CPU with one session: {report.server_cpu_cores:.2f} cores")
     else:
         print("server CPU: not known (no process_cpu_seconds_total in its /metrics)")
+    if report.rows:
+        print_load_rows(report.rows, args, report.uploads_done)
+
+
+def print_load_rows(rows: list[BurstRow], args: WebrtcBenchOptions, uploads_done: int) -> None:
+    print(
+        f"{args.background_load} busy process(es) and {uploads_done} of {args.uploads} "
+        "upload(s) accepted during the loaded bursts, then none; per burst:"
+    )
+    for row in rows:
+        latency = "  not detected" if row.latency_s is None else f"{1000 * row.latency_s:6.0f} ms"
+        print(
+            f"  {row.start_s:6.1f} s {'loaded' if row.loaded else 'quiet '}: latency {latency}, "
+            f"{row.fps:5.1f} fps, frame gap p95 {1000 * row.gap_p95_s:4.0f} ms, "
+            f"max {1000 * row.gap_max_s:4.0f} ms"
+        )
+    loaded = [r for r in rows if r.loaded and r.latency_s is not None]
+    if len(loaded) < 2:
+        return
+    windows: dict[int, list[float]] = {}
+    for row in loaded:
+        windows.setdefault(int(row.start_s // 4.0), []).append(1000 * (row.latency_s or 0.0))
+    means = [float(np.mean(v)) for _, v in sorted(windows.items())]
+    trend = float(np.polyfit(np.arange(len(means)), means, 1)[0]) if len(means) > 1 else 0.0
+    quiet = [r for r in rows if not r.loaded]
+    print(
+        f"  loaded: latency spread {max(means) - min(means):.0f} ms between 4 s windows, trend "
+        f"{trend:+.0f} ms per window; lowest {min(r.fps for r in rows if r.loaded):.1f} fps, "
+        f"worst frame gap p95 {1000 * max(r.gap_p95_s for r in rows if r.loaded):.0f} ms, "
+        f"longest {1000 * max(r.gap_max_s for r in rows if r.loaded):.0f} ms"
+        + (f"; after the load {min(r.fps for r in quiet):.1f} fps at least" if quiet else "")
+    )

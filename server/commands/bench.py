@@ -123,6 +123,24 @@ def _webrtc(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="low-latency")
     parser.add_argument("--audio", type=Path, help="speech file the bursts are cut from")
     parser.add_argument("--avatar", default="default", help="avatar id")
+    parser.add_argument(
+        "--background-load",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N CPU-bound processes beside the server during the bursts, then --recover-bursts "
+        "without them; prints latency, fps and frame gap per burst and the loaded latency's "
+        "spread and trend over 4 s windows",
+    )
+    parser.add_argument(
+        "--uploads", type=int, default=0, help="with --background-load: portraits uploaded"
+    )
+    parser.add_argument(
+        "--recover-bursts",
+        type=int,
+        default=3,
+        help="with --background-load: bursts measured after the load ends",
+    )
 
 
 def _render(parser: argparse.ArgumentParser) -> None:
