@@ -196,6 +196,7 @@ async def measure(
     url: str, pid: int | None, burst: NDArray[np.int16], args: WebrtcBenchOptions
 ) -> Report:
     recorder = Recorder()
+    pngs = distinct_portraits(args.uploads if args.background_load else 0)
     options = {"profile": args.profile}
     call = await call_server(url, recorder.on_frame, avatar_id=args.avatar, options=options)
     try:
@@ -207,8 +208,7 @@ async def measure(
         speech = speech_url(url, call.session_id)
         busy = busy_processes(args.background_load)
         uploads = [
-            asyncio.create_task(_upload_later(url, i, args))
-            for i in range(args.uploads if args.background_load else 0)
+            asyncio.create_task(_upload_later(url, i, png, args)) for i, png in enumerate(pngs)
         ]
         try:
             async with websockets.connect(speech, additional_headers=call.headers) as ws:
@@ -271,24 +271,32 @@ def burst_rows(
     return rows
 
 
-async def _upload_later(url: str, index: int, args: WebrtcBenchOptions) -> int:
-    """Upload a portrait (made distinct by one pixel: the store keeps identical images once)
-    a share of the way through the loaded bursts; 1 if the server took it."""
+def distinct_portraits(count: int) -> list[bytes]:
+    """`count` PNGs of one portrait, each one pixel apart (the store keeps identical images
+    once). Made before the call: encoding them on the client's loop would stall its frames."""
     import io
 
     from PIL import Image
 
-    cycle_s = WINDOW_BEFORE_S + args.burst_s + max(args.gap_s, WINDOW_AFTER_S - args.burst_s)
-    await asyncio.sleep(args.bursts * cycle_s * (index + 1) / (args.uploads + 1))
     with Image.open(UPLOAD_PORTRAIT) as image:
         pixels = np.array(image.convert("RGB"))
-    pixels[0, 0] = (index * 37 % 256, time.monotonic_ns() % 256, 7)
-    png = io.BytesIO()
-    Image.fromarray(pixels).save(png, format="PNG")
+    pngs = []
+    for index in range(count):
+        pixels[0, 0] = (index * 37 % 256, time.monotonic_ns() % 256, 7)
+        png = io.BytesIO()
+        Image.fromarray(pixels).save(png, format="PNG")
+        pngs.append(png.getvalue())
+    return pngs
+
+
+async def _upload_later(url: str, index: int, png: bytes, args: WebrtcBenchOptions) -> int:
+    """Upload a portrait a share of the way through the loaded bursts; 1 if the server took it."""
+    cycle_s = WINDOW_BEFORE_S + args.burst_s + max(args.gap_s, WINDOW_AFTER_S - args.burst_s)
+    await asyncio.sleep(args.bursts * cycle_s * (index + 1) / (args.uploads + 1))
     async with httpx.AsyncClient(timeout=300) as client:
         answer = await client.post(
             url + "/v1/avatars",
-            files={"image": (f"upload{index}.png", png.getvalue(), "image/png")},
+            files={"image": (f"upload{index}.png", png, "image/png")},
             data={"consent": "benchmark upload of a public-domain painting", "name": "bench"},
         )
     if answer.status_code != 201:
