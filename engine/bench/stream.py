@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 from engine.avatar.prepared import PreparedAvatar
 from engine.avatar.source import load_avatar
 from engine.backends.base import BackendConfig, BackendName
+from engine.bench.windows import LOAD_WINDOW_S, spread_and_trend
 from engine.contract import StreamOptions
 from engine.motion.clip import load_motion_model
 from engine.motion.profiles import get_profile
@@ -185,7 +186,6 @@ def _worker_seconds(engine: StreamEngine) -> dict[str, float]:
     }
 
 
-LOAD_WINDOW_S = 4.0
 CATCH_UP_PERIOD_FRAMES = 0.5  # as server/transport/pacing.py: late frames at twice real time
 RECOVER_S = 8.0
 BUSY_LOOP = "while True: pass"
@@ -332,11 +332,10 @@ def print_load_windows(windows: list[LoadWindow], load: int, uploads: int) -> No
         )
     loaded = [w for w in windows if w.loaded and not np.isnan(w.delay_ms)]
     if len(loaded) >= 2:
-        delays = np.array([w.delay_ms for w in loaded])
-        slope = np.polyfit(np.array([w.start_s for w in loaded]), delays, 1)[0]
+        spread, trend = spread_and_trend([w.start_s for w in loaded], [w.delay_ms for w in loaded])
         print(
-            f"  loaded: delay spread {delays.max() - delays.min():.0f} ms between windows, "
-            f"trend {slope * LOAD_WINDOW_S:+.0f} ms per window; lowest "
+            f"  loaded: delay spread {spread:.0f} ms between windows, "
+            f"trend {trend:+.0f} ms per window; lowest "
             f"{min(w.fps for w in loaded):.1f} fps, worst frame gap p95 "
             f"{max(w.gap_p95_ms for w in loaded):.0f} ms"
         )

@@ -36,6 +36,7 @@ import numpy as np
 import websockets
 from numpy.typing import NDArray
 
+from engine.bench.windows import LOAD_WINDOW_S, spread_and_trend
 from engine.motion.profiles import get_profile
 from server.clients.speak_client import load_pcm, speech_url
 from server.clients.webrtc_client import call_server
@@ -446,12 +447,14 @@ def print_load_rows(rows: list[BurstRow], args: WebrtcBenchOptions, uploads_done
         return
     windows: dict[int, list[float]] = {}
     for row in loaded:
-        windows.setdefault(int(row.start_s // 4.0), []).append(1000 * (row.latency_s or 0.0))
-    means = [float(np.mean(v)) for _, v in sorted(windows.items())]
-    trend = float(np.polyfit(np.arange(len(means)), means, 1)[0]) if len(means) > 1 else 0.0
+        window = int(row.start_s // LOAD_WINDOW_S)
+        windows.setdefault(window, []).append(1000 * (row.latency_s or 0.0))
+    order = sorted(windows)
+    means_ms = [float(np.mean(windows[w])) for w in order]
+    spread, trend = spread_and_trend([LOAD_WINDOW_S * w for w in order], means_ms)
     quiet = [r for r in rows if not r.loaded]
     print(
-        f"  loaded: latency spread {max(means) - min(means):.0f} ms between 4 s windows, trend "
+        f"  loaded: latency spread {spread:.0f} ms between {LOAD_WINDOW_S:.0f} s windows, trend "
         f"{trend:+.0f} ms per window; lowest {min(r.fps for r in rows if r.loaded):.1f} fps, "
         f"worst frame gap p95 {1000 * max(r.gap_p95_s for r in rows if r.loaded):.0f} ms, "
         f"longest {1000 * max(r.gap_max_s for r in rows if r.loaded):.0f} ms"
