@@ -16,7 +16,6 @@ import av
 import numpy as np
 import pytest
 import soundfile
-import soxr
 
 from engine.errors import EngineError
 from engine.motion.blendshapes import (
@@ -30,9 +29,9 @@ from engine.motion.blendshapes import (
     to_blendshapes,
 )
 from models import motion_space as ms
-from models.motion_checkpoint import MotionModel, save_inference_checkpoint
+from models.motion_checkpoint import MotionModel
 from server.cli import main
-from tests.test_motion_model import random_model, speech_like_audio
+from tests.test_motion_model import write_cli_inputs
 
 SECONDS = 1.3
 RATE_HZ = 22_050
@@ -41,13 +40,9 @@ RATE_HZ = 22_050
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(random motion checkpoint, 22.05 kHz stereo speech-like wav), written here."""
-    folder = tmp_path_factory.mktemp("blendshapes")
-    weights = folder / "motion.pt"
-    save_inference_checkpoint(weights, random_model(), "S", {"note": "random, for tests"})
-    audio = soxr.resample(speech_like_audio(SECONDS, seed=5), 16_000, RATE_HZ)
-    wav = folder / "speech.wav"
-    soundfile.write(wav, np.stack([audio, 0.5 * audio], axis=1), RATE_HZ)
-    return weights, wav
+    return write_cli_inputs(
+        tmp_path_factory.mktemp("blendshapes"), SECONDS, seed=5, rate_hz=RATE_HZ
+    )
 
 
 @pytest.fixture(scope="module")

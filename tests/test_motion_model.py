@@ -50,6 +50,22 @@ def speech_like_audio(seconds: float, seed: int) -> np.ndarray:
     return audio.astype(np.float32)
 
 
+def write_cli_inputs(
+    folder: Path, seconds: float, seed: int, rate_hz: int = 22_050
+) -> tuple[Path, Path]:
+    """(random motion checkpoint, stereo speech-like wav at rate_hz) written into folder: what
+    the render and blendshape CLI tests feed `gioconda`, hermetically."""
+    import soundfile
+    import soxr
+
+    weights = folder / "motion.pt"
+    save_inference_checkpoint(weights, random_model(), "S", {"note": "random, for tests"})
+    audio = soxr.resample(speech_like_audio(seconds, seed=seed), 16_000, rate_hz)
+    wav = folder / "speech.wav"
+    soundfile.write(wav, np.stack([audio, 0.5 * audio], axis=1), rate_hz)
+    return weights, wav
+
+
 def write_shards(folder: Path, count: int, seconds: float = 4.0) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):

@@ -11,12 +11,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import soundfile
-import soxr
 
-from models.motion_checkpoint import save_inference_checkpoint
 from server.cli import main
-from tests.test_motion_model import random_model, speech_like_audio
+from tests.test_motion_model import write_cli_inputs
 
 SECONDS = 1.5
 RATE_HZ = 22_050
@@ -24,13 +21,7 @@ RATE_HZ = 22_050
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("render")
-    weights = folder / "motion.pt"
-    save_inference_checkpoint(weights, random_model(), "S", {"note": "random, for tests"})
-    audio = soxr.resample(speech_like_audio(SECONDS, seed=3), 16_000, RATE_HZ)
-    wav = folder / "speech.wav"
-    soundfile.write(wav, np.stack([audio, 0.5 * audio], axis=1), RATE_HZ)
-    return weights, wav
+    return write_cli_inputs(tmp_path_factory.mktemp("render"), SECONDS, seed=3, rate_hz=RATE_HZ)
 
 
 def render(inputs: tuple[Path, Path], portrait: Path, output: Path, *extra: str) -> None:
