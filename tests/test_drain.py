@@ -22,6 +22,7 @@ import uvicorn
 import websockets
 
 from server.app import create_app
+from server.clients.bench_webrtc import wait_ready
 from server.clients.speak_client import speech_url
 from server.drain import DrainingServer
 from server.settings import IceLoopback
@@ -138,14 +139,7 @@ def test_a_second_sigterm_exits_at_once(tmp_path: Path) -> None:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://{settings.host}:{settings.port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
+    wait_ready(base, timeout_s=120)
 
     async def scenario() -> tuple[int, float]:
         call = await start_call(base)
