@@ -65,3 +65,20 @@ def test_prepare_command_fails_with_the_reason_not_a_traceback(tmp_path: Path) -
     )
     assert result.returncode == 2
     assert "gioconda[portraits]" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_upload_to_a_server_here_is_refused_with_the_reason_every_time() -> None:
+    """The upload worker says prepare_unavailable; it starts its process once to learn that."""
+    from engine.avatar.worker import PreparationWorker
+    from engine.errors import AvatarError
+
+    worker = PreparationWorker()
+    portrait = (REPO / "engine" / "assets" / "mona_lisa_197px.jpg").read_bytes()
+    try:
+        for _ in range(2):
+            with pytest.raises(AvatarError) as refused:
+                worker.prepare(portrait, "mona")
+            assert refused.value.reason == "prepare_unavailable"
+            assert "gioconda[portraits]" in str(refused.value)
+    finally:
+        worker.close()

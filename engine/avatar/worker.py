@@ -76,6 +76,9 @@ class _Slot:
         self._niceness = niceness
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
+        # A worker that could not prepare at all (no mediapipe here) says so once; every later
+        # upload gets the same answer without a process started (torch, seconds) to hear it.
+        self._cannot_prepare: tuple[str, str] | None = None
 
     def run(self, image_bytes: bytes, name: str, time_limit_s: float) -> PreparedAvatar:
         conn = self._ensure()
@@ -111,6 +114,8 @@ class _Slot:
     def _ensure(self) -> Connection:
         if self._process is not None and self._process.is_alive() and self._conn is not None:
             return self._conn
+        if self._cannot_prepare is not None:
+            raise AvatarError(*self._cannot_prepare)
         self.stop()
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
@@ -130,7 +135,8 @@ class _Slot:
             raise AvatarError("the preparation worker did not start", "prepare_failed") from exc
         if started[0] == "error":
             self.stop()
-            raise AvatarError(started[2], started[1])
+            self._cannot_prepare = (started[2], started[1])
+            raise AvatarError(*self._cannot_prepare)
         log.info(
             "avatar preparation worker started (pid %s, nice +%d)", process.pid, self._niceness
         )
