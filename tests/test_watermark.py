@@ -142,7 +142,8 @@ def test_the_mark_follows_the_content_after_the_first_frame(
     unmarked: list[NDArray[np.uint8]],
 ) -> None:
     """Bug: the mark was shaped by a stream's first frame alone, so texture that moved away for
-    good (a head that turned or moved) left its strong mark on what had become flat."""
+    good (a head that turned or moved) left its strong mark on what had become flat. Within a
+    second (RESHAPE_FRAMES) of the change, every strip of the map has been made again."""
     from engine.watermark.embed import RESHAPE_FRAMES
 
     embedder = WatermarkEmbedder(PAYLOAD)
@@ -151,9 +152,24 @@ def test_the_mark_follows_the_content_after_the_first_frame(
     first = embedder.embed(textured).astype(np.float64) - textured
     for _ in range(RESHAPE_FRAMES - 1):
         embedder.embed(textured)
-    later = embedder.embed(flat).astype(np.float64) - flat
+    for _ in range(RESHAPE_FRAMES):
+        later = embedder.embed(flat).astype(np.float64) - flat
     assert np.sqrt(np.mean(first**2)) > 2.0
     assert np.sqrt(np.mean(later**2)) < 1.2
+
+
+def test_the_map_made_a_strip_at_a_time_is_the_map_of_the_whole_frame(
+    unmarked: list[NDArray[np.uint8]],
+) -> None:
+    """Bug: the map was made whole once a second on the worker thread, a 6-17 ms spike in a
+    stream; it is now made one strip per frame, which must give the same map as the whole."""
+    from engine.watermark.embed import STRIP_PX, STRIPS, texture_amplitude
+
+    frame = unmarked[3]
+    whole = texture_amplitude(frame)
+    for strip in range(STRIPS):
+        rows = slice(strip * STRIP_PX, (strip + 1) * STRIP_PX)
+        np.testing.assert_array_equal(texture_amplitude(frame, rows), whole[rows])
 
 
 def test_a_slightly_rotated_recording_is_found_and_an_unmarked_one_is_not(

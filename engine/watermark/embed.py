@@ -27,6 +27,8 @@ measured inside a stream on this busy machine.
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 from numpy.typing import NDArray
@@ -42,9 +44,20 @@ CONTRAST_PX = 5  # local contrast: the standard deviation over this window
 ERODE_PX = 9  # texture: the least contrast within this window
 SMOOTH_PX = 9  # the map is averaged over this window: it changes slowly across the frame
 RESHAPE_FRAMES = 40  # the map follows the content: made again from the frame every this many
+STRIPS = 8  # ... one horizontal strip at a time, spread evenly over those frames
+STRIP_PX = FRAME_PX // STRIPS
+STRIP_FRAMES = RESHAPE_FRAMES // STRIPS
+# rows a strip's filters read beyond it: the contrast window's, the erosion's and the smoothing's
+# half-widths
+MARGIN_PX = CONTRAST_PX // 2 + ERODE_PX // 2 + SMOOTH_PX // 2
 
 
 class WatermarkEmbedder:
+    """Marks a stream's frames. The map is made whole once, for the first frame, at half
+    resolution (about a third of the cost); after that one horizontal strip of it is made again at
+    full resolution every RESHAPE_FRAMES // STRIPS frames, so the whole map is renewed once every
+    RESHAPE_FRAMES frames and no frame pays more than one strip (about 1/STRIPS of a reshape)."""
+
     def __init__(self, payload: WatermarkPayload, strength_rms: float = STRENGTH_RMS) -> None:
         self.payload = payload
         self._strength_rms = strength_rms
@@ -52,40 +65,93 @@ class WatermarkEmbedder:
         mark = np.tile(mark_tile(payload.symbols()), (reps, reps))[:FRAME_PX, :FRAME_PX]
         self._mark = np.ascontiguousarray(mark, np.float32)
         self._frames = 0
-        self._plus: NDArray[np.uint8] | None = None
-        self._minus: NDArray[np.uint8] | None = None
+        # the amplitude before the frame-wide cap, and each strip's sum of its squares
+        self._amplitude = np.zeros((FRAME_PX, FRAME_PX), np.float32)
+        self._strip_power = np.zeros(STRIPS)
+        self._plus = np.zeros((FRAME_PX, FRAME_PX, 3), np.uint8)
+        self._minus = np.zeros((FRAME_PX, FRAME_PX, 3), np.uint8)
 
     def embed(self, rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
-        """A marked copy of a (512, 512, 3) uint8 frame (every RESHAPE_FRAMES-th, the first
-        included, also shapes the mark)."""
+        """A marked copy of a (512, 512, 3) uint8 frame (the first shapes the whole mark, every
+        RESHAPE_FRAMES // STRIPS-th after it one strip of it)."""
         if rgb.shape != (FRAME_PX, FRAME_PX, 3):
             raise ValueError(f"the watermark expects 512x512 RGB frames, got {rgb.shape}")
-        if self._plus is None or self._minus is None or self._frames % RESHAPE_FRAMES == 0:
-            amplitude = amplitude_map(rgb, self._strength_rms)
-            self._plus, self._minus = self._planes(amplitude)
+        if self._frames == 0:
+            self._amplitude[:] = half_resolution_texture_amplitude(rgb)
+            for strip in range(STRIPS):
+                self._strip_power[strip] = _power(self._amplitude[_rows(strip)])
+            for strip in range(STRIPS):
+                self._shape(strip)
+        elif self._frames % STRIP_FRAMES == 0:
+            strip = self._frames // STRIP_FRAMES % STRIPS
+            rows = _rows(strip)
+            self._amplitude[rows] = texture_amplitude(rgb, rows)
+            self._strip_power[strip] = _power(self._amplitude[rows])
+            self._shape(strip)
         self._frames += 1
         return np.asarray(cv2.subtract(cv2.add(rgb, self._plus), self._minus), np.uint8)
 
-    def _planes(
-        self, amplitude: NDArray[np.float32]
-    ) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
-        mark = cv2.multiply(self._mark, amplitude)  # (512, 512) grey levels
+    def _shape(self, strip: int) -> None:
+        """The mark's planes for one strip from its amplitude, capped by the whole map's RMS (the
+        other strips keep the cap they were made with: it moves little within a second)."""
+        rms = math.sqrt(float(self._strip_power.sum()) / FRAME_PX**2)
+        scale = min(1.0, self._strength_rms / max(rms, 1e-6))
+        rows = _rows(strip)
+        mark = cv2.multiply(self._mark[rows], self._amplitude[rows], scale=scale)
         # each sign's part, rounded and saturated to uint8 on one channel, then copied to R, G, B
         plus = cv2.convertScaleAbs(np.maximum(mark, 0.0))
         minus = cv2.convertScaleAbs(np.minimum(mark, 0.0))
-        plus, minus = cv2.merge([plus, plus, plus]), cv2.merge([minus, minus, minus])
-        return np.asarray(plus, np.uint8), np.asarray(minus, np.uint8)
+        self._plus[rows] = cv2.merge([plus, plus, plus])
+        self._minus[rows] = cv2.merge([minus, minus, minus])
+
+
+def _rows(strip: int) -> slice:
+    return slice(strip * STRIP_PX, (strip + 1) * STRIP_PX)
+
+
+def _power(amplitude: NDArray[np.float32]) -> float:
+    return float(cv2.norm(amplitude, cv2.NORM_L2SQR))
+
+
+def texture_amplitude(
+    rgb: NDArray[np.uint8], rows: slice = slice(0, FRAME_PX)
+) -> NDArray[np.float32]:
+    """(rows, 512) the mark's RMS amplitude, grey levels, from the frame's texture in those rows,
+    before the frame-wide cap. The filters read MARGIN_PX rows beyond them: the rows come out as
+    they would from the whole frame."""
+    top, bottom = max(0, rows.start - MARGIN_PX), min(FRAME_PX, rows.stop + MARGIN_PX)
+    luma = np.asarray(cv2.cvtColor(rgb[top:bottom], cv2.COLOR_RGB2GRAY), np.float32)
+    amplitude = _amplitude_of(luma, CONTRAST_PX, ERODE_PX, SMOOTH_PX)
+    return amplitude[rows.start - top : rows.stop - top]
+
+
+def half_resolution_texture_amplitude(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """texture_amplitude of the whole frame made at half resolution (windows halved), brought
+    back to 512x512: for the first frame, which has no map yet."""
+    luma = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), np.float32)
+    half = np.asarray(
+        cv2.resize(luma, (FRAME_PX // 2, FRAME_PX // 2), interpolation=cv2.INTER_AREA),
+        np.float32,
+    )
+    amplitude = _amplitude_of(half, CONTRAST_PX // 2 + 1, ERODE_PX // 2 + 1, SMOOTH_PX // 2 + 1)
+    return np.asarray(cv2.resize(amplitude, (FRAME_PX, FRAME_PX)), np.float32)
+
+
+def _amplitude_of(
+    luma: NDArray[np.float32], contrast_px: int, erode_px: int, smooth_px: int
+) -> NDArray[np.float32]:
+    window = (contrast_px, contrast_px)
+    mean = cv2.blur(luma, window)
+    contrast = cv2.sqrt(np.maximum(cv2.blur(luma * luma, window) - mean * mean, 0.0))
+    # Texture, not edges: an isolated line has flat skin beside it, where the mark would show.
+    texture = cv2.erode(contrast, np.ones((erode_px, erode_px), np.uint8))
+    texture = cv2.blur(texture, (smooth_px, smooth_px))
+    return np.asarray(np.clip(AMPLITUDE_PER_CONTRAST * texture, *AMPLITUDE_RANGE), np.float32)
 
 
 def amplitude_map(rgb: NDArray[np.uint8], strength_rms: float) -> NDArray[np.float32]:
-    """(512, 512) the mark's RMS amplitude per pixel, in grey levels, from a frame's texture."""
-    luma = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), np.float32)
-    window = (CONTRAST_PX, CONTRAST_PX)
-    mean = cv2.blur(luma, window)
-    contrast = np.sqrt(np.maximum(cv2.blur(luma * luma, window) - mean * mean, 0.0))
-    # Texture, not edges: an isolated line has flat skin beside it, where the mark would show.
-    texture = cv2.erode(contrast, np.ones((ERODE_PX, ERODE_PX), np.uint8))
-    texture = cv2.blur(texture, (SMOOTH_PX, SMOOTH_PX))
-    amplitude = np.clip(AMPLITUDE_PER_CONTRAST * texture, *AMPLITUDE_RANGE)
+    """(512, 512) the mark's RMS amplitude per pixel, in grey levels, from a whole frame's texture
+    (capped to strength_rms RMS over the frame)."""
+    amplitude = texture_amplitude(rgb)
     rms = float(np.sqrt(np.mean(amplitude**2)))
     return np.asarray(amplitude * min(1.0, strength_rms / rms), np.float32)
