@@ -39,7 +39,16 @@ from engine.watermark.payload import WatermarkPayload
 FRAME_PX = 512
 STRENGTH_RMS = 2.3  # grey levels, the most over the frame: PSNR >= 40.8 dB
 AMPLITUDE_PER_CONTRAST = 1.5  # mark amplitude (grey levels RMS) per grey level of local contrast
-AMPLITUDE_RANGE = (1.0, 6.0)  # grey levels RMS: flat areas .. the most textured
+AMPLITUDE_RANGE = (1.5, 6.0)  # grey levels RMS: flat areas .. the most textured
+# The floor for the map made in a stream's first RESHAPE_FRAMES frames (the first frame's map and
+# its STRIPS strips). A codec starts cold: VP8 at 300 kbit/s spends its first second's bits on the
+# key frame and what moves, and what it then skips (a cartoon's flat background and skin) stays as
+# that second left it. The same first second encoded again right after itself scored higher on two
+# of three flat cartoons (z 4.6 -> 5.6, 5.9 -> 7.4; 6.7 -> 6.7): the missed first windows were the
+# codec's start as much as the content. A floor of 2.0 for the first second only found all 16 VP8
+# 300k windows of the four tuning cartoons (first windows z 5.0-7.5, two missed -> 7.1-12.5); the
+# later windows gain too (the codec keeps the first second's mark where it skips).
+START_AMPLITUDE_FLOOR = 2.0
 CONTRAST_PX = 5  # local contrast: the standard deviation over this window
 ERODE_PX = 9  # texture: the least contrast within this window
 SMOOTH_PX = 9  # the map is averaged over this window: it changes slowly across the frame
@@ -54,9 +63,10 @@ MARGIN_PX = CONTRAST_PX // 2 + ERODE_PX // 2 + SMOOTH_PX // 2
 
 class WatermarkEmbedder:
     """Marks a stream's frames. The map is made whole once, for the first frame, at half
-    resolution (about a third of the cost); after that one horizontal strip of it is made again at
-    full resolution every RESHAPE_FRAMES // STRIPS frames, so the whole map is renewed once every
-    RESHAPE_FRAMES frames and no frame pays more than one strip (about 1/STRIPS of a reshape)."""
+    resolution (about a third of the cost), and again at full resolution one horizontal strip a
+    frame over the next STRIPS frames; after that one strip every STRIP_FRAMES frames, so the
+    whole map is renewed once every RESHAPE_FRAMES frames and no frame pays more than one strip
+    (about 1/STRIPS of a whole map)."""
 
     def __init__(self, payload: WatermarkPayload, strength_rms: float = STRENGTH_RMS) -> None:
         self.payload = payload
@@ -77,15 +87,22 @@ class WatermarkEmbedder:
         if rgb.shape != (FRAME_PX, FRAME_PX, 3):
             raise ValueError(f"the watermark expects 512x512 RGB frames, got {rgb.shape}")
         if self._frames == 0:
-            self._amplitude[:] = half_resolution_texture_amplitude(rgb)
+            self._amplitude[:] = half_resolution_texture_amplitude(rgb, START_AMPLITUDE_FLOOR)
             for strip in range(STRIPS):
                 self._strip_power[strip] = _power(self._amplitude[_rows(strip)])
             for strip in range(STRIPS):
                 self._shape(strip)
-        elif self._frames % STRIP_FRAMES == 0:
-            strip = self._frames // STRIP_FRAMES % STRIPS
+        elif self._frames <= STRIPS or self._frames % STRIP_FRAMES == 0:
+            # the first map is made again at full resolution over the next STRIPS frames, then
+            # one strip every STRIP_FRAMES frames
+            strip = (
+                (self._frames - 1) % STRIPS
+                if self._frames <= STRIPS
+                else self._frames // STRIP_FRAMES % STRIPS
+            )
             rows = _rows(strip)
-            self._amplitude[rows] = texture_amplitude(rgb, rows)
+            floor = START_AMPLITUDE_FLOOR if self._frames < RESHAPE_FRAMES else AMPLITUDE_RANGE[0]
+            self._amplitude[rows] = texture_amplitude(rgb, rows, floor)
             self._strip_power[strip] = _power(self._amplitude[rows])
             self._shape(strip)
         self._frames += 1
@@ -114,18 +131,20 @@ def _power(amplitude: NDArray[np.float32]) -> float:
 
 
 def texture_amplitude(
-    rgb: NDArray[np.uint8], rows: slice = slice(0, FRAME_PX)
+    rgb: NDArray[np.uint8], rows: slice = slice(0, FRAME_PX), floor: float = AMPLITUDE_RANGE[0]
 ) -> NDArray[np.float32]:
     """(rows, 512) the mark's RMS amplitude, grey levels, from the frame's texture in those rows,
     before the frame-wide cap. The filters read MARGIN_PX rows beyond them: the rows come out as
     they would from the whole frame."""
     top, bottom = max(0, rows.start - MARGIN_PX), min(FRAME_PX, rows.stop + MARGIN_PX)
     luma = np.asarray(cv2.cvtColor(rgb[top:bottom], cv2.COLOR_RGB2GRAY), np.float32)
-    amplitude = _amplitude_of(luma, CONTRAST_PX, ERODE_PX, SMOOTH_PX)
+    amplitude = _amplitude_of(luma, CONTRAST_PX, ERODE_PX, SMOOTH_PX, floor)
     return amplitude[rows.start - top : rows.stop - top]
 
 
-def half_resolution_texture_amplitude(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
+def half_resolution_texture_amplitude(
+    rgb: NDArray[np.uint8], floor: float = AMPLITUDE_RANGE[0]
+) -> NDArray[np.float32]:
     """texture_amplitude of the whole frame made at half resolution (windows halved), brought
     back to 512x512: for the first frame, which has no map yet."""
     luma = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), np.float32)
@@ -133,12 +152,14 @@ def half_resolution_texture_amplitude(rgb: NDArray[np.uint8]) -> NDArray[np.floa
         cv2.resize(luma, (FRAME_PX // 2, FRAME_PX // 2), interpolation=cv2.INTER_AREA),
         np.float32,
     )
-    amplitude = _amplitude_of(half, CONTRAST_PX // 2 + 1, ERODE_PX // 2 + 1, SMOOTH_PX // 2 + 1)
+    amplitude = _amplitude_of(
+        half, CONTRAST_PX // 2 + 1, ERODE_PX // 2 + 1, SMOOTH_PX // 2 + 1, floor
+    )
     return np.asarray(cv2.resize(amplitude, (FRAME_PX, FRAME_PX)), np.float32)
 
 
 def _amplitude_of(
-    luma: NDArray[np.float32], contrast_px: int, erode_px: int, smooth_px: int
+    luma: NDArray[np.float32], contrast_px: int, erode_px: int, smooth_px: int, floor: float
 ) -> NDArray[np.float32]:
     window = (contrast_px, contrast_px)
     mean = cv2.blur(luma, window)
@@ -146,7 +167,9 @@ def _amplitude_of(
     # Texture, not edges: an isolated line has flat skin beside it, where the mark would show.
     texture = cv2.erode(contrast, np.ones((erode_px, erode_px), np.uint8))
     texture = cv2.blur(texture, (smooth_px, smooth_px))
-    return np.asarray(np.clip(AMPLITUDE_PER_CONTRAST * texture, *AMPLITUDE_RANGE), np.float32)
+    return np.asarray(
+        np.clip(AMPLITUDE_PER_CONTRAST * texture, floor, AMPLITUDE_RANGE[1]), np.float32
+    )
 
 
 def amplitude_map(rgb: NDArray[np.uint8], strength_rms: float) -> NDArray[np.float32]:

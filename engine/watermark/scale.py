@@ -85,11 +85,23 @@ def prior_scales(height: int, width: int) -> list[tuple[float, float]]:
 
 
 def flatten(
-    picture: NDArray[np.float32], sigma_px: float, window_px: int, floor: float
+    picture: NDArray[np.float32],
+    sigma_px: float,
+    window_px: int,
+    floor: float,
+    edge_grey: float | None = None,
 ) -> NDArray[np.float32]:
     """The picture's detail (less a Gaussian blur of sigma_px) in units of its RMS over window_px
-    around each pixel (plus floor grey levels, so that a blank area's noise is not blown up)."""
-    detail = picture - cv2.GaussianBlur(picture, (0, 0), sigma_px)
+    around each pixel (plus floor grey levels, so that a blank area's noise is not blown up).
+    With edge_grey, the blur is a bilateral filter that does not average across steps of more than
+    about that many grey levels: a hard edge then stays out of the detail (and a mark far fainter
+    than the step stays in)."""
+    if edge_grey is None:
+        smooth = cv2.GaussianBlur(picture, (0, 0), sigma_px)
+    else:
+        diameter = 2 * max(1, round(sigma_px / 2)) + 1
+        smooth = cv2.bilateralFilter(picture, diameter, edge_grey, sigma_px)
+    detail = picture - smooth
     power = cv2.blur(detail * detail, (window_px, window_px))
     return np.asarray(detail / np.sqrt(power + floor**2), np.float32)
 
