@@ -59,14 +59,15 @@ STRIP_FRAMES = RESHAPE_FRAMES // STRIPS
 # rows a strip's filters read beyond it: the contrast window's, the erosion's and the smoothing's
 # half-widths
 MARGIN_PX = CONTRAST_PX // 2 + ERODE_PX // 2 + SMOOTH_PX // 2
+RESCALE_TOLERANCE = 0.02  # the cap a strip was made with may differ from the map's by this much
 
 
 class WatermarkEmbedder:
-    """Marks a stream's frames. The map is made whole once, for the first frame, at half
-    resolution (about a third of the cost), and again at full resolution one horizontal strip a
-    frame over the next STRIPS frames; after that one strip every STRIP_FRAMES frames, so the
-    whole map is renewed once every RESHAPE_FRAMES frames and no frame pays more than one strip
-    (about 1/STRIPS of a whole map)."""
+    """Marks a stream's frames. Until a map is made, the mark is START_AMPLITUDE_FLOOR everywhere
+    (its planes made here, at construction, so the first frame pays only the add); the map is made
+    from frames 1..STRIPS, one horizontal strip a frame, and after that one strip is made again
+    every STRIP_FRAMES frames: the whole map is renewed once every RESHAPE_FRAMES frames and no
+    frame pays more than one strip (1/STRIPS of a whole map)."""
 
     def __init__(self, payload: WatermarkPayload, strength_rms: float = STRENGTH_RMS) -> None:
         self.payload = payload
@@ -76,30 +77,20 @@ class WatermarkEmbedder:
         self._mark = np.ascontiguousarray(mark, np.float32)
         self._frames = 0
         # the amplitude before the frame-wide cap, and each strip's sum of its squares
-        self._amplitude = np.zeros((FRAME_PX, FRAME_PX), np.float32)
-        self._strip_power = np.zeros(STRIPS)
+        self._amplitude = np.full((FRAME_PX, FRAME_PX), START_AMPLITUDE_FLOOR, np.float32)
+        self._strip_power = np.array([_power(self._amplitude[_rows(k)]) for k in range(STRIPS)])
         self._plus = np.zeros((FRAME_PX, FRAME_PX, 3), np.uint8)
         self._minus = np.zeros((FRAME_PX, FRAME_PX, 3), np.uint8)
+        self._scale = 1.0
+        self._shape()
 
     def embed(self, rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
-        """A marked copy of a (512, 512, 3) uint8 frame (the first shapes the whole mark, every
-        RESHAPE_FRAMES // STRIPS-th after it one strip of it)."""
+        """A marked copy of a (512, 512, 3) uint8 frame (which may also remake a strip of the
+        map)."""
         if rgb.shape != (FRAME_PX, FRAME_PX, 3):
             raise ValueError(f"the watermark expects 512x512 RGB frames, got {rgb.shape}")
-        if self._frames == 0:
-            self._amplitude[:] = half_resolution_texture_amplitude(rgb, START_AMPLITUDE_FLOOR)
-            for strip in range(STRIPS):
-                self._strip_power[strip] = _power(self._amplitude[_rows(strip)])
-            for strip in range(STRIPS):
-                self._shape(strip)
-        elif self._frames <= STRIPS or self._frames % STRIP_FRAMES == 0:
-            # the first map is made again at full resolution over the next STRIPS frames, then
-            # one strip every STRIP_FRAMES frames
-            strip = (
-                (self._frames - 1) % STRIPS
-                if self._frames <= STRIPS
-                else self._frames // STRIP_FRAMES % STRIPS
-            )
+        strip = self._strip_due()
+        if strip is not None:
             rows = _rows(strip)
             floor = START_AMPLITUDE_FLOOR if self._frames < RESHAPE_FRAMES else AMPLITUDE_RANGE[0]
             self._amplitude[rows] = texture_amplitude(rgb, rows, floor)
@@ -108,18 +99,33 @@ class WatermarkEmbedder:
         self._frames += 1
         return np.asarray(cv2.subtract(cv2.add(rgb, self._plus), self._minus), np.uint8)
 
-    def _shape(self, strip: int) -> None:
-        """The mark's planes for one strip from its amplitude, capped by the whole map's RMS (the
-        other strips keep the cap they were made with: it moves little within a second)."""
+    def _strip_due(self) -> int | None:
+        """The strip of the map this frame makes (again), if any."""
+        if 1 <= self._frames <= STRIPS:
+            return self._frames - 1
+        if self._frames > STRIPS and self._frames % STRIP_FRAMES == 0:
+            return self._frames // STRIP_FRAMES % STRIPS
+        return None
+
+    def _shape(self, strip: int | None = None) -> None:
+        """The mark's planes for one strip (None: all) from its amplitude, capped by the whole
+        map's RMS. When that cap moves by more than RESCALE_TOLERANCE (a map being made over
+        frames, a scene that changes), every strip is made again with it: about 0.06 ms a strip."""
         rms = math.sqrt(float(self._strip_power.sum()) / FRAME_PX**2)
         scale = min(1.0, self._strength_rms / max(rms, 1e-6))
-        rows = _rows(strip)
-        mark = cv2.multiply(self._mark[rows], self._amplitude[rows], scale=scale)
-        # each sign's part, rounded and saturated to uint8 on one channel, then copied to R, G, B
-        plus = cv2.convertScaleAbs(np.maximum(mark, 0.0))
-        minus = cv2.convertScaleAbs(np.minimum(mark, 0.0))
-        self._plus[rows] = cv2.merge([plus, plus, plus])
-        self._minus[rows] = cv2.merge([minus, minus, minus])
+        if strip is None or abs(scale / self._scale - 1.0) > RESCALE_TOLERANCE:
+            strips: range | tuple[int] = range(STRIPS)
+            self._scale = scale
+        else:
+            strips = (strip,)
+        for each in strips:
+            rows = _rows(each)
+            mark = cv2.multiply(self._mark[rows], self._amplitude[rows], scale=self._scale)
+            # each sign's part, rounded and saturated to uint8 on one channel, then to R, G, B
+            plus = cv2.convertScaleAbs(np.maximum(mark, 0.0))
+            minus = cv2.convertScaleAbs(np.minimum(mark, 0.0))
+            self._plus[rows] = cv2.merge([plus, plus, plus])
+            self._minus[rows] = cv2.merge([minus, minus, minus])
 
 
 def _rows(strip: int) -> slice:
@@ -140,22 +146,6 @@ def texture_amplitude(
     luma = np.asarray(cv2.cvtColor(rgb[top:bottom], cv2.COLOR_RGB2GRAY), np.float32)
     amplitude = _amplitude_of(luma, CONTRAST_PX, ERODE_PX, SMOOTH_PX, floor)
     return amplitude[rows.start - top : rows.stop - top]
-
-
-def half_resolution_texture_amplitude(
-    rgb: NDArray[np.uint8], floor: float = AMPLITUDE_RANGE[0]
-) -> NDArray[np.float32]:
-    """texture_amplitude of the whole frame made at half resolution (windows halved), brought
-    back to 512x512: for the first frame, which has no map yet."""
-    luma = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), np.float32)
-    half = np.asarray(
-        cv2.resize(luma, (FRAME_PX // 2, FRAME_PX // 2), interpolation=cv2.INTER_AREA),
-        np.float32,
-    )
-    amplitude = _amplitude_of(
-        half, CONTRAST_PX // 2 + 1, ERODE_PX // 2 + 1, SMOOTH_PX // 2 + 1, floor
-    )
-    return np.asarray(cv2.resize(amplitude, (FRAME_PX, FRAME_PX)), np.float32)
 
 
 def _amplitude_of(
