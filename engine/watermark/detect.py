@@ -73,9 +73,9 @@ FLAT_FLOOR = 1.0
 # after VP8 at 300 kbit/s keeps a mark of a few tenths of a grey level on its flat areas, and the
 # hard edges a Gaussian high-pass leaves in the detail, even flattened, were the fold's noise:
 # folding the difference between the decoded marked and unmarked cartoon gave z 10-14, the
-# decoded marked cartoon itself 4-6. With the bilateral filter the four cartoons used for tuning
-# found 6 of 16 VP8 300k windows instead of 3 with the round 2 mark, 14 of 16 instead of 7 with
-# the round 3 floor (embed.AMPLITUDE_RANGE); textured portraits lose little (the astronaut's
+# decoded marked cartoon itself 4-6. A bilateral filter took the four tuning cartoons from 3 to 6
+# of 16 VP8 300k windows with the round 2 mark (at 8 grey levels), from 7 to 14 with the round 3
+# floor (embed.AMPLITUDE_RANGE; at 4, the one kept); textured portraits lose little (the astronaut's
 # first VP8 window, z 9.4 -> 7.2 in one run; VP8 moves from run to run).
 FLAT_EDGE_GREY = 4.0
 # Around each scale candidate, these relative corrections are also tried: the fold over 4 tiles

@@ -5,24 +5,26 @@ leaves hue alone. The mark's amplitude follows the frame's texture: its local co
 levels, the least over a small neighbourhood, so an isolated line does not count as texture) times
 AMPLITUDE_PER_CONTRAST, between AMPLITUDE_RANGE. Hair, foliage and paint cracks carry up to 6 grey
 levels, where neither the eye nor a codec's quantiser removes them; flat cartoon skin and plain
-backgrounds carry 1, where more shows as mottling in zoomed crops (of the three settings looked at,
-floor 1.2 with 2 per grey level of contrast did on the caricature's chin lines; 1.0 with 1.5
-hardly, and it lifts the caricature's z after VP8 and H.264 at 300 kbit/s by about 1.5x over 0.7
-with 1). The whole mark is then scaled down, where needed, to at most STRENGTH_RMS (PSNR >= 40.8
-dB): a textured painting is at that bound, a flat cartoon well under it.
+backgrounds carry the floor: 1.5 grey levels (round 2: 1.0), 2.0 in a stream's first second
+(START_AMPLITUDE_FLOOR). Round 3 raised it because VP8 at 300 kbit/s kept 5-13 % of a 1.0 mark on
+a flat cartoon's flat areas (its quantiser's dead zone), and drawn flat cartoons lost most of
+their VP8 300k windows, not only the first (round 2 found 8 of 60 on fifteen flat-art renders).
+Zoomed crops: side by side at 2x, the higher floor's grain on flat skin is a little stronger and
+more even than round 2's; round 2's dots where a mouth had been open when the map was made are
+still there (docs/watermark.md). The whole mark is then scaled down, where needed, to at most
+STRENGTH_RMS (PSNR >= 40.8 dB): a textured painting is at that bound, a flat cartoon under it.
 
-The shaping follows the content: the map is made again from the current frame every RESHAPE_FRAMES
-frames (1 s at 40 fps), so a head that turns or moves for good takes the shaping with it. It does
-not fix what moves within a second: on 4 s renders of five portraits, 0.4-3.8 % of a frame's pixels
-(0.2-3.4 % with first-frame shaping) carry a mark more than 1 grey level stronger than that frame's
-texture warrants, up to 5 (a mouth open when the map was made): mouths and eyes open and close
-within the second. Every 4 frames brings that to 0.05-0.6 % and a temporal minimum over the second
-lower still, but the latter made the caricature's first VP8 300k window fail; see
-docs/watermark.md. Reshaping made no measurable difference to detection. Between reshapes the mark
-stays still, as the detector's averaging over a window wants, and its offsets are fixed: two uint8
-planes (positive and negative parts), so a frame costs one saturating add and one saturating
-subtract (OpenCV); a reshape costs about 2 ms in a tight loop (map 1.8, planes 0.3), 6-17 ms
-measured inside a stream on this busy machine.
+The shaping follows the content: the map is made from the current frame one horizontal strip at a
+time (STRIPS strips, one every STRIP_FRAMES frames), so all of it is made again every
+RESHAPE_FRAMES frames (1 s at 40 fps) and a head that turns or moves for good takes the shaping
+with it within a second. Round 2 made the whole map at once each second: 2 ms in a tight loop,
+6-17 ms measured inside a stream on this busy machine, on the worker thread; a strip is 0.26 ms,
+its planes 0.06. The first frame pays no map (the mark starts at the start floor everywhere; the
+map is made from frames 1..STRIPS, a strip a frame). What moves within a second (mouths, eyes) is
+not followed: a map snapshot in which a mouth was open leaves a stronger mark where it closes.
+Between strips the mark stays still, as the detector's averaging over a window wants, and its
+offsets are fixed: two uint8 planes (positive and negative parts), so a frame costs one
+saturating add and one saturating subtract (OpenCV).
 """
 
 from __future__ import annotations
