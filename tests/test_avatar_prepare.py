@@ -62,12 +62,35 @@ def test_portrait_becomes_a_centred_512_avatar(
     assert avatar.landmarks_px.dtype == np.float32
     xy = avatar.landmarks_px[:, :2]
     assert xy.min() >= 0 and xy.max() < CROP_SIZE_PX, "every landmark lies inside the crop"
-    # 2.6 face widths per crop leaves room for head motion, hair and shoulders.
-    assert 0.3 < face_width_px(avatar.landmarks_px) / CROP_SIZE_PX < 0.45
+    # 2.6 face widths per crop leaves room for head motion, hair and shoulders; a portrait cut
+    # close around the head gets down to 2.2 rather than made-up edges (fit_inside).
+    assert 0.3 < face_width_px(avatar.landmarks_px) / CROP_SIZE_PX < 0.47
     nose_x, nose_y = avatar.landmarks_px[topo.NOSE_TIP, :2]
     assert abs(nose_x - CROP_SIZE_PX / 2) < 0.1 * CROP_SIZE_PX
-    assert 0.4 * CROP_SIZE_PX < nose_y < 0.65 * CROP_SIZE_PX
+    assert 0.35 * CROP_SIZE_PX < nose_y < 0.65 * CROP_SIZE_PX
     assert abs(roll_deg(avatar.landmarks_px)) < 15
+
+
+def test_a_portrait_cut_close_around_the_head_is_framed_inside_it(astronaut: np.ndarray) -> None:
+    """Regression: a selfie cut through the hair got a smeared column above the head.
+
+    The square left the picture at the top and sides, where warp_square can only repeat and
+    blur edge pixels. Now it is moved and tightened to stay inside, so the top rows of the
+    avatar are the portrait's own hair, as sharp as in the picture.
+    """
+    cut = np.ascontiguousarray(astronaut[24:400, 110:400])  # through the hair, tight sides
+    avatar = prepare_avatar(encode(cut, "PNG"))
+    x0, y0, x1, y1 = avatar.meta["crop_box_px"]
+    assert x0 >= -0.5 and y0 >= -0.5 and x1 <= cut.shape[1] + 0.5, "square inside at top and sides"
+    width = face_width_px(avatar.landmarks_px) / CROP_SIZE_PX
+    assert 0.41 < width < 0.47, "tighter than 2.6 face widths, no tighter than 2.2"
+
+    def detail(rows: np.ndarray) -> float:  # mean vertical step between rows, grey levels
+        return float(np.abs(np.diff(rows.astype(np.float32), axis=0)).mean())
+
+    scale = CROP_SIZE_PX / (x1 - x0)
+    top_rows = avatar.image[: int(20 * scale)]
+    assert detail(top_rows) > 0.5 * detail(cut[:20]) * scale**-1, "hair, not a repeated row"
 
 
 @pytest.mark.parametrize("name", PORTRAITS)

@@ -42,6 +42,10 @@ from models import face_topology as topo
 MIN_FACE_WIDTH_PX = 40  # face-oval width in the source; the 197 px Mona Lisa's face is ~96 px
 MIN_COUNTED_FACE_RATIO = 1 / 3  # faces under a third of the largest one's width are background
 CROP_SIDE_PER_FACE_WIDTH = 2.6  # room for head motion, hair and the shoulders
+# A portrait cut close around the head gets a tighter square, moved by up to a tenth of its side,
+# before any rows are made up beyond its top, left or right edge (see fit_inside).
+MIN_CROP_SIDE_PER_FACE_WIDTH = 2.2
+MAX_FIT_SHIFT_PER_SIDE = 0.1
 HEADROOM_PER_FACE_WIDTH = 0.12  # crop centre sits this far above the face centre, for hair
 MIRROR_CHIN_MARGIN_PER_FACE_WIDTH = 0.12  # mirrored body rows stop this far below the chin
 MAX_UNCORRECTED_ROLL_RAD = math.radians(15)  # smaller tilts are kept as the photo has them
@@ -70,7 +74,7 @@ def prepare_avatar(
     data = read_source(source)
     rgb = load_image_checked(data)
     source_landmarks = single_face_landmarks(models, rgb)
-    crop = crop_square(source_landmarks)
+    crop = fit_inside(crop_square(source_landmarks), rgb, source_landmarks)
     image = warp_square(extend_below(rgb, crop, source_landmarks), crop.transform(), CROP_SIZE_PX)
     landmarks = crop_landmarks(models, image, apply_transform(crop.transform(), source_landmarks))
     alpha = person_alpha(models, image, landmarks)
@@ -82,7 +86,7 @@ def prepare_avatar(
         person_alpha=alpha,
         background=remove_person(image, alpha),
         rig=face_rig.build_rig(image, landmarks, alpha, source_motion),
-        meta=_meta(source, name, data, rgb, crop),
+        meta=_meta(source, name, data, rgb, crop, face_width_px(source_landmarks)),
     )
 
 
@@ -122,6 +126,33 @@ def crop_square(landmarks_px: Float32Array) -> CropSquare:
     width = face_width_px(landmarks_px)
     centre = (eyes + mouth) / 2 + up * HEADROOM_PER_FACE_WIDTH * width
     return CropSquare((float(centre[0]), float(centre[1])), CROP_SIDE_PER_FACE_WIDTH * width, angle)
+
+
+def fit_inside(crop: CropSquare, rgb: RGBImage, landmarks_px: Float32Array) -> CropSquare:
+    """The square moved (up to a tenth of its side) and tightened (down to 2.2 face widths) until
+    it stays inside the portrait's top, left and right edges, where it can.
+
+    Beyond those edges warp_square can only repeat and blur the last pixels: hair cut by the top
+    of a close selfie became a smeared column above the head, a cut suit a streak at the side.
+    The bottom may still be left: extend_below continues the body there. A square turned for a
+    rolled head is kept as it is.
+    """
+    if crop.angle_rad != 0.0:
+        return crop
+    height, width = rgb.shape[:2]
+    ideal_x, ideal_y = crop.centre_px
+    smallest = min(crop.side_px, MIN_CROP_SIDE_PER_FACE_WIDTH * face_width_px(landmarks_px))
+    best = crop
+    for side in np.linspace(crop.side_px, smallest, 17):
+        half, shift = side / 2, MAX_FIT_SHIFT_PER_SIDE * side
+        # Centres that keep the square inside [0, width] and below row 0, within the shift.
+        inside_x = np.clip(ideal_x, half, width - half) if side <= width else width / 2
+        x = float(np.clip(inside_x, ideal_x - shift, ideal_x + shift))
+        y = float(np.clip(max(ideal_y, half), ideal_y, ideal_y + shift))
+        best = CropSquare((x, y), float(side), 0.0)
+        if x - half >= -0.5 and x + half <= width + 0.5 and y - half >= -0.5:
+            return best
+    return best
 
 
 def extend_below(rgb: RGBImage, crop: CropSquare, landmarks_px: Float32Array) -> RGBImage:
@@ -218,7 +249,12 @@ def _head_outline(landmarks_px: Float32Array) -> NDArray[np.float64]:
 
 
 def _meta(
-    source: Path | bytes, name: str, data: bytes, rgb: RGBImage, crop: CropSquare
+    source: Path | bytes,
+    name: str,
+    data: bytes,
+    rgb: RGBImage,
+    crop: CropSquare,
+    face_width: float,
 ) -> dict[str, Any]:
     half = crop.side_px / 2
     cx, cy = crop.centre_px
@@ -226,7 +262,7 @@ def _meta(
         "source_name": name or (Path(source).name if isinstance(source, Path | str) else ""),
         "source_sha256": hashlib.sha256(data).hexdigest(),
         "source_size_px": [int(rgb.shape[1]), int(rgb.shape[0])],
-        "source_face_width_px": round(crop.side_px / CROP_SIDE_PER_FACE_WIDTH, 2),
+        "source_face_width_px": round(face_width, 2),
         # The square before it is turned by crop_rotation_deg about its centre.
         "crop_box_px": [round(v, 2) for v in (cx - half, cy - half, cx + half, cy + half)],
         "crop_rotation_deg": round(math.degrees(crop.angle_rad), 3),
