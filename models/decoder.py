@@ -62,7 +62,11 @@ IRIS_CLEAR_PX = 2.0  # the uncovered disc's margin beyond the iris radius (its l
 LID_RAISE_LOOKING_UP = 1.0  # of the iris's rise the upper lid follows it up
 LID_FOLLOWS_GAZE = 0.45  # of the opening the upper lid comes down at eyeLookY = +1
 LASH_DARKNESS = 0.45  # a closed lid's lash line: this much of the lid's colour
-LASH_STRENGTH = 0.7  # ... laid over the lid this strongly
+LASH_STRENGTH = 0.9  # ... laid over the lid this strongly
+LASH_HALF_WIDTH_PX = 2.5  # its half width: lashes of both lids where they meet
+LID_SHADE = 0.3  # a closed lid darkens this much towards its lash line
+LOWER_LID_RISE = 0.2  # of the opening the lower lid rises to meet the closing upper lid
+LOWER_LID_ZONE = 0.25  # of the eye's width: the lower lid's skin that rises with it
 TEETH_ON_ARCH = 10.0  # teeth across the front half of the arch, corner to corner
 LID_BAND = 0.3  # of the lid zone: lashes and lid margin slide down as one, unstretched
 
@@ -493,7 +497,10 @@ class FaceDecoder(nn.Module):
         colour = torch.lerp(colour, torch.lerp(behind, iris_rgb, new_iris), inside)
         # Over the eyeball a closed lid is skin the open eye kept folded under its crease:
         # smoother than the band that slid down, so its texture fades to the lid's colour.
+        # It turns away from the light as it curves down over the eyeball to its lash line: a
+        # closed lid lit evenly to its margin read as a pale eyeball, the eye half open.
         lid_rgb = torch.lerp(lid[..., :3], per_eye(7), LID_SMOOTHING * over_eye[..., None])
+        lid_rgb = lid_rgb * (1.0 - LID_SHADE * (over_eye * over_eye)[..., None])
         colour = torch.lerp(colour, lid_rgb, lid_cover[..., None])
         # A closed lid's margin is a dark line of lashes where the lids meet. A painting's
         # lash line is no darker than its lid, so its closed eye showed a pale band over the
@@ -546,16 +553,21 @@ class FaceDecoder(nn.Module):
         the portrait's own pixels, where the inverted warp smeared an eye collapsing to zero
         height over its coarse grid (and on a turned head left the far eye half open).
         """
-        up, low, _width, within = lids
+        up, low, width, within = lids
         own = source_motion[:, self.blink_indices]  # (A, 2)
         closing = torch.clamp(
             (motion[:, self.blink_indices] - own) / torch.clamp(1.0 - own, min=0.05), 0.0, 1.0
         )  # (B, 2) of the opening the portrait shows
+        opening = torch.relu(low - up)
+        # On a blink the lower lid rises a little to meet the upper (LOWER_LID_RISE of the
+        # opening); looking down it stays.
+        blink = torch.lerp(closing[:, 1:2], closing[:, 0:1], is_left)
+        rise = LOWER_LID_RISE * blink * opening * within  # (B, Pe) px the lower lid rises
         # Looking down, the upper lid follows the iris down part of the way.
         look_down = motion[:, self.gaze_indices[1]] - source_motion[:, self.gaze_indices[1]]
         closing = closing + LID_FOLLOWS_GAZE * torch.relu(look_down)[:, None]
         closing = torch.clamp(torch.lerp(closing[:, 1:2], closing[:, 0:1], is_left), max=1.0)
-        travel = closing * (torch.relu(low - up) + 0.5) * within  # px the lash line moves
+        travel = torch.relu(closing * (opening + 0.5) - rise) * within  # px the lash line moves
         # The lash line and a band of lid above it (LID_BAND of the zone) move as one; the skin
         # between the band and the zone's top stretches evenly to follow.
         rigid = 1.0 - LID_BAND
@@ -568,9 +580,17 @@ class FaceDecoder(nn.Module):
         moved = (target > 0.0) & (target <= 1.0 + tau * rigid)  # in the zone, above the lashes
         lid_y = torch.where(moved, up - zone + t * zone, y)
         cover = torch.clamp(up + travel - y + 0.5, 0.0, 1.0) * torch.clamp(travel, 0.0, 1.0)
+        # The risen lower lid: its skin down to LOWER_LID_ZONE below the lid compresses up.
+        low_zone = LOWER_LID_ZONE * width
+        meet = low - rise
+        below = (y >= meet) & (y < low + low_zone)
+        lid_y = torch.where(below, low + (y - meet) * low_zone / (low_zone + rise), lid_y)
+        risen = torch.clamp(y - meet + 0.5, 0.0, 1.0) * torch.clamp(rise, 0.0, 1.0) * below
+        cover = torch.maximum(cover, risen)
         over_eye = torch.clamp((y - up) / torch.clamp(travel, min=1.0), 0.0, 1.0)
-        # The moved lash line, a 2 px band, drawn once the lid has travelled half its way.
-        lash = torch.clamp(1.0 - torch.abs(y - (up + travel - 0.5)) / 1.5, 0.0, 1.0)
+        # The moved lash line, a band LASH_HALF_WIDTH_PX either side of where the lids meet,
+        # drawn once the lid has travelled half its way.
+        lash = torch.clamp(1.0 - torch.abs(y - (up + travel - 0.5)) / LASH_HALF_WIDTH_PX, 0.0, 1.0)
         lash = lash * torch.clamp(2.0 * closing - 1.0, 0.0, 1.0) * within
         return lid_y, cover, over_eye * torch.clamp(up + travel - 1.5 - y, 0.0, 1.0), lash
 
