@@ -445,7 +445,17 @@ class FaceDecoder(nn.Module):
         )
         # Up and down the iris moves the full calibrated shift and the upper lid follows it
         # (_raise_lid, _lid): moved 0.3 of it under still lids, the gaze barely showed.
-        shift = torch.stack([shift_x, shift[..., 1]], dim=-1)
+        # The calibration measures the iris against the middle of its lids (face_rig._eyes),
+        # and the upper lid follows the gaze (_raise_lid, _lid): the iris moves half the lid's
+        # travel further, against the eye's corners, or it lagged behind the lids.
+        u_iris = (centre[..., 0] - x0) / eye_width
+        open_iris = torch.relu(_quartic(geo[..., 7:12], u_iris) - _quartic(geo[..., 2:7], u_iris))
+        look_y = look[:, 1:2]  # (B, 1)
+        lid_down = LID_FOLLOWS_GAZE * torch.relu(look_y) * open_iris
+        lid_up = LID_RAISE_LOOKING_UP * torch.relu(-look_y) * GAZE_Y_PER_UNIT * eye_width
+        lid_up = torch.minimum(lid_up, 0.8 * geo[..., 12])  # (B, Pe) as _raise_lid's cap
+        shift_y = shift[..., 1] + 0.5 * (lid_down - lid_up)
+        shift = torch.stack([shift_x, shift_y], dim=-1)
         iris_at = source_at - shift
         rel = source_at - centre
         # The sclera beside the portrait's iris on this row, on the side of this pixel, mirrored
