@@ -26,7 +26,7 @@ from engine.render.renderer import avatar_tensors
 from models.decoder import DecoderConfig, FaceDecoder
 
 OLD_TREE = Path(sys.argv[1])
-IMAGE = Path(sys.argv[2]) if len(sys.argv) > 2 else None
+IMAGE = Path(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] else None
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 7
 
 spec = importlib.util.spec_from_file_location("old_decoder", OLD_TREE / "models" / "decoder.py")
