@@ -171,10 +171,10 @@ def test_gaze_moves_the_irises_inside_the_opening(rig) -> None:  # type: ignore[
 
 
 # Re-detected vertical iris travel from eyeLookY=-1 (up) to +1 (down), in inter-ocular
-# distances. Measured 0.036 on the astronaut, 0.020 on the Mona Lisa, 0.023 on her small copy,
-# 0.023 on the caricature (round 1: 0.005-0.010). The painting reads less: her iris fills the
-# opening from lid to lid, so a moved iris mostly shows as the lids following it.
-VERTICAL_GAZE_MIN_RANGE = 0.018
+# distances. Measured 0.039 on the astronaut, 0.027 on the Mona Lisa, 0.021 on her small copy,
+# 0.028 on the caricature (round 1: 0.005-0.010; round 2: 0.020-0.036). The painting reads less:
+# her iris fills the opening from lid to lid, so a moved iris mostly shows as the lids following.
+VERTICAL_GAZE_MIN_RANGE = 0.02
 
 
 def test_vertical_gaze_moves_the_irises_up_and_down(rig) -> None:  # type: ignore[no-untyped-def]
