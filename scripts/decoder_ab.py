@@ -4,8 +4,9 @@ same motion sweep, alternating old/new rounds so a shared machine's load hits bo
 
     PYTHONPATH=$PWD python scripts/decoder_ab.py /tmp/main_tree [PORTRAIT] [ROUNDS]
 
-Prints the median ms per frame (batch 1, one thread) of each, the new/old ratio, and the same
-with the eye layer timed alone (its _eye_layer call, the windows' gather and scatter excluded).
+Prints the median ms per frame (batch 1, one thread; old and new alternate frame by frame) of
+each, the new/old ratio, and the same with the eye layer timed alone (its _eye_layer call, the
+windows' gather and scatter excluded).
 """
 
 # ruff: noqa: E402  (one compute thread before the engine imports)
@@ -64,14 +65,16 @@ eyes = {"old": [], "new": []}
 with torch.inference_mode():
     for decoder in decoders.values():
         decoder(motion[:1], *tensors.values())  # warm-up
+    # Old and new alternate frame by frame: a shared machine's load swings within seconds, and
+    # medians of per-frame times ride over the swings alike.
     for _ in range(ROUNDS):
-        for name, decoder in decoders.items():
-            eye_seconds[name] = 0.0
-            start = time.perf_counter()
-            for i in range(len(motion)):
+        for i in range(len(motion)):
+            for name, decoder in decoders.items():
+                eye_seconds[name] = 0.0
+                start = time.perf_counter()
                 decoder(motion[i : i + 1], *tensors.values())
-            totals[name].append((time.perf_counter() - start) * 1000 / len(motion))
-            eyes[name].append(eye_seconds[name] * 1000 / len(motion))
+                totals[name].append((time.perf_counter() - start) * 1000)
+                eyes[name].append(eye_seconds[name] * 1000)
 old, new = np.median(totals["old"]), np.median(totals["new"])
 old_eye, new_eye = np.median(eyes["old"]), np.median(eyes["new"])
 print(f"decoder ms/frame  old {old:.2f}  new {new:.2f}  new/old {new / old:.3f}")
