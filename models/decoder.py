@@ -145,17 +145,22 @@ def _lid_curves(
     return up, low, width, within
 
 
+# Powers of u = 0.5, (5, 1): a lid quartic's coefficients @ this = the lid at the eye's middle.
+_HALFWAY = [[0.5**k] for k in range(5)]
+
+
 def _eye_centres(
-    landmarks_xy: torch.Tensor, source_landmarks_xy: torch.Tensor, eye_geometry: torch.Tensor
+    landmarks_xy: torch.Tensor,
+    source_landmarks_xy: torch.Tensor,
+    eye_geometry: torch.Tensor,
+    halfway: torch.Tensor,
 ) -> torch.Tensor:
     """(B, 2, 2) where each eye's window centres (left, right): the middle of its lid zone and
     opening (eye_geometry, source px), carried by its corners' move. A drawn eye can lie well
     below the mesh's corners, and a window round them showed its lower half unclosed."""
     # Both eyes at once: the lids' quartics at u = 0.5 are one small matmul.
-    mid = torch.tensor([1.0, 0.5, 0.25, 0.125, 0.0625], device=eye_geometry.device)
-    halfway = torch.stack([mid, mid], dim=-1)  # (5, 2)
-    upper = eye_geometry[..., 2:7] @ halfway[:, :1]  # (A, 2, 1)
-    lower = eye_geometry[..., 7:12] @ halfway[:, 1:]
+    upper = eye_geometry[..., 2:7] @ halfway  # (A, 2, 1)
+    lower = eye_geometry[..., 7:12] @ halfway
     middle_y = 0.5 * (upper - eye_geometry[..., 12:13] + lower)  # (A, 2, 1)
     middle_x = 0.5 * (eye_geometry[..., 0:1] + eye_geometry[..., 1:2])
     corners = list(ft.EYE_LEFT_CORNERS + ft.EYE_RIGHT_CORNERS)
@@ -182,6 +187,7 @@ class FaceDecoder(nn.Module):
         self.register_buffer("crop_norm", crop_norm, persistent=False)  # (H, W, 2)
         self.register_buffer("mouth_offsets", _window_offsets(c.mouth_window_px), persistent=False)
         self.register_buffer("eye_offsets", _window_offsets(c.eye_window_px), persistent=False)
+        self.register_buffer("halfway", torch.tensor(_HALFWAY), persistent=False)
         self.jaw_index = ms.INDEX["jawOpen"]
         self.close_index = ms.INDEX["mouthClose"]
         self.blink_indices = [ms.INDEX["eyeBlinkLeft"], ms.INDEX["eyeBlinkRight"]]
@@ -252,7 +258,9 @@ class FaceDecoder(nn.Module):
         rgb, alpha = layers[:, :3], layers[:, 3:4]  # (B, 3, H, W) rgb + 0.5, (B, 1, H, W)
         frame = torch.lerp(background, rgb, alpha)
         landmarks = slice(g * g, g * g + ft.NUM_LANDMARKS)
-        eyes_xy = _eye_centres(moved_xy[:, landmarks], points_source_xy[:, landmarks], eye_geometry)
+        eyes_xy = _eye_centres(
+            moved_xy[:, landmarks], points_source_xy[:, landmarks], eye_geometry, self.halfway
+        )
         seams_xy = moved_xy[:, -2 * SEAM_POINTS :]  # (B, 2S, 2): upper-jaw then lower-jaw seam
         frame = self._paint_windows(
             frame,

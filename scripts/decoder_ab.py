@@ -6,13 +6,14 @@ same motion sweep, alternating old/new rounds so a shared machine's load hits bo
 
 Prints the median ms per frame (batch 1, one thread; old and new alternate frame by frame) of
 each, the new/old ratio, and the same with the eye layer timed alone (its _eye_layer call, the
-windows' gather and scatter excluded).
+windows' gather and scatter excluded), then both exported to ONNX and run in onnxruntime.
 """
 
 # ruff: noqa: E402  (one compute thread before the engine imports)
 
 import importlib.util
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,8 +24,10 @@ torch.set_num_threads(1)
 
 from engine.avatar.source import load_avatar
 from engine.bench.decoder import motion_sweep
+from engine.render.onnx_decoder import OnnxDecoder
 from engine.render.renderer import avatar_tensors
 from models.decoder import DecoderConfig, FaceDecoder
+from models.export_decoder import export_decoder
 
 OLD_TREE = Path(sys.argv[1])
 IMAGE = Path(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] else None
@@ -79,3 +82,21 @@ old, new = np.median(totals["old"]), np.median(totals["new"])
 old_eye, new_eye = np.median(eyes["old"]), np.median(eyes["new"])
 print(f"decoder ms/frame  old {old:.2f}  new {new:.2f}  new/old {new / old:.3f}")
 print(f"eye layer ms/frame old {old_eye:.2f}  new {new_eye:.2f}  new/old {new_eye / old_eye:.3f}")
+
+# The same in onnxruntime: both decoders exported (gather sampler), alternating frame by frame.
+with tempfile.TemporaryDirectory() as tmp:
+    onnx = {}
+    for name, module in (("old", old_module), ("new", sys.modules["models.decoder"])):
+        exported = module.FaceDecoder(module.DecoderConfig(grid_size=grid, sampler="gather"))
+        export_decoder(exported, tensors, Path(tmp) / f"{name}.onnx")
+        onnx[name] = OnnxDecoder(Path(tmp) / f"{name}.onnx", avatar)
+    frames = motion.numpy()
+    times = {"old": [], "new": []}
+    for _ in range(ROUNDS):
+        for i in range(len(frames)):
+            for name, renderer in onnx.items():
+                start = time.perf_counter()
+                renderer.render(frames[i : i + 1])
+                times[name].append((time.perf_counter() - start) * 1000)
+    old, new = np.median(times["old"]), np.median(times["new"])
+    print(f"onnxruntime ms/frame old {old:.2f}  new {new:.2f}  new/old {new / old:.3f}")
