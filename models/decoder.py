@@ -52,7 +52,8 @@ AVATAR_INPUTS = (
     "mouth",  # (3,) source mouth width px, inner-lip gap px, 0..1 its upper teeth showing
     "palette",  # (9, 3) teeth, cavity, tongue, left/right sclera, iris and lid colours, 0..1
     "seam_fit",  # (5, S) least-squares quartic through the S lip-seam points
-    "eye_geometry",  # (2, 16) per eye: x0, x1, upper/lower lid quartics, lid zone, iris x, y, r
+    "eye_geometry",  # (2, 17) per eye: x0, x1, upper/lower lid quartics, lid zone, iris x, y, r,
+    # drawn (1 for an eye outlined in stylised art)
 )
 SEAM_POINTS = len(ft.LIPS_INNER_UPPER)
 # Avatar inputs whose unbatched shape already has a leading batch axis of 1.
@@ -62,7 +63,11 @@ IRIS_CLEAR_PX = 2.0  # the uncovered disc's margin beyond the iris radius (its l
 LID_RAISE_LOOKING_UP = 1.0  # of the iris's rise the upper lid follows it up
 LID_FOLLOWS_GAZE = 0.45  # of the opening the upper lid comes down at eyeLookY = +1
 LASH_DARKNESS = 0.45  # a closed lid's lash line: this much of the lid's colour
-LASH_STRENGTH = 0.7  # ... laid over the lid this strongly
+LASH_STRENGTH = 0.9  # ... laid over the lid this strongly
+LASH_HALF_WIDTH_PX = 2.5  # its half width: lashes of both lids where they meet
+LID_SHADE = 0.3  # a closed lid darkens this much towards its lash line
+LOWER_LID_RISE = 0.2  # of the opening the lower lid rises to meet the closing upper lid
+LOWER_LID_ZONE = 0.25  # of the eye's width: the lower lid's skin that rises with it
 TEETH_ON_ARCH = 10.0  # teeth across the front half of the arch, corner to corner
 LID_BAND = 0.3  # of the lid zone: lashes and lid margin slide down as one, unstretched
 
@@ -87,7 +92,7 @@ class DecoderConfig:
     # The mouth interior and closing lids are painted only inside windows (rows, cols) of output
     # pixels that follow the mouth and the eyes; the rest of the frame is one warp and one blend.
     mouth_window_px: tuple[int, int] = (128, 160)
-    eye_window_px: tuple[int, int] = (56, 80)
+    eye_window_px: tuple[int, int] = (64, 60)
 
 
 def _pixel_centres(size: int, crop_px: int) -> torch.Tensor:
@@ -140,6 +145,30 @@ def _lid_curves(
     return up, low, width, within
 
 
+# Powers of u = 0.5, (5, 1): a lid quartic's coefficients @ this = the lid at the eye's middle.
+_HALFWAY = [[0.5**k] for k in range(5)]
+
+
+def _eye_centres(
+    landmarks_xy: torch.Tensor,
+    source_landmarks_xy: torch.Tensor,
+    eye_geometry: torch.Tensor,
+    halfway: torch.Tensor,
+) -> torch.Tensor:
+    """(B, 2, 2) where each eye's window centres (left, right): the middle of its lid zone and
+    opening (eye_geometry, source px), carried by its corners' move. A drawn eye can lie well
+    below the mesh's corners, and a window round them showed its lower half unclosed."""
+    # Both eyes at once: the lids' quartics at u = 0.5 are one small matmul.
+    upper = eye_geometry[..., 2:7] @ halfway  # (A, 2, 1)
+    lower = eye_geometry[..., 7:12] @ halfway
+    middle_y = 0.5 * (upper - eye_geometry[..., 12:13] + lower)  # (A, 2, 1)
+    middle_x = 0.5 * (eye_geometry[..., 0:1] + eye_geometry[..., 1:2])
+    corners = list(ft.EYE_LEFT_CORNERS + ft.EYE_RIGHT_CORNERS)
+    moved = landmarks_xy[:, corners] - source_landmarks_xy[:, corners]  # (B, 4, 2)
+    moved = moved.reshape(-1, 2, 2, 2).mean(2)  # (B, 2, 2) each eye's corners' move
+    return torch.cat([middle_x, middle_y], dim=-1) + moved
+
+
 def _ramp(x: torch.Tensor, width: float) -> torch.Tensor:
     """0 for x <= 0, rising linearly to 1 at x = width: zero area when two edges coincide."""
     return torch.clamp(x / width, 0.0, 1.0)
@@ -158,6 +187,7 @@ class FaceDecoder(nn.Module):
         self.register_buffer("crop_norm", crop_norm, persistent=False)  # (H, W, 2)
         self.register_buffer("mouth_offsets", _window_offsets(c.mouth_window_px), persistent=False)
         self.register_buffer("eye_offsets", _window_offsets(c.eye_window_px), persistent=False)
+        self.register_buffer("halfway", torch.tensor(_HALFWAY), persistent=False)
         self.jaw_index = ms.INDEX["jawOpen"]
         self.close_index = ms.INDEX["mouthClose"]
         self.blink_indices = [ms.INDEX["eyeBlinkLeft"], ms.INDEX["eyeBlinkRight"]]
@@ -227,12 +257,15 @@ class FaceDecoder(nn.Module):
         layers = self._sample_norm(source_planes[:, :4], where_norm)  # (B, 4, H, W)
         rgb, alpha = layers[:, :3], layers[:, 3:4]  # (B, 3, H, W) rgb + 0.5, (B, 1, H, W)
         frame = torch.lerp(background, rgb, alpha)
-        landmarks_xy = moved_xy[:, g * g : g * g + ft.NUM_LANDMARKS]  # (B, 478, 2)
+        landmarks = slice(g * g, g * g + ft.NUM_LANDMARKS)
+        eyes_xy = _eye_centres(
+            moved_xy[:, landmarks], points_source_xy[:, landmarks], eye_geometry, self.halfway
+        )
         seams_xy = moved_xy[:, -2 * SEAM_POINTS :]  # (B, 2S, 2): upper-jaw then lower-jaw seam
         frame = self._paint_windows(
             frame,
             where_norm,
-            landmarks_xy,
+            eyes_xy,
             seams_xy,
             motion,
             source_motion,
@@ -328,18 +361,16 @@ class FaceDecoder(nn.Module):
         return back
 
     def _window_pixels(
-        self, landmarks_xy: torch.Tensor, seams_xy: torch.Tensor
+        self, eyes_xy: torch.Tensor, seams_xy: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Integer pixel coordinates: mouth window (B, Pm, 2) and both eye windows (B, Pe, 2)."""
         c = self.config
         corners = 0.5 * (seams_xy[:, 0] + seams_xy[:, SEAM_POINTS - 1])  # (B, 2)
-        left = landmarks_xy[:, list(ft.EYE_LEFT_CORNERS)].mean(1)  # (B, 2)
-        right = landmarks_xy[:, list(ft.EYE_RIGHT_CORNERS)].mean(1)
         mouth = self._place(corners, c.mouth_window_px, self.mouth_offsets, 0.3)
         eyes = torch.cat(
             [
-                self._place(left, c.eye_window_px, self.eye_offsets, 0.6),
-                self._place(right, c.eye_window_px, self.eye_offsets, 0.6),
+                self._place(eyes_xy[:, 0], c.eye_window_px, self.eye_offsets, 0.5),
+                self._place(eyes_xy[:, 1], c.eye_window_px, self.eye_offsets, 0.5),
             ],
             dim=1,
         )
@@ -359,7 +390,7 @@ class FaceDecoder(nn.Module):
         self,
         frame: torch.Tensor,
         where_norm: torch.Tensor,
-        landmarks_xy: torch.Tensor,
+        eyes_xy: torch.Tensor,
         seams_xy: torch.Tensor,
         motion: torch.Tensor,
         source_motion: torch.Tensor,
@@ -376,7 +407,7 @@ class FaceDecoder(nn.Module):
         overlap, between the eyes, the later one writes back what the frame already held.
         """
         batch, channels, height, width = frame.shape
-        mouth_px, eye_px = self._window_pixels(landmarks_xy, seams_xy)  # (B, Pm, 2), (B, Pe, 2)
+        mouth_px, eye_px = self._window_pixels(eyes_xy, seams_xy)  # (B, Pm, 2), (B, Pe, 2)
         flat = frame.reshape(batch, channels, height * width)
 
         eye_index, eye_index3 = _flat_index(eye_px, width, channels)  # (B, Pe), (B, 3, Pe)
@@ -422,46 +453,45 @@ class FaceDecoder(nn.Module):
         # left eye is on the image's right), so where the two windows overlap they agree.
         midline = 0.5 * (eye_geometry[:, 0, 13] + eye_geometry[:, 1, 13])  # (A,)
         is_left = (x > midline[:, None]).to(x.dtype)  # (B, Pe) 1 left eye, 0 right eye
-        geo = torch.lerp(eye_geometry[:, 1:2], eye_geometry[:, 0:1], is_left[..., None])
-        x0, x1 = geo[..., 0], geo[..., 1]
-        eye_width = x1 - x0  # (A, Pe) corner to corner, px
+        # Each pixel's eye: its geometry, then its sclera, iris and lid colours (one lerp).
+        colours = palette[:, 3:9].reshape(-1, 3, 2, 3).transpose(1, 2).reshape(-1, 2, 9)
+        per_eye = torch.cat([eye_geometry, colours], dim=-1)  # (A, 2, 17 + 9)
+        per_eye = torch.lerp(per_eye[:, 1:2], per_eye[:, 0:1], is_left[..., None])
+        geo = per_eye[..., :17]  # (B, Pe, 17)
+        sclera_colour, iris_colour, lid_colour = per_eye[..., 17:].chunk(3, dim=-1)
         look = motion[:, self.gaze_indices] - source_motion[:, self.gaze_indices]  # (B, 2)
         # Looking up, the upper lid rises with the iris: the eye's opening stretches up over
         # the lid's lower band, which the skin above makes room for (under a still lid the
         # raised iris hid and its gaze barely showed).
         lids = _lid_curves(x, geo)
         y, raised = self._raise_lid(y, geo, lids, look[:, 1:2])
-        source_at = torch.stack([x, y], dim=-1)
-        lid_y, lid_cover, over_eye, lash = self._lid(y, geo, lids, motion, source_motion, is_left)
-        centre, radius = geo[..., 13:15], geo[..., 15] + 0.5  # (A, Pe, 2), (A, Pe)
-        shift = look[:, None, :] * self._gaze_px * eye_width[..., None]  # (B, Pe, 2)
-        # The iris stays inside the opening: its centre no nearer a corner than its radius.
-        shift_x = torch.minimum(
-            torch.maximum(shift[..., 0], x0 + radius - centre[..., 0]), x1 - radius - centre[..., 0]
+        lid_y, lid_cover, over_eye, lash = self._lid(
+            y, geo, eye_geometry, lids, motion, source_motion, is_left
         )
-        # Up and down the iris moves the full calibrated shift and the upper lid follows it
-        # (_raise_lid, _lid): moved 0.3 of it under still lids, the gaze barely showed.
-        shift = torch.stack([shift_x, shift[..., 1]], dim=-1)
-        iris_at = source_at - shift
-        rel = source_at - centre
+        cx, cy, radius = geo[..., 13], geo[..., 14], geo[..., 15] + 0.5  # (A, Pe)
+        # Per eye, then to its pixels: (B, Pe, 3) the iris's shift x, y and the disc it clears.
+        moves = self._iris_moves(look, eye_geometry)  # (B, 2, 3)
+        moves = torch.lerp(moves[:, 1:2], moves[:, 0:1], is_left[..., None])
+        shift_x, shift_y, clear = moves[..., 0], moves[..., 1], moves[..., 2]
+        rel_x, rel_y = x - cx, y - cy  # (B, Pe) from the portrait's iris centre
         # The sclera beside the portrait's iris on this row, on the side of this pixel, mirrored
         # across the iris's edge (so its shading runs on, not one flat sample per row).
-        # The disc a moved iris uncovers reaches past the segmented radius, by up to
-        # IRIS_CLEAR_PX as the iris moves away: a disc of just the radius left the dark limbal
-        # ring behind as a second, ghost iris. At rest it is the iris's own disc: nothing changes.
-        moved_px = torch.sqrt((shift * shift).sum(-1))
-        clear = radius + torch.clamp(moved_px, max=IRIS_CLEAR_PX)
-        half_chord = torch.sqrt(torch.relu(clear * clear - rel[..., 1] * rel[..., 1]))
-        side = torch.where(rel[..., 0] < 0.0, -1.0, 1.0)
-        mirrored = 2.0 * half_chord + 1.0 - torch.abs(rel[..., 0])
-        sclera_x = centre[..., 0] + side * torch.maximum(mirrored, half_chord + 1.0)
-        sclera_at = torch.stack([sclera_x.expand_as(x), y], dim=-1)
-        lid_at = torch.stack([x, lid_y], dim=-1)
+        half_chord = torch.sqrt(torch.relu(clear * clear - rel_y * rel_y))
+        side = torch.where(rel_x < 0.0, -1.0, 1.0)
+        mirrored = 2.0 * half_chord + 1.0 - torch.abs(rel_x)
+        sclera_x = cx + side * torch.maximum(mirrored, half_chord + 1.0)
         # Where the moved iris shows a part a lid hid in the portrait: the same part mirrored
         # across the iris's middle row, which a lid rarely hides too (its own column on the
         # middle row repeated it as vertical stripes over the iris).
-        iris_row_at = torch.stack([iris_at[..., 0], 2.0 * centre[..., 1] - iris_at[..., 1]], dim=-1)
-        points = torch.cat([source_at, iris_at, sclera_at, lid_at, iris_row_at], dim=1)
+        iris_x, iris_y = x - shift_x, y - shift_y
+        # Sampled at: here, the moved iris, the sclera beside, the lid, the iris's mirror row.
+        points = torch.stack(
+            [
+                torch.cat([x, iris_x, sclera_x, x, iris_x], dim=1),
+                torch.cat([y, iris_y, y, lid_y, 2.0 * cy - iris_y], dim=1),
+            ],
+            dim=-1,
+        )  # (B, 5 Pe, 2)
         # All five planes: selecting four would copy the full-size image on every call.
         sampled = self._sample(source_planes, points[:, None])[:, :, 0]
         sampled = sampled.transpose(1, 2)  # (B, 5 Pe, 5) rgb + 0.5, person alpha, eye interior
@@ -470,12 +500,6 @@ class FaceDecoder(nn.Module):
         sampled = torch.cat([sampled[..., :3], sampled[..., 4:]], dim=-1)
         here, iris, sclera, lid, iris_row = sampled.chunk(5, dim=1)
         sign = (2.0 * is_left - 1.0)[..., None]  # (B, Pe, 1) +1 left eye, -1 right eye
-        which = is_left[..., None]
-
-        def per_eye(row: int) -> torch.Tensor:  # a palette row pair (left, right) -> (B, Pe, 3)
-            return torch.lerp(palette[:, row + 1 : row + 2], palette[:, row : row + 1], which)
-
-        iris_colour, sclera_colour = per_eye(5), per_eye(3)
         hidden = torch.lerp(iris_colour, iris_row[..., :3], torch.relu(iris_row[..., 3:] * sign))
         iris_rgb = torch.lerp(hidden, iris[..., :3], torch.relu(iris[..., 3:] * sign))
         # The sclera beside it through the disc's middle rows, its own colour towards the top
@@ -486,19 +510,60 @@ class FaceDecoder(nn.Module):
 
         colour = torch.where(raised[..., None], here[..., :3], colour)
         inside = torch.relu(here[..., 3:] * sign)  # (B, Pe, 1) this eye's opening, 0..1
-        moved = torch.sqrt(((iris_at - centre) ** 2).sum(-1))
+        moved_x, moved_y = rel_x - shift_x, rel_y - shift_y
+        moved = torch.sqrt(moved_x * moved_x + moved_y * moved_y)
         new_iris = torch.clamp(radius - moved + 0.5, 0.0, 1.0)[..., None]
-        old_iris = torch.clamp(clear - torch.sqrt((rel * rel).sum(-1)) + 0.5, 0.0, 1.0)
+        old_iris = torch.clamp(clear - torch.sqrt(rel_x * rel_x + rel_y * rel_y) + 0.5, 0.0, 1.0)
         behind = torch.lerp(colour, sclera_rgb, old_iris[..., None])
         colour = torch.lerp(colour, torch.lerp(behind, iris_rgb, new_iris), inside)
         # Over the eyeball a closed lid is skin the open eye kept folded under its crease:
         # smoother than the band that slid down, so its texture fades to the lid's colour.
-        lid_rgb = torch.lerp(lid[..., :3], per_eye(7), LID_SMOOTHING * over_eye[..., None])
+        # It turns away from the light as it curves down over the eyeball to its lash line: a
+        # closed lid lit evenly to its margin read as a pale eyeball, the eye half open.
+        # A drawn eye's closed lid is flat skin over all of the eyeball.
+        flat = torch.clamp(4.0 * over_eye, 0.0, 1.0)
+        smoothing = torch.lerp(LID_SMOOTHING * over_eye, flat, geo[..., 16])
+        lid_rgb = torch.lerp(lid[..., :3], lid_colour, smoothing[..., None])
+        shade = LID_SHADE * (1.0 - geo[..., 16]) * over_eye * over_eye  # drawn art is flat
+        lid_rgb = lid_rgb * (1.0 - shade[..., None])
         colour = torch.lerp(colour, lid_rgb, lid_cover[..., None])
         # A closed lid's margin is a dark line of lashes where the lids meet. A painting's
         # lash line is no darker than its lid, so its closed eye showed a pale band over the
         # lower lid that read as an eye still half open.
-        return torch.lerp(colour, LASH_DARKNESS * per_eye(7), LASH_STRENGTH * lash[..., None])
+        return torch.lerp(colour, LASH_DARKNESS * lid_colour, LASH_STRENGTH * lash[..., None])
+
+    def _iris_moves(self, look: torch.Tensor, eye_geometry: torch.Tensor) -> torch.Tensor:
+        """(B, 2, 3) per eye (left, right): the iris's shift x, y in px for the gaze `look`
+        (B, 2), and the radius of the disc it clears.
+
+        Across, the iris moves the calibrated shift but stays inside the opening (its centre no
+        nearer a corner than its radius). Up and down it moves the full calibrated shift and
+        the upper lid follows it (_raise_lid, _lid: moved 0.3 of it under still lids, the gaze
+        barely showed); as the calibration measures the iris against the middle of its lids
+        (face_rig._eyes), it moves half the lid's travel further against the eye's corners,
+        or it lagged behind its own lids. A drawn eye's lids stay.
+
+        The disc a moved iris uncovers reaches past the segmented radius, by up to
+        IRIS_CLEAR_PX as the iris moves away: a disc of just the radius left the dark limbal
+        ring behind as a second, ghost iris. At rest it is the iris's own disc."""
+        geo = eye_geometry  # (A, 2, 17)
+        x0, x1, zone, real = geo[..., 0], geo[..., 1], geo[..., 12], 1.0 - geo[..., 16]
+        width = x1 - x0  # (A, 2)
+        centre_x, radius = geo[..., 13], geo[..., 15] + 0.5
+        u = (centre_x - x0) / width
+        opening = torch.relu(_quartic(geo[..., 7:12], u) - _quartic(geo[..., 2:7], u))
+        shift = look[:, None, :] * self._gaze_px * width[..., None]  # (B, 2, 2)
+        shift_x = torch.minimum(
+            torch.maximum(shift[..., 0], x0 + radius - centre_x), x1 - radius - centre_x
+        )
+        look_y = look[:, 1:2]  # (B, 1)
+        lid_down = LID_FOLLOWS_GAZE * torch.relu(look_y) * opening
+        lid_up = LID_RAISE_LOOKING_UP * torch.relu(-look_y) * GAZE_Y_PER_UNIT * width
+        lid_up = torch.minimum(lid_up, 0.8 * zone)  # as _raise_lid caps it
+        shift_y = shift[..., 1] + 0.5 * (lid_down - lid_up) * real
+        moved = torch.sqrt(shift_x * shift_x + shift_y * shift_y)
+        clear = radius + torch.clamp(moved, max=IRIS_CLEAR_PX)
+        return torch.stack([shift_x, shift_y, clear], dim=-1)
 
     @staticmethod
     def _raise_lid(
@@ -518,7 +583,9 @@ class FaceDecoder(nn.Module):
         # Most over the middle of the eye, none at its corners (as the opening tapers): a lid
         # lifted evenly to the corners moved the whole eye up, and the iris stayed put in it.
         arc = torch.clamp(opening / (0.15 * width), 0.0, 1.0)
+        # A drawn eye is tall enough for its iris to move up in: its lid stays.
         lift = LID_RAISE_LOOKING_UP * torch.relu(-look_y) * GAZE_Y_PER_UNIT * width * arc * within
+        lift = lift * (1.0 - geo[..., 16])
         lift = torch.minimum(lift, 0.8 * zone)  # (B, Pe) px the lash line rises
         top, lash = up - zone, up - lift
         in_zone = (y >= top) & (y < lash)
@@ -532,6 +599,7 @@ class FaceDecoder(nn.Module):
         self,
         y: torch.Tensor,
         geo: torch.Tensor,
+        eye_geometry: torch.Tensor,
         lids: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
         motion: torch.Tensor,
         source_motion: torch.Tensor,
@@ -546,16 +614,24 @@ class FaceDecoder(nn.Module):
         the portrait's own pixels, where the inverted warp smeared an eye collapsing to zero
         height over its coarse grid (and on a turned head left the far eye half open).
         """
-        up, low, _width, within = lids
+        up, low, width, within = lids
         own = source_motion[:, self.blink_indices]  # (A, 2)
         closing = torch.clamp(
             (motion[:, self.blink_indices] - own) / torch.clamp(1.0 - own, min=0.05), 0.0, 1.0
         )  # (B, 2) of the opening the portrait shows
-        # Looking down, the upper lid follows the iris down part of the way.
+        # Looking down, the upper lid follows the iris down part of the way. On a blink the
+        # lower lid rises a little to meet the upper (LOWER_LID_RISE of the opening); looking
+        # down it stays. A drawn eye's lids do neither: its lash line falls onto its outline.
         look_down = motion[:, self.gaze_indices[1]] - source_motion[:, self.gaze_indices[1]]
-        closing = closing + LID_FOLLOWS_GAZE * torch.relu(look_down)[:, None]
-        closing = torch.clamp(torch.lerp(closing[:, 1:2], closing[:, 0:1], is_left), max=1.0)
-        travel = closing * (torch.relu(low - up) + 0.5) * within  # px the lash line moves
+        follow = LID_FOLLOWS_GAZE * torch.relu(look_down)[:, None]  # (B, 1)
+        real = 1.0 - eye_geometry[..., 16]  # (A, 2) a drawn eye closes onto its outline
+        upper = torch.clamp(closing + follow * real, max=1.0)
+        per_eye = torch.stack([upper, closing * real], dim=-1)  # (B, 2, 2) upper, lower lid
+        per_eye = torch.lerp(per_eye[:, 1:2], per_eye[:, 0:1], is_left[..., None])
+        closing, blink = per_eye[..., 0], per_eye[..., 1]  # (B, Pe)
+        opening = torch.relu(low - up)
+        rise = LOWER_LID_RISE * blink * opening * within  # (B, Pe) px the lower lid rises
+        travel = torch.relu(closing * (opening + 0.5) - rise) * within  # px the lash line moves
         # The lash line and a band of lid above it (LID_BAND of the zone) move as one; the skin
         # between the band and the zone's top stretches evenly to follow.
         rigid = 1.0 - LID_BAND
@@ -568,9 +644,17 @@ class FaceDecoder(nn.Module):
         moved = (target > 0.0) & (target <= 1.0 + tau * rigid)  # in the zone, above the lashes
         lid_y = torch.where(moved, up - zone + t * zone, y)
         cover = torch.clamp(up + travel - y + 0.5, 0.0, 1.0) * torch.clamp(travel, 0.0, 1.0)
+        # The risen lower lid: its skin down to LOWER_LID_ZONE below the lid compresses up.
+        low_zone = LOWER_LID_ZONE * width
+        meet = low - rise
+        below = (y >= meet) & (y < low + low_zone)
+        lid_y = torch.where(below, low + (y - meet) * low_zone / (low_zone + rise), lid_y)
+        risen = torch.clamp(y - meet + 0.5, 0.0, 1.0) * torch.clamp(rise, 0.0, 1.0) * below
+        cover = torch.maximum(cover, risen)
         over_eye = torch.clamp((y - up) / torch.clamp(travel, min=1.0), 0.0, 1.0)
-        # The moved lash line, a 2 px band, drawn once the lid has travelled half its way.
-        lash = torch.clamp(1.0 - torch.abs(y - (up + travel - 0.5)) / 1.5, 0.0, 1.0)
+        # The moved lash line, a band LASH_HALF_WIDTH_PX either side of where the lids meet,
+        # drawn once the lid has travelled half its way.
+        lash = torch.clamp(1.0 - torch.abs(y - (up + travel - 0.5)) / LASH_HALF_WIDTH_PX, 0.0, 1.0)
         lash = lash * torch.clamp(2.0 * closing - 1.0, 0.0, 1.0) * within
         return lid_y, cover, over_eye * torch.clamp(up + travel - 1.5 - y, 0.0, 1.0), lash
 

@@ -12,10 +12,13 @@ JAW_GAP_PER_UNIT mouth widths, whatever the portrait's own opening was.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from models import face_topology as ft
 from models import motion_space as ms
+from models.drawn_eye import find_drawn_eye
 from models.geometry import euler_from_matrix
 from models.rig_calibration import (
     EYE_OPEN_ASPECT,
@@ -177,18 +180,13 @@ def _palette(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     return np.stack([teeth, mucosa * 0.6, tongue * 0.9]).astype(np.float32)
 
 
-def _eye_interiors(landmarks_px: np.ndarray) -> np.ndarray:
+def _eye_interiors(shapes: list[EyeShape]) -> np.ndarray:
     """(H, W) float32: +1 inside the left eye's opening, -1 inside the right eye's, 0 elsewhere."""
     out = np.zeros((CROP_PX, CROP_PX), np.float32)
-    for sign, upper, lower in (
-        (1.0, ft.EYE_LEFT_UPPER, ft.EYE_LEFT_LOWER),
-        (-1.0, ft.EYE_RIGHT_UPPER, ft.EYE_RIGHT_LOWER),
-    ):
-        contour = landmarks_px[list(upper) + list(lower[::-1]), :2]
-        mask = _polygon_mask(contour, CROP_PX).astype(np.float32)
-        # Soft and a little inside the mesh's contour: an iris moved up to a hard polygon edge
+    for sign, shape in zip((1.0, -1.0), shapes, strict=True):
+        # Soft and a little inside the contour: an iris moved up to a hard polygon edge
         # showed its cut as a step, and the mesh's contour strays onto painted lids.
-        soft = _box_blur(_box_blur(mask))
+        soft = _box_blur(_box_blur(shape.opening.astype(np.float32)))
         out += sign * np.clip((soft - 0.3) / 0.5, 0.0, 1.0)
     return out
 
@@ -200,9 +198,54 @@ def _box_blur(plane: np.ndarray) -> np.ndarray:
     return np.asarray((rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]) / 9.0, np.float32)
 
 
+@dataclass(frozen=True)
+class EyeShape:
+    """One eye's lids, opening and iris in crop pixels: the mesh's, or the drawn eye's where
+    stylised art outlines an eye the mesh does not fit (models/drawn_eye.py)."""
+
+    upper: np.ndarray  # (M, 2) upper lid contour
+    lower: np.ndarray  # (M, 2) lower lid contour
+    opening: np.ndarray  # (H, W) bool
+    iris_centre: np.ndarray  # (2,)
+    iris_radius: float  # px: the mesh's iris circle, or half the drawn iris's width
+    drawn: bool
+
+
+def eye_shapes(image: np.ndarray, landmarks_px: np.ndarray) -> list[EyeShape]:
+    """The left and right eye's shapes."""
+    shapes = []
+    for upper_ids, lower_ids, iris_ids in (
+        (ft.EYE_LEFT_UPPER, ft.EYE_LEFT_LOWER, ft.IRIS_LEFT),
+        (ft.EYE_RIGHT_UPPER, ft.EYE_RIGHT_LOWER, ft.IRIS_RIGHT),
+    ):
+        upper = landmarks_px[list(upper_ids), :2].astype(np.float64)
+        lower = landmarks_px[list(lower_ids), :2].astype(np.float64)
+        iris = landmarks_px[list(iris_ids), :2].astype(np.float64)
+        contour = np.concatenate([upper, lower[::-1]])
+        drawn = find_drawn_eye(image, contour, iris)
+        if drawn is not None:
+            shapes.append(
+                EyeShape(
+                    drawn.upper,
+                    drawn.lower,
+                    drawn.opening,
+                    drawn.iris_centre,
+                    drawn.iris_radius,
+                    True,
+                )
+            )
+            continue
+        radius = float(np.mean(np.linalg.norm(iris[1:] - iris[0], axis=1)))
+        opening = _polygon_mask(contour, CROP_PX)
+        shapes.append(EyeShape(upper, lower, opening, iris[0], radius, False))
+    return shapes
+
+
 # Per-eye geometry in the portrait's pixels, one row per eye (left, right), for the decoder's
 # eye layer. Lid curves are quartics in u = (x - x0) / (x1 - x0), the eye's corner extent.
-EYE_GEOMETRY_COLUMNS = 16  # x0, x1, upper lid c0..c4, lower lid c0..c4, lid zone, iris x, y, r
+# x0, x1, upper lid c0..c4, lower lid c0..c4, lid zone, iris x, y, r, drawn (1: the eye as
+# outlined in stylised art, models/drawn_eye.py; its lids close as flat shapes)
+EYE_GEOMETRY_COLUMNS = 17
 LID_ZONE_PER_BROW = 0.7  # the lid zone: this much of the way from the lash line to the brow
 LID_ZONE_MAX_PX = 22.0  # ... and no taller, so it stays inside the decoder's eye window
 
@@ -216,14 +259,15 @@ def _curve_fit(contour: np.ndarray, x0: float, x1: float) -> np.ndarray:
     return np.asarray(np.linalg.solve(gram, vandermonde.T @ contour[:, 1]), np.float32)
 
 
-def _iris_radius(image: np.ndarray, iris: np.ndarray, x0: float, x1: float) -> float:
+def _iris_radius(
+    image: np.ndarray, centre: np.ndarray, mesh_radius: float, x0: float, x1: float
+) -> float:
     """The iris's radius in px, segmented on the row through its centre.
 
     The mesh's iris circle stops inside the dark limbal ring; moved by it, an iris left a ring
     behind. Out from the centre, left and right, the iris ends where the row first gets
     brighter than halfway from the iris to the sclera; kept within 0.9-1.5 of the mesh's."""
-    mesh_radius = float(np.mean(np.linalg.norm(iris[1:] - iris[0], axis=1)))
-    cx, cy = iris[0]
+    cx, cy = centre
     row = image[int(np.clip(round(cy), 0, CROP_PX - 1))].astype(np.float32).mean(-1)  # (W,)
     xs = np.arange(CROP_PX, dtype=np.float64)
     edges = []
@@ -251,32 +295,31 @@ def _sorted(contour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return contour[order, 0], contour[order, 1]
 
 
-def eye_geometry(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
+def eye_geometry(image: np.ndarray, shapes: list[EyeShape], landmarks_px: np.ndarray) -> np.ndarray:
     """(2, EYE_GEOMETRY_COLUMNS) float32: lids, lid zone and iris of the left and right eye.
 
     The lid zone is the skin between the lash line and the brow that a closing lid drags
     down: LID_ZONE_PER_BROW of the lid-to-brow distance at the eye's middle."""
     rows = []
-    eyes = (
-        (ft.EYE_LEFT_UPPER, ft.EYE_LEFT_LOWER, ft.BROW_LEFT_LOWER, ft.IRIS_LEFT),
-        (ft.EYE_RIGHT_UPPER, ft.EYE_RIGHT_LOWER, ft.BROW_RIGHT_LOWER, ft.IRIS_RIGHT),
-    )
-    for upper_ids, lower_ids, brow_ids, iris_ids in eyes:
-        upper = landmarks_px[list(upper_ids), :2].astype(np.float64)
-        lower = landmarks_px[list(lower_ids), :2].astype(np.float64)
+    for shape, brow_ids in zip(shapes, (ft.BROW_LEFT_LOWER, ft.BROW_RIGHT_LOWER), strict=True):
+        upper, lower = shape.upper, shape.lower
         x0, x1 = float(upper[:, 0].min()), float(upper[:, 0].max())
         mid_x = 0.5 * (x0 + x1)
         lid_y = float(np.interp(mid_x, *_sorted(upper)))
         brow_y = float(np.interp(mid_x, *_sorted(landmarks_px[list(brow_ids), :2])))
         zone = float(np.clip(LID_ZONE_PER_BROW * (lid_y - brow_y), 2.0, LID_ZONE_MAX_PX))
-        iris = landmarks_px[list(iris_ids), :2].astype(np.float64)
-        radius = _iris_radius(image, iris, x0, x1)
+        centre = shape.iris_centre
+        if shape.drawn:  # segmented already, as the darker part of the drawn opening
+            radius = shape.iris_radius
+        else:
+            radius = _iris_radius(image, centre, shape.iris_radius, x0, x1)
         lids = np.concatenate([_curve_fit(upper, x0, x1), _curve_fit(lower, x0, x1)])
-        rows.append(np.concatenate([[x0, x1], lids, [zone, iris[0, 0], iris[0, 1], radius]]))
+        drawn = float(shape.drawn)
+        rows.append(np.concatenate([[x0, x1], lids, [zone, centre[0], centre[1], radius, drawn]]))
     return np.asarray(rows, np.float32)
 
 
-def _eye_colours(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
+def _eye_colours(image: np.ndarray, shapes: list[EyeShape]) -> np.ndarray:
     """(4, 3) in 0..1: left and right sclera, then left and right iris, from the portrait.
 
     What an iris moved aside uncovers (sclera), and what shows of an iris where the portrait
@@ -284,18 +327,13 @@ def _eye_colours(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     rgb = image.astype(np.float32) / 255.0
     ys, xs = np.mgrid[0:CROP_PX, 0:CROP_PX].astype(np.float32)
     sclera, irises = [], []
-    for upper, lower, iris_ids in (
-        (ft.EYE_LEFT_UPPER, ft.EYE_LEFT_LOWER, ft.IRIS_LEFT),
-        (ft.EYE_RIGHT_UPPER, ft.EYE_RIGHT_LOWER, ft.IRIS_RIGHT),
-    ):
-        opening = _polygon_mask(landmarks_px[list(upper) + list(lower[::-1]), :2], CROP_PX)
-        iris = landmarks_px[list(iris_ids), :2]
-        radius = float(np.mean(np.linalg.norm(iris[1:] - iris[0], axis=1)))
-        d = np.hypot(xs - iris[0, 0], ys - iris[0, 1])
-        white, dark = opening & (d > radius + 1.0), opening & (d < 0.8 * radius)
+    for shape in shapes:
+        (cx, cy), radius = shape.iris_centre, shape.iris_radius
+        d = np.hypot(xs - cx, ys - cy)
+        white, dark = shape.opening & (d > radius + 1.0), shape.opening & (d < 0.8 * radius)
         skin = rgb[
-            max(int(iris[0, 1] - 3 * radius), 0) : int(iris[0, 1] - 2 * radius) + 1,
-            max(int(iris[0, 0] - radius), 0) : int(iris[0, 0] + radius) + 1,
+            max(int(cy - 3 * radius), 0) : int(cy - 2 * radius) + 1,
+            max(int(cx - radius), 0) : int(cx + radius) + 1,
         ]
         skin_mean = skin.reshape(-1, 3).mean(0) if skin.size else rgb.reshape(-1, 3).mean(0)
         # Sclera: the median of what is left of the opening (its corners lie in shadow, and
@@ -308,17 +346,22 @@ def _eye_colours(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     return np.asarray(sclera + irises, np.float32)
 
 
-def _lid_colours(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
-    """(2, 3) mean skin colour just above each eye (left, right): what a closed lid shows."""
+def _lid_colours(image: np.ndarray, shapes: list[EyeShape]) -> np.ndarray:
+    """(2, 3) skin colour just above each eye (left, right): what a closed lid shows.
+
+    The mean over a band above the lid; over a drawn eye the median of its lighter half, since
+    the band there takes in the thick lash line that a closed lid moves down, not lid skin."""
     colours = []
-    for upper in (ft.EYE_LEFT_UPPER, ft.EYE_RIGHT_UPPER):
-        lid = landmarks_px[list(upper), :2]
+    for shape in shapes:
+        lid = shape.upper
         height = max(float(np.ptp(lid[:, 0])) * 0.25, 2.0)
         band = np.concatenate([lid - [0, height], lid[::-1] - [0, 0.3 * height]])
         mask = _polygon_mask(band, CROP_PX)
-        colours.append(
-            image[mask].mean(0) / 255.0 if mask.any() else image.reshape(-1, 3).mean(0) / 255.0
-        )
+        pixels = (image[mask] if mask.any() else image.reshape(-1, 3)).astype(np.float32)
+        if shape.drawn:  # the lighter half: skin, not the lash line or hair over it
+            luma = pixels.mean(-1)
+            pixels = pixels[luma >= np.median(luma)]
+        colours.append(np.median(pixels, axis=0) / 255.0 if shape.drawn else pixels.mean(0) / 255.0)
     return np.asarray(colours, np.float32)
 
 
@@ -384,7 +427,8 @@ def build_rig(
     basis = np.stack(
         [fields[name] for name in (*ms.NONRIGID_NAMES, JAW_CLOSE_FIELD)]
     )  # (K+1, N, 3)
-    eyes = _eye_interiors(landmarks_px)
+    shapes = eye_shapes(image, landmarks_px)
+    eyes = _eye_interiors(shapes)
     planes = np.concatenate(
         [
             image.astype(np.float32).transpose(2, 0, 1) + 0.5,
@@ -409,10 +453,10 @@ def build_rig(
         "palette": np.concatenate(
             [
                 _palette(image, landmarks_px),
-                _eye_colours(image, landmarks_px),
-                _lid_colours(image, landmarks_px),
+                _eye_colours(image, shapes),
+                _lid_colours(image, shapes),
             ]
         ),
         # (9, 3): teeth, cavity, tongue, left/right sclera, left/right iris, left/right lid
-        "eye_geometry": eye_geometry(image, landmarks_px),  # (2, EYE_GEOMETRY_COLUMNS) source px
+        "eye_geometry": eye_geometry(image, shapes, landmarks_px),  # (2, 17) source px
     }

@@ -21,11 +21,9 @@ from tests.face_metrics import (
 )
 
 PORTRAITS = ["astronaut.png", "mona_lisa.jpg", "mona_lisa_197px.jpg", "caricature.png"]
-# A closed eye must keep at most this fraction of its open eye aspect ratio, as re-detected.
-# On the painting the mesh puts its upper-lid points on the painted lid crease, which sits
-# above the lash line of a closed eye, so it reads a closed eye as about half open.
-BLINK_MAX_RATIO = {"mona_lisa.jpg": 0.65, "mona_lisa_197px.jpg": 0.65}
-BLINK_MAX_RATIO_DEFAULT = 0.5
+# A closed eye must keep at most this fraction of its open eye aspect ratio, as re-detected,
+# with the other eye open (measured 0.12-0.40; the Mona Lisa's left eye is the 0.40).
+BLINK_MAX_RATIO = 0.45
 
 
 @pytest.fixture(scope="module")
@@ -72,38 +70,38 @@ def test_jaw_open_opens_and_closes_the_lips(rig) -> None:  # type: ignore[no-unt
 
 @pytest.mark.parametrize("side", ["Left", "Right"])
 def test_blink_closes_that_eye_only(rig, side: str) -> None:  # type: ignore[no-untyped-def]
-    name, _, landmarks_with, _ = rig
+    _, _, landmarks_with, _ = rig
     other = "Right" if side == "Left" else "Left"
     open_lm = landmarks_with(eyeBlinkLeft=0.0, eyeBlinkRight=0.0)
     blink_lm = landmarks_with(**{f"eyeBlink{side}": 1.0, f"eyeBlink{other}": 0.0})
     before, after = eye_ratio(open_lm, side), eye_ratio(blink_lm, side)
-    limit = BLINK_MAX_RATIO.get(name, BLINK_MAX_RATIO_DEFAULT)
-    assert after < limit * before, f"eyeBlink{side}=1: eye aspect ratio {before:.3f} -> {after:.3f}"
+    assert after < BLINK_MAX_RATIO * before, (
+        f"eyeBlink{side}=1: eye aspect ratio {before:.3f} -> {after:.3f}"
+    )
     assert eye_ratio(blink_lm, other) > 0.7 * eye_ratio(open_lm, other), "the other eye closed too"
 
 
-# Both eyes closed together, re-detected: at most this fraction of the open aspect ratio. The
-# painting's left eye misses 0.4 frontally (0.49 measured, with the closed lid's lash line drawn
-# dark): on the open eye the mesh's upper lid lies on the lash line, but on the closed one it
-# sits on the pale lid 3-4 px above the closure, whose lid is as pale as her sclera. On a
-# turned head (the far eye) the re-detected ratio moves by +-0.05 with small rig changes, so
-# the limit there is 0.5 (measured 0.26-0.45).
-BLINK_BOTH_MAX_RATIO = {"mona_lisa.jpg": 0.52}
-BLINK_TURNED_MAX_RATIO = 0.5
+# Both eyes closed together, re-detected: at most this fraction of the open aspect ratio, as
+# the issue asks, frontally and with the head turned 0.35 rad (measured 0.13-0.38). The Mona
+# Lisa's left eye read 0.49 until round 3: her closed lid, lit evenly to a lash line on the
+# lower lid's contour, read as a pale eyeball under a dark socket. It is shaded towards its
+# lash line and the lower lid rises to meet it (models/decoder.py, _lid).
+BLINK_BOTH_MAX_RATIO = 0.4
 
 
 @pytest.mark.parametrize("turn", [0.0, 0.35])
 def test_blink_closes_both_eyes_even_on_a_turned_head(rig, turn: float) -> None:  # type: ignore[no-untyped-def]
     """Bug: eyeBlinkLeft=eyeBlinkRight=1 left one of the Mona Lisa's eyes half open (0.51 of
     open) and, with the head turned, both (0.66): blinks looked like winks."""
-    name, _, landmarks_with, avatar = rig
+    _, _, landmarks_with, avatar = rig
     yaw = float(avatar.source_motion[ms.INDEX["yaw"]]) + turn
     open_lm = landmarks_with(yaw=yaw, eyeBlinkLeft=0.0, eyeBlinkRight=0.0)
     closed_lm = landmarks_with(yaw=yaw, eyeBlinkLeft=1.0, eyeBlinkRight=1.0)
-    limit = BLINK_BOTH_MAX_RATIO.get(name, 0.4) if turn == 0.0 else BLINK_TURNED_MAX_RATIO
     for side in ("Left", "Right"):
         ratio = eye_ratio(closed_lm, side) / eye_ratio(open_lm, side)
-        assert ratio <= limit, f"yaw {yaw:+.2f}: the {side} eye closed only to {ratio:.2f} of open"
+        assert ratio <= BLINK_BOTH_MAX_RATIO, (
+            f"yaw {yaw:+.2f}: the {side} eye closed only to {ratio:.2f} of open"
+        )
 
 
 def test_yaw_and_pitch_move_the_nose_tip_the_right_way(rig) -> None:  # type: ignore[no-untyped-def]
@@ -173,10 +171,10 @@ def test_gaze_moves_the_irises_inside_the_opening(rig) -> None:  # type: ignore[
 
 
 # Re-detected vertical iris travel from eyeLookY=-1 (up) to +1 (down), in inter-ocular
-# distances. Measured 0.036 on the astronaut, 0.020 on the Mona Lisa, 0.023 on her small copy,
-# 0.023 on the caricature (round 1: 0.005-0.010). The painting reads less: her iris fills the
-# opening from lid to lid, so a moved iris mostly shows as the lids following it.
-VERTICAL_GAZE_MIN_RANGE = 0.018
+# distances. Measured 0.039 on the astronaut, 0.027 on the Mona Lisa, 0.021 on her small copy,
+# 0.028 on the caricature (round 1: 0.005-0.010; round 2: 0.020-0.036). The painting reads less:
+# her iris fills the opening from lid to lid, so a moved iris mostly shows as the lids following.
+VERTICAL_GAZE_MIN_RANGE = 0.02
 
 
 def test_vertical_gaze_moves_the_irises_up_and_down(rig) -> None:  # type: ignore[no-untyped-def]

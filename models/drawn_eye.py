@@ -1,0 +1,174 @@
+"""The eye as drawn, where stylised art outlines it: the opening and iris from the image.
+
+The face mesh fits a photographed eye. On anime and cartoon art the drawn eye is several times
+taller than a real one, and the mesh lays its lids in a thin band under the upper lash line and
+its iris on the lashes: a blink then closed that band only and a gaze moved a sliver of the
+drawn iris (the wrong way). Such art draws each eye as light shapes (sclera, highlights) closed
+off from the skin by a dark outline: the opening is what that outline encloses around the mesh's
+eye; its iris is the darker part inside. A photo or a painting has no closed outline, its sclera
+runs into the skin, nothing is found, and the mesh stands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SEARCH_PER_WIDTH = (0.6, 1.2, 1.8)  # the search box: beside, above and below the mesh's eye
+DARK_OF_BRIGHT = 0.5  # an outline pixel: darker than this much of the box's bright level
+MIN_GROWTH = 1.6  # the drawn opening must be this much larger than the mesh's to be used
+MAX_AREA_PER_WIDTH2 = 2.0  # ... and no larger than this many squared mesh eye widths
+IRIS_OF_SCLERA = 0.75  # iris pixels: darker than this much of the sclera's luma
+LID_COLUMNS = 15  # lid contour samples across the drawn opening
+
+
+@dataclass(frozen=True)
+class DrawnEye:
+    """One eye's opening and iris as drawn, in crop pixels."""
+
+    opening: np.ndarray  # (H, W) bool
+    upper: np.ndarray  # (LID_COLUMNS, 2) x, y along the top of the opening, left to right
+    lower: np.ndarray  # (LID_COLUMNS, 2) ... along its bottom
+    iris_centre: np.ndarray  # (2,) x, y
+    iris_radius: float  # px, half the iris's height or width, whichever is larger
+
+
+def _luma(image: np.ndarray) -> np.ndarray:
+    return np.asarray(image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+
+
+def find_drawn_eye(
+    image: np.ndarray, mesh_opening: np.ndarray, mesh_iris: np.ndarray
+) -> DrawnEye | None:
+    """The drawn eye around a mesh eye (its opening polygon (M, 2), iris points (5, 2), centre
+    first), or None where no outlined eye much larger than the mesh's is there."""
+    size = image.shape[0]
+    x0, x1 = float(mesh_opening[:, 0].min()), float(mesh_opening[:, 0].max())
+    width = max(x1 - x0, 4.0)
+    mid_y = float(mesh_opening[:, 1].mean())
+    beside, above, below = (f * width for f in SEARCH_PER_WIDTH)
+    bx0, bx1 = max(int(x0 - beside), 0), min(int(x1 + beside) + 1, size)
+    by0, by1 = max(int(mid_y - above), 0), min(int(mid_y + below) + 1, size)
+    luma = _luma(image[by0:by1, bx0:bx1])
+    light = luma >= DARK_OF_BRIGHT * float(np.percentile(luma, 95))
+    # Light regions that do not reach the box's edge are closed off by a dark outline; of those,
+    # the ones that overlap the mesh's opening are this eye's.
+    edge = np.zeros_like(light)
+    edge[[0, -1], :], edge[:, [0, -1]] = True, True
+    enclosed = light & ~_flood(light & edge, light)
+    mesh_box = _fill_polygon(mesh_opening - [bx0, by0], light.shape)
+    enclosed = _flood(enclosed & mesh_box, enclosed)
+    if enclosed.sum() < 8:
+        return None
+    corners = (np.argwhere(enclosed)[:, ::-1, None] + [[0, 1, 0, 1], [0, 0, 1, 1]]) - 0.5
+    hull = _convex_hull(corners.transpose(0, 2, 1).reshape(-1, 2))  # round the whole pixels
+    opening_box = _fill_polygon(hull, light.shape)
+    area = float(opening_box.sum())
+    ix, iy = np.round(mesh_iris[0] - [bx0, by0]).astype(int)
+    inside_iris = 0 <= iy < light.shape[0] and 0 <= ix < light.shape[1] and opening_box[iy, ix]
+    if (
+        area < MIN_GROWTH * max(float(mesh_box.sum()), 1.0)
+        or area > MAX_AREA_PER_WIDTH2 * width * width
+        or not inside_iris
+    ):
+        return None
+    opening = np.zeros((size, size), bool)
+    opening[by0:by1, bx0:bx1] = opening_box
+    upper, lower = _lid_contours(opening_box, bx0, by0)
+    centre, radius = _iris(luma, opening_box, enclosed, bx0, by0)
+    if radius <= 0.0:
+        return None
+    return DrawnEye(opening, upper, lower, centre, radius)
+
+
+def _lid_contours(opening: np.ndarray, bx0: int, by0: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top and bottom of an opening mask at LID_COLUMNS columns across it, corner to corner."""
+    columns = np.flatnonzero(opening.any(0))
+    xs = np.linspace(columns[0], columns[-1], LID_COLUMNS)
+    upper, lower = [], []
+    for x in xs:
+        rows = np.flatnonzero(opening[:, int(round(x))])
+        upper.append((x + bx0, rows[0] + by0 - 0.5))
+        lower.append((x + bx0, rows[-1] + by0 + 0.5))
+    # At the corners the lids meet.
+    for i in (0, -1):
+        y = 0.5 * (upper[i][1] + lower[i][1])
+        upper[i], lower[i] = (upper[i][0], y), (lower[i][0], y)
+    return np.asarray(upper, np.float64), np.asarray(lower, np.float64)
+
+
+def _iris(
+    luma: np.ndarray, opening: np.ndarray, sclera: np.ndarray, bx0: int, by0: int
+) -> tuple[np.ndarray, float]:
+    """The iris: the opening's pixels well darker than its sclera, inside its outline."""
+    inner = _erode(opening, 2)
+    sclera_luma = float(np.median(luma[sclera]))
+    iris = inner & (luma < IRIS_OF_SCLERA * sclera_luma)
+    if iris.sum() < 8:
+        return np.zeros(2), 0.0
+    ys, xs = np.nonzero(iris)
+    left, right = np.percentile(xs, [3, 97])
+    top, bottom = np.percentile(ys, [3, 97])
+    centre = np.array([0.5 * (left + right) + bx0, 0.5 * (top + bottom) + by0])
+    # The decoder moves a disc: one round the whole iris, which art draws taller than wide (a
+    # disc of its width left its top and bottom behind as a second iris).
+    return centre, float(0.5 * max(right - left, bottom - top) + 0.5)
+
+
+def _flood(seeds: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """The `allowed` pixels 4-connected to `seeds` (both (H, W) bool)."""
+    region = seeds & allowed
+    while True:
+        grown = region.copy()
+        grown[1:] |= region[:-1]
+        grown[:-1] |= region[1:]
+        grown[:, 1:] |= region[:, :-1]
+        grown[:, :-1] |= region[:, 1:]
+        grown &= allowed
+        if (grown == region).all():
+            return region
+        region = grown
+
+
+def _erode(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Pixels whose (2 radius + 1)-square neighbourhood lies wholly in `mask`."""
+    padded = np.pad(mask, radius, constant_values=False)
+    out = np.ones_like(mask)
+    h, w = mask.shape
+    for dy in range(2 * radius + 1):
+        for dx in range(2 * radius + 1):
+            out &= padded[dy : dy + h, dx : dx + w]
+    return out
+
+
+def _convex_hull(points: np.ndarray) -> np.ndarray:
+    """(K, 2) counter-clockwise hull of (P, 2) points (Andrew's monotone chain)."""
+    pts = sorted({(float(x), float(y)) for x, y in points})
+    if len(pts) < 3:
+        return np.asarray(pts)
+
+    def half(seq: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        chain: list[tuple[float, float]] = []
+        for p in seq:
+            while len(chain) >= 2:
+                (ax, ay), (bx, by) = chain[-2], chain[-1]
+                if (bx - ax) * (p[1] - ay) - (by - ay) * (p[0] - ax) > 0:
+                    break
+                chain.pop()
+            chain.append(p)
+        return chain
+
+    lower, upper = half(pts), half(pts[::-1])
+    return np.asarray(lower[:-1] + upper[:-1])
+
+
+def _fill_polygon(polygon: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """(H, W) bool: pixel centres inside a closed polygon (even-odd rule)."""
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    inside = np.zeros(shape[:2], dtype=bool)
+    for (x0, y0), (x1, y1) in zip(polygon, np.roll(polygon, -1, axis=0), strict=True):
+        crosses = (y0 > ys) != (y1 > ys)
+        x_at = (x1 - x0) * (ys - y0) / (y1 - y0 + 1e-9) + x0
+        inside ^= crosses & (xs < x_at)
+    return inside

@@ -1,0 +1,44 @@
+"""A flat-shaded anime-style portrait drawn in code (issue 12): big outlined eyes with highlights,
+a small mouth, flat shading and thick outlines. Made here, so no licence question; a test portrait
+for stylised art whose eyes the face mesh does not fit (models/drawn_eye.py)."""
+
+from __future__ import annotations
+
+from PIL import Image, ImageDraw
+
+
+def draw_anime_portrait() -> Image.Image:
+    """The 768 x 768 RGB portrait."""
+    W = 768
+    im = Image.new("RGB", (W, W), (196, 222, 240))
+    d = ImageDraw.Draw(im)
+    K = (40, 28, 30)
+    skin = (255, 226, 206)
+    hair = (92, 60, 120)
+    d.rectangle([300, 560, 468, 700], fill=skin, outline=K, width=5)  # neck
+    d.polygon(
+        [(120, 768), (200, 650), (568, 650), (648, 768)], fill=(70, 90, 150), outline=K, width=5
+    )  # shoulders
+    d.ellipse([150, 120, 618, 560], fill=hair, outline=K, width=6)  # back hair
+    d.chord([200, 170, 568, 640], 0, 180, fill=skin, outline=K, width=6)  # jaw
+    d.rectangle([203, 300, 565, 410], fill=skin)
+    d.line([(200, 300), (200, 410)], fill=K, width=6)
+    d.line([(568, 300), (568, 410)], fill=K, width=6)
+    d.pieslice([180, 130, 590, 420], 180, 360, fill=hair, outline=K, width=6)  # fringe
+    for x in (230, 300, 380, 460):
+        d.polygon([(x, 250), (x + 60, 250), (x + 30, 330)], fill=hair)
+    for cx in (300, 468):  # eyes: big, dark upper lash line, tall iris with highlights
+        d.ellipse([cx - 52, 350, cx + 52, 440], fill=(255, 255, 255), outline=K, width=4)
+        d.ellipse([cx - 30, 352, cx + 30, 438], fill=(70, 110, 170))
+        d.ellipse([cx - 16, 375, cx + 16, 420], fill=(25, 30, 60))
+        d.ellipse([cx - 20, 362, cx - 6, 378], fill=(255, 255, 255))
+        d.arc([cx - 58, 340, cx + 58, 420], 190, 350, fill=K, width=9)  # upper lash line
+        d.arc([cx - 55, 316, cx + 45, 346], 200, 340, fill=(60, 40, 70), width=6)  # brow
+    d.line([(384, 450), (378, 490), (388, 492)], fill=(200, 150, 140), width=3)  # nose
+    d.chord(
+        [354, 518, 414, 546], 0, 180, fill=(150, 60, 70), outline=K, width=4
+    )  # small open mouth
+    d.line([(352, 520), (416, 520)], fill=K, width=4)
+    d.ellipse([232, 470, 282, 492], fill=(255, 200, 200))
+    d.ellipse([486, 470, 536, 492], fill=(255, 200, 200))  # blush
+    return im

@@ -1,0 +1,96 @@
+"""Eyes of stylised art: the eye layer works on the eye as drawn where the face mesh does not
+fit it (models/drawn_eye.py), measured on the pixels of the drawn eye.
+
+The re-detected landmarks of tests/test_decoder.py cannot judge these: on the anime portrait the
+mesh lays its eye in a thin band under the upper lash line, open or closed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from engine.avatar.prepared import PreparedAvatar
+from engine.render.renderer import AvatarRenderer
+from models import face_topology as ft
+from models import motion_space as ms
+from models.face_rig import EyeShape, eye_shapes
+from tests.drawn_portrait import draw_anime_portrait
+
+
+@pytest.fixture(scope="module")
+def anime(tmp_path_factory: pytest.TempPathFactory) -> tuple[PreparedAvatar, list[EyeShape]]:
+    from engine.avatar.prepare import prepare_avatar  # mediapipe
+
+    path = tmp_path_factory.mktemp("drawn") / "anime.png"
+    draw_anime_portrait().save(path)
+    avatar = prepare_avatar(path)
+    return avatar, eye_shapes(avatar.image, avatar.landmarks_px)
+
+
+def _eye_share(frame: np.ndarray, shape: EyeShape, lid_rgb: np.ndarray) -> float:
+    """Share of the drawn opening's pixels that are not the lid's skin colour."""
+    pixels = frame[shape.opening].astype(np.float32)
+    return float((np.abs(pixels - lid_rgb).max(-1) > 40.0).mean())
+
+
+def _iris_x(frame: np.ndarray, shape: EyeShape) -> float:
+    """Mean x of the opening's dark-blue (iris and pupil) pixels."""
+    pixels = frame.astype(np.float32)
+    blue = shape.opening & (pixels[..., 2] > pixels[..., 0] + 40.0)
+    return float(np.nonzero(blue)[1].mean())
+
+
+def test_outlined_eyes_are_found_and_photos_keep_the_mesh(
+    anime: tuple[PreparedAvatar, list[EyeShape]],
+    prepared_avatar: Callable[[str], PreparedAvatar],
+) -> None:
+    """Bug: on the anime portrait the eye layer used the mesh's eye, a band under the lash line
+    a third as tall as the drawn eye: blinks smeared that band and gaze moved a sliver of the
+    iris the wrong way."""
+    avatar, shapes = anime
+    for shape, contour in zip(
+        shapes,
+        (
+            ft.EYE_LEFT_UPPER + ft.EYE_LEFT_LOWER[::-1],
+            ft.EYE_RIGHT_UPPER + ft.EYE_RIGHT_LOWER[::-1],
+        ),
+        strict=True,
+    ):
+        assert shape.drawn
+        mesh = avatar.landmarks_px[list(contour), :2]
+        mesh_height = float(np.ptp(mesh[:, 1]))
+        drawn_height = float(shape.lower[:, 1].max() - shape.upper[:, 1].min())
+        assert drawn_height > 2.0 * mesh_height, f"{drawn_height:.0f} px vs {mesh_height:.0f}"
+    for name in ("astronaut.png", "mona_lisa_197px.jpg"):  # a photo, a painting: no outlines
+        other = prepared_avatar(name)
+        assert not any(s.drawn for s in eye_shapes(other.image, other.landmarks_px)), name
+
+
+def test_blink_closes_the_drawn_eye(anime: tuple[PreparedAvatar, list[EyeShape]]) -> None:
+    avatar, shapes = anime
+    renderer = AvatarRenderer(avatar)
+    own = avatar.source_motion
+    opened = renderer.render(ms.with_fields(own, eyeBlinkLeft=0.0, eyeBlinkRight=0.0))[0]
+    closed = renderer.render(ms.with_fields(own, eyeBlinkLeft=1.0, eyeBlinkRight=1.0))[0]
+    lids = avatar.rig["palette"][7:9] * 255.0
+    for shape, lid in zip(shapes, lids, strict=True):
+        before, after = _eye_share(opened, shape, lid), _eye_share(closed, shape, lid)
+        assert before > 0.9, f"the open eye shows {before:.2f} eye"
+        assert after <= 0.4 * before, f"eyeBlink=1 left {after:.2f} of the drawn eye showing"
+
+
+def test_gaze_moves_the_drawn_iris_the_right_way(
+    anime: tuple[PreparedAvatar, list[EyeShape]],
+) -> None:
+    avatar, shapes = anime
+    renderer = AvatarRenderer(avatar)
+    own = avatar.source_motion
+    iod = float(np.linalg.norm(shapes[0].iris_centre - shapes[1].iris_centre))
+    still = renderer.render(ms.with_fields(own, eyeLookX=0.0, eyeLookY=0.0))[0]
+    for look in (1.0, -1.0):
+        moved = renderer.render(ms.with_fields(own, eyeLookX=look, eyeLookY=0.0))[0]
+        for shape in shapes:
+            shift = (_iris_x(moved, shape) - _iris_x(still, shape)) / iod
+            assert shift * look >= 0.02, f"eyeLookX={look} moved a drawn iris {shift:+.3f} IOD"
