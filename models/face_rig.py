@@ -241,6 +241,31 @@ def eye_shapes(image: np.ndarray, landmarks_px: np.ndarray) -> list[EyeShape]:
     return shapes
 
 
+def with_drawn_gaze(motion: np.ndarray, shapes: list[EyeShape]) -> np.ndarray:
+    """The portrait's own motion with its gaze read from the drawn eyes, where art outlines them.
+
+    estimate_motion reads gaze off the mesh's iris against the mesh's eye, which on big drawn
+    eyes sits in a band under the lash line: the anime portrait, drawn looking at the viewer,
+    read eyeLookX +0.54, so at eyeLookX 0 its irises looked aside. The drawn eye's own iris
+    against its own opening gives the gaze in the same units (eye widths per GAZE_*_PER_UNIT).
+    """
+    if not all(shape.drawn for shape in shapes):
+        return motion
+    gaze_x, gaze_y = [], []
+    for shape in shapes:
+        rows, cols = np.nonzero(shape.opening)
+        width = float(max(cols.max() - cols.min(), 1))
+        iris_x, iris_y = (float(v) for v in shape.iris_centre)
+        near = np.abs(cols - iris_x) <= 0.5 * shape.iris_radius  # the opening's rows at the iris
+        middle_y = 0.5 * float(rows[near].min() + rows[near].max()) if near.any() else iris_y
+        gaze_x.append((iris_x - 0.5 * float(cols.min() + cols.max())) / width / GAZE_X_PER_UNIT)
+        gaze_y.append((iris_y - middle_y) / width / GAZE_Y_PER_UNIT)
+    out = motion.copy()
+    out[ms.INDEX["eyeLookX"]] = float(np.clip(np.mean(gaze_x), -1.0, 1.0))
+    out[ms.INDEX["eyeLookY"]] = float(np.clip(np.mean(gaze_y), -1.0, 1.0))
+    return out
+
+
 # Per-eye geometry in the portrait's pixels, one row per eye (left, right), for the decoder's
 # eye layer. Lid curves are quartics in u = (x - x0) / (x1 - x0), the eye's corner extent.
 # x0, x1, upper lid c0..c4, lower lid c0..c4, lid zone, iris x, y, r, drawn (1: the eye as
@@ -403,8 +428,12 @@ def build_rig(
     person_alpha: np.ndarray,
     source_motion: np.ndarray,
     grid_size: int = GRID_SIZE,
+    shapes: list[EyeShape] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Everything the decoder precomputes for one avatar (arrays only, saved with the avatar)."""
+    """Everything the decoder precomputes for one avatar (arrays only, saved with the avatar).
+
+    `shapes`: eye_shapes(image, landmarks_px), where the caller has them already.
+    """
     m = measure(landmarks_px)
     grid_xy = _grid_points(grid_size)
     grid_z = _depth(grid_xy, landmarks_px, m.center[2], 0.08 * m.face_height)
@@ -427,7 +456,7 @@ def build_rig(
     basis = np.stack(
         [fields[name] for name in (*ms.NONRIGID_NAMES, JAW_CLOSE_FIELD)]
     )  # (K+1, N, 3)
-    shapes = eye_shapes(image, landmarks_px)
+    shapes = shapes if shapes is not None else eye_shapes(image, landmarks_px)
     eyes = _eye_interiors(shapes)
     planes = np.concatenate(
         [

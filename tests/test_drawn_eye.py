@@ -94,3 +94,15 @@ def test_gaze_moves_the_drawn_iris_the_right_way(
         for shape in shapes:
             shift = (_iris_x(moved, shape) - _iris_x(still, shape)) / iod
             assert shift * look >= 0.02, f"eyeLookX={look} moved a drawn iris {shift:+.3f} IOD"
+
+
+def test_drawn_eyes_looking_at_the_viewer_read_as_looking_at_the_viewer(
+    anime: tuple[PreparedAvatar, list[EyeShape]],
+) -> None:
+    """Bug: the anime portrait, drawn with centred irises, read eyeLookX +0.54 off the mesh's
+    iris in its band under the lash line, so at eyeLookX 0 (the motion's rest) its irises
+    looked aside, and eyeLookX -1 had only half the travel of +1."""
+    avatar, _ = anime
+    own = avatar.source_motion
+    assert abs(float(own[ms.INDEX["eyeLookX"]])) < 0.15
+    assert abs(float(own[ms.INDEX["eyeLookY"]])) < 0.15

@@ -78,14 +78,17 @@ def prepare_avatar(
     image = warp_square(extend_below(rgb, crop, source_landmarks), crop.transform(), CROP_SIZE_PX)
     landmarks = crop_landmarks(models, image, apply_transform(crop.transform(), source_landmarks))
     alpha = person_alpha(models, image, landmarks)
-    source_motion = np.asarray(face_rig.estimate_motion(landmarks), np.float32)
+    shapes = face_rig.eye_shapes(image, landmarks)
+    source_motion = np.asarray(
+        face_rig.with_drawn_gaze(face_rig.estimate_motion(landmarks), shapes), np.float32
+    )
     return PreparedAvatar(
         image=image,
         landmarks_px=landmarks,
         source_motion=source_motion,
         person_alpha=alpha,
         background=remove_person(image, alpha),
-        rig=face_rig.build_rig(image, landmarks, alpha, source_motion),
+        rig=face_rig.build_rig(image, landmarks, alpha, source_motion, shapes=shapes),
         meta=_meta(source, name, data, rgb, crop, face_width_px(source_landmarks)),
     )
 
