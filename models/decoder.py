@@ -35,6 +35,7 @@ from models import face_topology as ft
 from models import motion_space as ms
 from models.geometry import rotation_matrix_torch
 from models.rig_calibration import GAZE_X_PER_UNIT, GAZE_Y_PER_UNIT, PITCH_BIAS_RAD
+from models.rig_regions import TEETH_SEAM_SHIFT
 from models.sampling import gather_sample_px, grid_sample_px
 
 # Order of the avatar tensors after `motion` in FaceDecoder.forward (and in the ONNX graph).
@@ -627,13 +628,15 @@ class FaceDecoder(nn.Module):
         """
         mouth_width, source_gap, shown = mouth[:, 0:1], mouth[:, 1:2], mouth[:, 2:3]  # (A, 1)
         centred = torch.clamp(1.0 - torch.abs(2.0 * u - 1.0), 0.0, 1.0)  # 1 mid-mouth, 0 corners
-        # Teeth the portrait already shows move with its jaws; paint only the missing part. A
-        # row is a band along the lip of nearly even height (incisors a little longer) that
-        # reaches well towards the corners, where the molars fall into shadow.
-        # Where the portrait shows its upper teeth, they come down with the upper jaw and only
-        # a little of a painted row shows below them.
-        upper_h = torch.clamp(0.14 * mouth_width - 0.5 * source_gap, min=0.0) * (1.0 - 0.6 * shown)
-        lower_h = torch.clamp(0.11 * mouth_width - 0.5 * source_gap, min=0.0)
+        # What the portrait shows between its lips moves with the jaw on its side of the seam,
+        # which lies lower the more it shows its upper teeth (rig_regions._seam); paint only the
+        # missing part. A row is a band along the lip of nearly even height (incisors a little
+        # longer) that reaches well towards the corners, where the molars fall into shadow.
+        # Upper teeth the portrait shows are the whole row (a smile shows their full length);
+        # its lower teeth rarely show, so the lower row is painted under a smile too.
+        split = 0.5 + TEETH_SEAM_SHIFT * shown  # of the portrait's gap above the seam
+        upper_h = torch.clamp(0.14 * mouth_width - split * source_gap, min=0.0) * (1.0 - shown)
+        lower_h = torch.clamp(0.11 * mouth_width - (1.0 - split) * source_gap, min=0.0)
         # Teeth stand round an arch seen from the front: equal steps of angle round it, so they
         # narrow towards the corners; the midline falls between the two central incisors.
         # `across` is 0 at a tooth's middle and 1 at the gaps either side of it.

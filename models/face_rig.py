@@ -365,7 +365,8 @@ def build_rig(
     m = measure(landmarks_px)
     grid_xy = _grid_points(grid_size)
     grid_z = _depth(grid_xy, landmarks_px, m.center[2], 0.08 * m.face_height)
-    seam = seam_points(m)  # (11, 2) canonical
+    teeth_shown = _shows_upper_teeth(image, landmarks_px)
+    seam = seam_points(m, teeth_shown)  # (11, 2) canonical
     seam_canonical = np.column_stack(
         [seam, np.full(len(seam), m.canonical[ft.INNER_LIP_UPPER_MID, 2])]
     )
@@ -376,7 +377,7 @@ def build_rig(
     image_points = canonical @ m.rotation.T + m.center
     n_grid = grid_size * grid_size
     fields = {
-        **mouth_bases(m, canonical, n_grid),
+        **mouth_bases(m, canonical, n_grid, teeth_shown),
         **brow_bases(m, canonical),
         **cheek_bases(m, canonical),
         **eye_bases(m, canonical, n_grid, source_motion),
@@ -402,7 +403,7 @@ def build_rig(
         "basis": basis.reshape(len(basis), -1).astype(np.float32),  # (K+1, N*3)
         "center": m.center.astype(np.float32),  # (3,)
         "mouth": np.array(
-            [m.mouth_width, max(gap_px, 0.0), _shows_upper_teeth(image, landmarks_px)],
+            [m.mouth_width, max(gap_px, 0.0), teeth_shown],
             dtype=np.float32,
         ),  # (3,) mouth width px, inner-lip gap px, 0..1 how far its upper teeth show
         "seam_fit": _seam_fit(seam),  # (5, 11)

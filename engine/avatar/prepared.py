@@ -16,8 +16,10 @@ from numpy.typing import NDArray
 from engine.errors import AvatarError
 from models import motion_space
 
-AVATAR_FORMAT_VERSION = 5  # 5: the lip seam ends at the outer mouth corners; 4: eye_geometry,
-# a (9, 3) palette and mouth[2] (teeth shown)
+# 6: the lip seam lies nearer the lower lip as far as the portrait shows its upper teeth;
+# 5: the lip seam ends at the outer mouth corners; 4: eye_geometry, a (9, 3) palette and mouth[2]
+# (teeth shown)
+AVATAR_FORMAT_VERSION = 6
 CROP_SIZE_PX = 512
 _RIG_PREFIX = "rig__"
 
