@@ -65,6 +65,9 @@ LID_FOLLOWS_GAZE = 0.45  # of the opening the upper lid comes down at eyeLookY =
 LASH_DARKNESS = 0.45  # a closed lid's lash line: this much of the lid's colour
 LASH_STRENGTH = 0.7  # ... laid over the lid this strongly
 TEETH_ON_ARCH = 10.0  # teeth across the front half of the arch, corner to corner
+# The mouth's profiles are tabulated at this many steps from corner to corner: a fifth of a
+# pixel apart on the widest mouth the window holds, so a seam looked up there does not step.
+MOUTH_PROFILE_SAMPLES = 1024
 LID_BAND = 0.3  # of the lid zone: lashes and lid margin slide down as one, unstretched
 
 
@@ -146,6 +149,45 @@ def _ramp(x: torch.Tensor, width: float) -> torch.Tensor:
     return torch.clamp(x / width, 0.0, 1.0)
 
 
+def _teeth_profile(u: torch.Tensor) -> torch.Tensor:
+    """What of the mouth interior depends only on the position along the mouth, u (1, L) 0..1
+    corner to corner, the same for every avatar: (1, L, 7) the teeth rows' relative height,
+    where the upper and the lower row are drawn (0..1), the teeth's shade, the share of a gap
+    between teeth that shows the cavity, the tongue's extent across and the cavity's shade."""
+    centred = torch.clamp(1.0 - torch.abs(2.0 * u - 1.0), 0.0, 1.0)  # 1 mid-mouth, 0 corners
+    # Teeth stand round an arch seen from the front: equal steps of angle round it, so they
+    # narrow towards the corners; the midline falls between the two central incisors.
+    # `across` is 0 at a tooth's middle and 1 at the gaps either side of it.
+    arch = torch.asin(torch.clamp(2.0 * u - 1.0, -0.999, 0.999)) * (TEETH_ON_ARCH / torch.pi)
+    tooth = torch.floor(arch)
+    across = torch.abs(2.0 * (arch - tooth) - 1.0)
+    # No two teeth alike: a fixed pseudo-random 0..1 per tooth sets its length and shade (an
+    # even row of equal teeth read as painted).
+    jitter = torch.frac(torch.abs(torch.sin(tooth * 12.9898 + 0.5)) * 43758.5453)
+    # A row is a band along the lip of nearly even height (incisors a little longer) that
+    # reaches well towards the corners, where the molars fall into shadow. Each tooth's edge
+    # is rounded (shorter towards its sides), so the row's edge is a scallop, not a ruled line.
+    row_height = (0.7 + 0.3 * centred) * (1.0 - 0.14 * across**3) * (0.93 + 0.1 * jitter)
+    # The gaps between teeth: the outer part of each side of a tooth, darkening softly.
+    gaps = torch.clamp((across - 0.7) / 0.3, 0.0, 1.0) ** 2
+    # Shaded by depth: the arch turns away into the mouth's shadow towards the corners, and
+    # each tooth's rounded face darkens towards its sides and into the gaps.
+    shade = (0.55 + 0.45 * torch.sqrt(centred)) * (0.93 + 0.07 * jitter)
+    shade = shade * (1.0 - 0.12 * across**2) * (1.0 - 0.4 * gaps)
+    # The tongue's back rises behind the lower teeth: a broad mound across the middle.
+    spread = (2.0 * u - 1.0) * 1.25
+    columns = [
+        row_height,
+        _ramp(centred - 0.12, 0.2),
+        _ramp(centred - 0.2, 0.2),
+        shade,
+        0.4 * gaps,
+        torch.clamp(1.0 - spread * spread, min=0.0),
+        0.55 + 0.45 * centred,  # light falls off into the mouth and towards its corners
+    ]
+    return torch.stack(columns, dim=-1)
+
+
 class FaceDecoder(nn.Module):
     def __init__(self, config: DecoderConfig | None = None) -> None:
         super().__init__()
@@ -158,6 +200,9 @@ class FaceDecoder(nn.Module):
         crop_norm = (_pixel_centres(c.crop_px, c.crop_px) + 0.5) * (2.0 / c.crop_px) - 1.0
         self.register_buffer("crop_norm", crop_norm, persistent=False)  # (H, W, 2)
         self.register_buffer("mouth_offsets", _window_offsets(c.mouth_window_px), persistent=False)
+        profile_u = torch.linspace(0.0, 1.0, MOUTH_PROFILE_SAMPLES)[None]  # (1, L)
+        self.register_buffer("mouth_profile_u", profile_u, persistent=False)
+        self.register_buffer("teeth_profile", _teeth_profile(profile_u), persistent=False)
         self.register_buffer("eye_offsets", _window_offsets(c.eye_window_px), persistent=False)
         self.jaw_index = ms.INDEX["jawOpen"]
         self.close_index = ms.INDEX["mouthClose"]
@@ -583,7 +628,12 @@ class FaceDecoder(nn.Module):
         seam_fit: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """At pixels (B, P, 2): interior palette weights (B, P, 3) already scaled by the
-        coverage, and the coverage (B, P). Colour = weights @ (teeth, cavity, tongue)."""
+        coverage, and the coverage (B, P). Colour = weights @ (teeth, cavity, tongue).
+
+        Everything that depends only on the position along the mouth (the seams, the teeth
+        rows, the shading across) is worked out once per MOUTH_PROFILE_SAMPLES steps from
+        corner to corner and looked up per pixel: one gather in place of ~80 full-window ops.
+        """
         upper_seam, lower_seam = seams_xy[:, :SEAM_POINTS], seams_xy[:, SEAM_POINTS:]  # (B, S, 2)
         left, right = upper_seam[:, 0], upper_seam[:, -1]  # (B, 2) the mouth's inner corners
         span = right - left
@@ -594,82 +644,117 @@ class FaceDecoder(nn.Module):
         rel_x, rel_y = rel[..., 0], rel[..., 1]  # (B, P)
         u = (rel_x * along[:, 0:1] + rel_y * along[:, 1:2]) / length  # (B, P), 0..1 corners
         d = rel_x * down[:, 0:1] + rel_y * down[:, 1:2]  # (B, P) px below the corner line
+        grid = self.mouth_profile_u  # (1, L) 0..1
 
-        def seam_depth(seam: torch.Tensor) -> torch.Tensor:  # (B, S, 2) -> (B, P)
+        def seam_depth(seam: torch.Tensor) -> torch.Tensor:  # (B, S, 2) -> (B, L)
             depth = ((seam - left[:, None, :]) * down[:, None, :]).sum(-1)  # (B, S)
             if seam_fit.dim() == 2:  # (B, 5) quartic coefficients, evaluated by Horner
                 c = depth @ seam_fit.t()
             else:
                 c = torch.bmm(depth[:, None, :], seam_fit.transpose(1, 2))[:, 0]
-            return (((c[:, 4:5] * u + c[:, 3:4]) * u + c[:, 2:3]) * u + c[:, 1:2]) * u + c[:, 0:1]
+            return _quartic(c[:, None, :], grid)
 
-        upper_y, lower_y = seam_depth(upper_seam), seam_depth(lower_seam)
-        within = torch.clamp(u * length * 0.5, 0.0, 1.0) * torch.clamp(
-            (1.0 - u) * length * 0.5, 0.0, 1.0
-        )
-        inside = _ramp(d - upper_y, 1.5) * _ramp(lower_y - d, 1.5) * within
-        opening = torch.clamp(lower_y - upper_y, min=0.0)
-        weights = self._interior_weights(u, d - upper_y, lower_y - d, opening, mouth)
+        profiles = self._mouth_profiles(
+            seam_depth(upper_seam), seam_depth(lower_seam), length, mouth, self.teeth_profile, grid
+        )  # (B, L, K)
+        batch, samples, channels = profiles.shape
+        index = (torch.clamp(u, 0.0, 1.0) * (samples - 1) + 0.5).long()  # (B, P)
+        index = index + torch.arange(batch, device=u.device)[:, None] * samples
+        # Channel-major, so each profile comes out contiguous (strided views doubled the cost
+        # of every op on them).
+        table = profiles.permute(2, 0, 1).reshape(channels, batch * samples)
+        at = table.index_select(1, index.reshape(-1)).reshape(channels, batch, -1)  # (K, B, P)
+        below_upper, above_lower = d - at[0], at[1] - d
+        inside = _ramp(below_upper, 1.5) * _ramp(above_lower, 1.5) * at[2]
+        weights = self._interior_weights(at, below_upper, above_lower, mouth)
         return weights * inside[..., None], inside
 
     @staticmethod
-    def _interior_weights(
-        u: torch.Tensor,
-        below_upper: torch.Tensor,
-        above_lower: torch.Tensor,
-        opening: torch.Tensor,
+    def _mouth_profiles(
+        upper_y: torch.Tensor,
+        lower_y: torch.Tensor,
+        length: torch.Tensor,
         mouth: torch.Tensor,
+        teeth_profile: torch.Tensor,
+        u: torch.Tensor,
     ) -> torch.Tensor:
-        """Teeth, cavity and tongue weights at each window pixel: (B, P, 3).
-
-        Layers, back to front: the cavity, the tongue (90 % cover), the lower teeth (at 75 %
-        brightness) and the upper teeth with the gaps between them, each shaded; folded into
-        one weight per palette colour so the colour is a single small matmul.
+        """Along the mouth at u (1, L), corner to corner, given the seams' depths there (B, L)
+        and the fixed teeth profiles (1, L, 7, `_teeth_profile`): (B, L, 11) upper and lower
+        seam y, inside the corners (0..1), the upper and lower teeth rows' heights in px and
+        where each is drawn (0..1), the teeth's shade, the share of a gap between teeth that
+        shows the cavity, the tongue's cover and the cavity's shade.
         """
         mouth_width, source_gap, shown = mouth[:, 0:1], mouth[:, 1:2], mouth[:, 2:3]  # (A, 1)
-        centred = torch.clamp(1.0 - torch.abs(2.0 * u - 1.0), 0.0, 1.0)  # 1 mid-mouth, 0 corners
+        within = torch.clamp(u * length * 0.5, 0.0, 1.0) * torch.clamp(
+            (1.0 - u) * length * 0.5, 0.0, 1.0
+        )
+        opening = lower_y - upper_y  # (B, L) px
         # What the portrait shows between its lips moves with the jaw on its side of the seam,
         # which lies lower the more it shows its upper teeth (rig_regions._seam); paint only the
-        # missing part. A row is a band along the lip of nearly even height (incisors a little
-        # longer) that reaches well towards the corners, where the molars fall into shadow.
-        # Upper teeth the portrait shows are the whole row (a smile shows their full length);
-        # its lower teeth rarely show, so the lower row is painted under a smile too.
+        # missing part. Upper teeth the portrait shows are the whole row (a smile shows their
+        # full length). The lower row is painted at full height even where the portrait shows
+        # its own (which ride down below it): without it the landmark detector read a wide
+        # open cartoon mouth as barely open (0.17 mouth widths on the caricature).
         split = 0.5 + TEETH_SEAM_SHIFT * shown  # of the portrait's gap above the seam
         upper_h = torch.clamp(0.14 * mouth_width - split * source_gap, min=0.0) * (1.0 - shown)
         lower_h = torch.clamp(0.11 * mouth_width - (1.0 - split) * source_gap, min=0.0)
-        # Teeth stand round an arch seen from the front: equal steps of angle round it, so they
-        # narrow towards the corners; the midline falls between the two central incisors.
-        # `across` is 0 at a tooth's middle and 1 at the gaps either side of it.
-        arch = torch.asin(torch.clamp(2.0 * u - 1.0, -0.999, 0.999)) * (TEETH_ON_ARCH / torch.pi)
-        across = torch.abs(2.0 * (arch - torch.floor(arch)) - 1.0)
-        # Each tooth's edge is rounded (shorter towards its sides), so the row's edge is a
-        # scallop rather than a ruled line.
-        row_height = (0.7 + 0.3 * centred) * (1.0 - 0.14 * across * across * across)
-        upper_teeth = _ramp(upper_h * row_height - below_upper, 1.5) * _ramp(centred - 0.12, 0.2)
-        lower_teeth = _ramp(lower_h * row_height - above_lower, 1.5) * _ramp(centred - 0.2, 0.2)
-        lower_teeth = lower_teeth * torch.clamp(
-            (opening - 0.08 * mouth_width) / (0.1 * mouth_width), 0, 1
-        )
-        # The gaps between teeth: the outer quarter of each side of a tooth, darkening softly.
-        gaps = torch.clamp((across - 0.75) / 0.25, 0.0, 1.0)
-        # The tongue's back rises behind the lower teeth: a broad mound above the lower lip.
-        tongue_w = torch.exp(
-            -(((2.0 * u - 1.0) / 0.8) ** 2)
-            - (torch.relu(above_lower - 0.1 * mouth_width) / (0.12 * mouth_width)) ** 2
-        )
-        tongue_w = (
-            0.9 * tongue_w * torch.clamp((opening - 0.12 * mouth_width) / (0.1 * mouth_width), 0, 1)
-        )
-        # Light falls off into the mouth and towards its corners; under the upper lip is shadow.
-        depth_shade = 0.55 + 0.45 * centred
-        # Teeth stand in front: lit but for the corners and the upper lip's shadow.
-        # Shaded by depth: the arch turns away into the mouth's shadow towards the corners, each
-        # tooth's rounded face darkens towards its sides, and the gaps between are soft.
-        shade = (0.6 + 0.4 * torch.sqrt(centred)) * (0.85 + 0.15 * _ramp(below_upper - 2.0, 4.0))
-        shade = shade * (1.0 - 0.1 * across * across) * (1.0 - 0.15 * gaps)
-        behind_teeth = (1.0 - lower_teeth) * (1.0 - upper_teeth)
-        # The roof of the mouth behind the upper teeth lies in their shadow.
-        roof = 0.75 + 0.25 * _ramp(below_upper - upper_h, 0.15 * mouth_width)
-        back = depth_shade * roof * behind_teeth
-        teeth = shade * (0.75 * lower_teeth * (1.0 - upper_teeth) + upper_teeth)
-        return torch.stack([teeth, back * (1.0 - tongue_w), back * tongue_w], dim=-1)
+        row_height = teeth_profile[..., 0]  # (1, L)
+        # Lower teeth only once the jaw opens wide: at a mid opening the lower lip covers them.
+        # The tongue shows from the first openings (a slot of bare cavity read as a hole).
+        wide = torch.clamp((opening - 0.1 * mouth_width) / (0.1 * mouth_width), 0.0, 1.0)
+        parted = torch.clamp((opening - 0.04 * mouth_width) / (0.1 * mouth_width), 0.0, 1.0)
+        columns = [
+            upper_y,
+            lower_y,
+            within,
+            upper_h * row_height,
+            lower_h * row_height,
+            teeth_profile[..., 1],
+            teeth_profile[..., 2] * wide,
+            teeth_profile[..., 3],
+            teeth_profile[..., 4],
+            teeth_profile[..., 5] * parted,
+            teeth_profile[..., 6],
+        ]
+        return torch.stack(torch.broadcast_tensors(*columns), dim=-1)
+
+    @staticmethod
+    def _interior_weights(
+        at: torch.Tensor,
+        below_upper: torch.Tensor,
+        above_lower: torch.Tensor,
+        mouth: torch.Tensor,
+    ) -> torch.Tensor:
+        """Teeth, cavity and tongue weights at each window pixel: (B, P, 3), from the mouth's
+        profiles at the pixel (`at`, (11, B, P), see _mouth_profiles) and its depth below the
+        upper seam and above the lower one (B, P) px.
+
+        Layers, back to front: the cavity, the tongue, the lower teeth and the upper teeth with
+        the gaps between them, each shaded; folded into one weight per palette colour so the
+        colour is a single small matmul.
+        """
+        mouth_width, upper_h = mouth[:, 0:1], at[3]  # (A, 1), (B, P)
+        upper_edge = at[3] - below_upper  # px above the upper row's biting edge
+        upper_teeth = _ramp(upper_edge, 2.0) * at[5]
+        lower_teeth = _ramp(at[4] - above_lower, 2.0) * at[6]
+        # The tongue's top fades out from 0.06 to 0.2 mouth widths above the lower lip: higher, a
+        # big pink mound read as a second lower lip (to the eye and to the landmark detector).
+        tongue_w = at[9] * _ramp(0.2 * mouth_width - above_lower, 0.14 * mouth_width)
+        # The roof of the mouth behind the upper teeth lies in their shadow, and they cast a
+        # soft one on the tongue below their edge (a tongue shaded as deep as the roof read as
+        # one dark crescent).
+        below_teeth = -upper_edge  # px below the upper row's edge
+        roof = 0.75 + 0.25 * _ramp(below_teeth, 0.15 * mouth_width)
+        tongue_shade = 0.7 + 0.3 * _ramp(below_teeth, 0.06 * mouth_width)
+        # The upper lip shades the upper row's top, and its biting edge is a little
+        # translucent (the cavity shows through), so the row does not end in a hard line.
+        lip_shadow = 0.78 + 0.22 * _ramp(below_upper - 0.5, 0.3 * upper_h + 1.0)
+        translucent = 0.25 - 0.25 * _ramp(upper_edge - 1.0, 2.5)
+        lower_only = lower_teeth * (1.0 - upper_teeth)
+        teeth_cover = upper_teeth + lower_only
+        lit = upper_teeth * (1.0 - translucent) + 0.85 * lower_only  # the lower row in shadow
+        teeth = at[7] * lip_shadow * lit
+        # A gap between teeth, and a translucent edge, show part of the cavity's colour.
+        back = at[10] * (1.0 - teeth_cover + upper_teeth * translucent + teeth_cover * at[8])
+        cavity = back * roof * (1.0 - tongue_w)
+        return torch.stack([teeth, cavity, back * tongue_shade * tongue_w], dim=-1)
