@@ -50,7 +50,8 @@ AVATAR_INPUTS = (
     "head_weight",  # (N, 1)
     "basis",  # (K + 1, N * 3): one field per non-rigid coefficient, then jaw closing
     "center",  # (3,)
-    "mouth",  # (3,) source mouth width px, inner-lip gap px, 0..1 its upper teeth showing
+    "mouth",  # (4,) source mouth width px, inner-lip gap px, 0..1 its upper teeth showing,
+    # 0..1 how flat its art is (face_rig._flatness)
     "palette",  # (9, 3) teeth, cavity, tongue, left/right sclera, iris and lid colours, 0..1
     "seam_fit",  # (5, S) least-squares quartic through the S lip-seam points
     "eye_geometry",  # (2, 16) per eye: x0, x1, upper/lower lid quartics, lid zone, iris x, y, r
@@ -183,7 +184,7 @@ def _teeth_profile(u: torch.Tensor) -> torch.Tensor:
         shade,
         0.4 * gaps,
         torch.clamp(1.0 - spread * spread, min=0.0),
-        0.55 + 0.45 * centred,  # light falls off into the mouth and towards its corners
+        0.65 + 0.35 * centred,  # light falls off into the mouth and towards its corners
     ]
     return torch.stack(columns, dim=-1)
 
@@ -696,7 +697,7 @@ class FaceDecoder(nn.Module):
         # margin reaching down to it cut the mouth's ends off square).
         centred = torch.clamp(1.0 - torch.abs(2.0 * u - 1.0), 0.0, 1.0)  # (1, L)
         rounding = (1.0 - centred) ** 2 * torch.clamp(centred / 0.25, max=1.0)
-        lower_y = lower_y + 0.4 * rounding * opening.amax(-1, keepdim=True)
+        lower_y = lower_y + 0.3 * rounding * opening.amax(-1, keepdim=True)
         # What the portrait shows between its lips moves with the jaw on its side of the seam,
         # which lies lower the more it shows its upper teeth (rig_regions._seam); paint only the
         # missing part. Upper teeth the portrait shows are the whole row (a smile shows their
@@ -704,13 +705,22 @@ class FaceDecoder(nn.Module):
         # its own (which ride down below it): without it the landmark detector read a wide
         # open cartoon mouth as barely open (0.17 mouth widths on the caricature).
         split = 0.5 + TEETH_SEAM_SHIFT * shown  # of the portrait's gap above the seam
-        upper_h = torch.clamp(0.14 * mouth_width - split * source_gap, min=0.0) * (1.0 - shown)
-        lower_h = torch.clamp(0.11 * mouth_width - (1.0 - split) * source_gap, min=0.0)
+        teeth_gap = source_gap * shown
+        upper_h = torch.clamp(0.14 * mouth_width - split * teeth_gap, min=0.0) * (1.0 - shown)
+        lower_h = torch.clamp(0.11 * mouth_width - (1.0 - split) * teeth_gap, min=0.0)
+        # A portrait that shows no teeth between parted lips shows a dark gap (or, drawn, its
+        # own mouth shape): as the jaw opens, the drawn interior takes it over up to the lips,
+        # so the teeth hang from the upper lip, not from under a band of the portrait's dark.
+        takeover = torch.clamp(opening / (0.1 * mouth_width), 0.0, 1.0)
+        own = (source_gap - teeth_gap) * (1.0 - (2.0 * u - 1.0) ** 2) * takeover  # (B, L)
+        upper_y = upper_y - split * own
+        lower_y = lower_y + (1.0 - split) * own
         row_height = teeth_profile[..., 0]  # (1, L)
         # Lower teeth only once the jaw opens wide: at a mid opening the lower lip covers them.
         # The tongue shows from the first openings (a slot of bare cavity read as a hole).
         wide = torch.clamp((opening - 0.1 * mouth_width) / (0.1 * mouth_width), 0.0, 1.0)
         parted = torch.clamp((opening - 0.04 * mouth_width) / (0.1 * mouth_width), 0.0, 1.0)
+        flat = mouth[:, 3:4]  # (A, 1) flat art: one tone per part, no gaps between teeth
         columns = [
             upper_y,
             lower_y,
@@ -719,10 +729,10 @@ class FaceDecoder(nn.Module):
             lower_h * row_height,
             teeth_profile[..., 1],
             teeth_profile[..., 2] * wide,
-            teeth_profile[..., 3],
-            teeth_profile[..., 4],
+            torch.lerp(teeth_profile[..., 3], torch.ones_like(flat), flat),
+            teeth_profile[..., 4] * (1.0 - flat),
             teeth_profile[..., 5] * parted,
-            teeth_profile[..., 6],
+            torch.lerp(teeth_profile[..., 6], torch.full_like(flat, 0.8), flat),
         ]
         return torch.stack(torch.broadcast_tensors(*columns), dim=-1)
 
@@ -742,22 +752,28 @@ class FaceDecoder(nn.Module):
         colour is a single small matmul.
         """
         mouth_width, upper_h = mouth[:, 0:1], at[3]  # (A, 1), (B, P)
+        # Flat art (mouth[3]) is drawn in flat tones: its shading gradients fade out, and the
+        # tongue's edge is a drawn line rather than a soft mound.
+        soft = 1.0 - mouth[:, 3:4]  # (A, 1)
         upper_edge = at[3] - below_upper  # px above the upper row's biting edge
         upper_teeth = _ramp(upper_edge, 2.0) * at[5]
         lower_teeth = _ramp(at[4] - above_lower, 2.0) * at[6]
         # The tongue's top fades out from 0.06 to 0.2 mouth widths above the lower lip: higher, a
         # big pink mound read as a second lower lip (to the eye and to the landmark detector).
-        tongue_w = at[9] * _ramp(0.2 * mouth_width - above_lower, 0.14 * mouth_width)
+        tongue_edge = 0.14 * mouth_width * soft + 1.0
+        tongue_w = at[9] * _ramp(0.06 * mouth_width + tongue_edge - above_lower, tongue_edge)
         # The roof of the mouth behind the upper teeth lies in their shadow, and they cast a
         # soft one on the tongue below their edge (a tongue shaded as deep as the roof read as
         # one dark crescent).
         below_teeth = -upper_edge  # px below the upper row's edge
-        roof = 0.75 + 0.25 * _ramp(below_teeth, 0.15 * mouth_width)
-        tongue_shade = 0.7 + 0.3 * _ramp(below_teeth, 0.06 * mouth_width)
+        roof = (1.0 - 0.2 * soft) + 0.2 * soft * _ramp(below_teeth, 0.15 * mouth_width)
+        tongue_shade = (1.0 - 0.3 * soft) + 0.3 * soft * _ramp(below_teeth, 0.06 * mouth_width)
         # The upper lip shades the upper row's top, and its biting edge is a little
         # translucent (the cavity shows through), so the row does not end in a hard line.
-        lip_shadow = 0.78 + 0.22 * _ramp(below_upper - 0.5, 0.3 * upper_h + 1.0)
-        translucent = 0.25 - 0.25 * _ramp(upper_edge - 1.0, 2.5)
+        lip_shadow = (1.0 - 0.22 * soft) + 0.22 * soft * _ramp(
+            below_upper - 0.5, 0.3 * upper_h + 1.0
+        )
+        translucent = 0.25 * soft * (1.0 - _ramp(upper_edge - 1.0, 2.5))
         lower_only = lower_teeth * (1.0 - upper_teeth)
         teeth_cover = upper_teeth + lower_only
         lit = upper_teeth * (1.0 - translucent) + 0.85 * lower_only  # the lower row in shadow

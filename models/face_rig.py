@@ -169,7 +169,7 @@ def _palette(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     teeth = np.array([1.0, 0.97, 0.9]) * cast * level
     # Ivory takes a little of the lips' warmth (a neutral ivory read as grey-green on a
     # varnished painting); a portrait that shows its own teeth gives their colour outright.
-    teeth = 0.8 * teeth + 0.2 * lips * (teeth.mean() / max(float(lips.mean()), 1e-6))
+    teeth = 0.88 * teeth + 0.12 * lips * (teeth.mean() / max(float(lips.mean()), 1e-6))
     own = _own_teeth_colour(image, landmarks_px)
     teeth = np.clip(teeth if own is None else own, 0, 1)
     # The cavity and tongue are mucosa: half the portrait's own lip colour, half a dark red, so
@@ -354,6 +354,24 @@ def _shows_upper_teeth(image: np.ndarray, landmarks_px: np.ndarray) -> float:
     return float(np.clip((teeth & inner).sum() / inner.sum() / 0.5, 0.0, 1.0))
 
 
+def _flatness(image: np.ndarray, landmarks_px: np.ndarray) -> float:
+    """0..1: how far the portrait is flat art (anime, cel shading): the share of its skin
+    pixels that differ from their right and lower neighbours by at most one level, rising
+    from 0.3 (photos and paintings: 0.01-0.2, a smooth vector cartoon ~0.45) to 0.7 (~1)."""
+    face = _polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], CROP_PX)
+    outer = _polygon_mask(
+        landmarks_px[list(ft.LIPS_OUTER_UPPER + ft.LIPS_OUTER_LOWER[::-1]), :2], CROP_PX
+    )
+    rgb = image.astype(np.int16)
+    across = np.abs(rgb[:-1, 1:] - rgb[:-1, :-1]).max(-1)
+    down = np.abs(rgb[1:, :-1] - rgb[:-1, :-1]).max(-1)
+    skin = (face & ~outer)[:-1, :-1]
+    if skin.sum() < 16:
+        return 0.0
+    level = float((np.maximum(across, down)[skin] <= 1).mean())
+    return float(np.clip((level - 0.3) / 0.4, 0.0, 1.0))
+
+
 def _own_teeth_colour(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None:
     """(3,) 0..1: the lit colour of the teeth the portrait shows (the mean of the brighter half
     of its tooth-like pixels), or None where it shows fewer than 12 of them."""
@@ -427,9 +445,9 @@ def build_rig(
         "basis": basis.reshape(len(basis), -1).astype(np.float32),  # (K+1, N*3)
         "center": m.center.astype(np.float32),  # (3,)
         "mouth": np.array(
-            [m.mouth_width, max(gap_px, 0.0), teeth_shown],
+            [m.mouth_width, max(gap_px, 0.0), teeth_shown, _flatness(image, landmarks_px)],
             dtype=np.float32,
-        ),  # (3,) mouth width px, inner-lip gap px, 0..1 how far its upper teeth show
+        ),  # (4,) mouth width px, inner-lip gap px, 0..1 its upper teeth showing, flat art
         "seam_fit": _seam_fit(seam),  # (5, 11)
         "palette": np.concatenate(
             [

@@ -72,7 +72,10 @@ def main() -> None:
                 _ = colour * (1.0 - inside)[..., None] + weights @ palette[:, :3]
                 times[name].append(time.perf_counter() - start)
     old, new_ms = (statistics.median(times[k]) * 1e3 for k in ("old", "new"))
-    print(f"mouth layer, batch {args.batch}: old {old:.3f} ms, new {new_ms:.3f} ms, new/old {new_ms / old:.2f}")
+    print(
+        f"mouth layer, batch {args.batch}: old {old:.3f} ms, new {new_ms:.3f} ms, "
+        f"new/old {new_ms / old:.2f}"
+    )
 
 
 if __name__ == "__main__":

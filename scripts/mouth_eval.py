@@ -54,7 +54,9 @@ def speech_motion(voice: str) -> np.ndarray:
     return motion
 
 
-def crop(frame: np.ndarray, centre: np.ndarray, half: tuple[int, int], scale: int = 3) -> Image.Image:
+def crop(
+    frame: np.ndarray, centre: np.ndarray, half: tuple[int, int], scale: int = 3
+) -> Image.Image:
     cx, cy = int(centre[0]), int(centre[1])
     x0, y0 = max(cx - half[0], 0), max(cy - half[1], 0)
     c = frame[y0 : y0 + 2 * half[1], x0 : x0 + 2 * half[0]]
@@ -84,7 +86,10 @@ def video_reference(models: FaceModels) -> None:
                 frames.append(rgb)
                 lms.append(found[0])
     teeth, dark, n = fm.open_mouth_interior(frames, lms)
-    print("video hdtf_katie_hill_000", json.dumps(dict(teeth=round(teeth, 3), dark=round(dark, 3), n_open=n)))
+    print(
+        "video hdtf_katie_hill_000",
+        json.dumps(dict(teeth=round(teeth, 3), dark=round(dark, 3), n_open=n)),
+    )
 
 
 def main() -> None:
@@ -120,7 +125,9 @@ def main() -> None:
         res: dict[str, float] = {}
         for voice in args.voices.split(","):
             motion = retarget(speech_motion(voice), own)[:: args.step]
-            frames = [f for i in range(0, len(motion), 8) for f in renderer.render(motion[i : i + 8])]
+            frames = [
+                f for i in range(0, len(motion), 8) for f in renderer.render(motion[i : i + 8])
+            ]
             found = [(f, lm[0]) for f in frames if (lm := models.face_landmarks(f))]
             teeth, dark, n = fm.open_mouth_interior([f for f, _ in found], [m for _, m in found])
             res[f"{voice}_teeth"], res[f"{voice}_dark"], res[f"{voice}_n"] = (
