@@ -16,7 +16,8 @@ from numpy.typing import NDArray
 from engine.errors import AvatarError
 from models import motion_space
 
-# 6: the lip seam lies nearer the lower lip as far as the portrait shows its upper teeth;
+# 6: the lip seam lies nearer the lower lip as far as the portrait shows its upper teeth, mouth
+# is (4,) with mouth[3] how flat the art is, the teeth colour is the portrait's own where shown;
 # 5: the lip seam ends at the outer mouth corners; 4: eye_geometry, a (9, 3) palette and mouth[2]
 # (teeth shown)
 AVATAR_FORMAT_VERSION = 6
