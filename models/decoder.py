@@ -633,7 +633,7 @@ class FaceDecoder(nn.Module):
 
         Everything that depends only on the position along the mouth (the seams, the teeth
         rows, the shading across) is worked out once per MOUTH_PROFILE_SAMPLES steps from
-        corner to corner and looked up per pixel: one gather in place of ~80 full-window ops.
+        corner to corner and looked up per pixel (one gather), not recomputed at every pixel.
         """
         upper_seam, lower_seam = seams_xy[:, :SEAM_POINTS], seams_xy[:, SEAM_POINTS:]  # (B, S, 2)
         left, right = upper_seam[:, 0], upper_seam[:, -1]  # (B, 2) the mouth's inner corners
@@ -641,10 +641,6 @@ class FaceDecoder(nn.Module):
         length = torch.sqrt((span * span).sum(-1, keepdim=True)) + 1e-6  # (B, 1)
         along = span / length
         down = torch.stack([-along[:, 1], along[:, 0]], dim=-1)  # (B, 2)
-        rel = pixels - left[:, None, :]  # (B, P, 2)
-        rel_x, rel_y = rel[..., 0], rel[..., 1]  # (B, P)
-        u = (rel_x * along[:, 0:1] + rel_y * along[:, 1:2]) / length  # (B, P), 0..1 corners
-        d = rel_x * down[:, 0:1] + rel_y * down[:, 1:2]  # (B, P) px below the corner line
         grid = self.mouth_profile_u  # (1, L) 0..1
 
         def seam_depth(seam: torch.Tensor) -> torch.Tensor:  # (B, S, 2) -> (B, L)
@@ -657,13 +653,21 @@ class FaceDecoder(nn.Module):
 
         profiles = self._mouth_profiles(
             seam_depth(upper_seam), seam_depth(lower_seam), length, mouth, self.teeth_profile, grid
-        )  # (B, L, K)
-        batch, samples, channels = profiles.shape
-        index = (torch.clamp(u, 0.0, 1.0) * (samples - 1) + 0.5).long()  # (B, P)
-        index = index + torch.arange(batch, device=u.device)[:, None] * samples
-        # Channel-major, so each profile comes out contiguous (strided views doubled the cost
-        # of every op on them).
-        table = profiles.permute(2, 0, 1).reshape(channels, batch * samples)
+        )  # (K, B, L): channel-major, so each profile comes out of the lookup contiguous
+        channels, batch, samples = profiles.shape
+        # Each pixel's table column (u from corner to corner in table steps, rounded) and its
+        # depth below the corner line, each as two fused multiply-adds of its x and y.
+        x, y = pixels[..., 0], pixels[..., 1]  # (B, P)
+        step = along * ((samples - 1) / length)  # (B, 2)
+        start = 0.5 - (left * step).sum(-1, keepdim=True)  # (B, 1)
+        u = torch.addcmul(torch.addcmul(start, x, step[:, 0:1]), y, step[:, 1:2])
+        index = torch.clamp(u, 0.5, samples - 0.5).long()  # (B, P)
+        index = (
+            index + torch.arange(batch, device=u.device)[:, None] * samples
+        )  # past earlier frames
+        top = -(left * down).sum(-1, keepdim=True)  # (B, 1)
+        d = torch.addcmul(torch.addcmul(top, x, down[:, 0:1]), y, down[:, 1:2])  # px below
+        table = profiles.reshape(channels, batch * samples)
         at = table.index_select(1, index.reshape(-1)).reshape(channels, batch, -1)  # (K, B, P)
         below_upper, above_lower = d - at[0], at[1] - d
         inside = _ramp(below_upper, 1.5) * _ramp(above_lower, 1.5) * at[2]
@@ -680,10 +684,10 @@ class FaceDecoder(nn.Module):
         u: torch.Tensor,
     ) -> torch.Tensor:
         """Along the mouth at u (1, L), corner to corner, given the seams' depths there (B, L)
-        and the fixed teeth profiles (1, L, 7, `_teeth_profile`): (B, L, 11) upper and lower
+        and the fixed teeth profiles (1, L, 7, `_teeth_profile`): (11, B, L) upper and lower
         seam y, inside the corners (0..1), the upper and lower teeth rows' heights in px and
-        where each is drawn (0..1), the teeth's shade, the share of a gap between teeth that
-        shows the cavity, the tongue's cover and the cavity's shade.
+        where each is drawn (0..1), the teeth's shade, the share of the teeth's width that is
+        not a gap showing the cavity, the tongue's cover and the cavity's shade.
         """
         mouth_width, source_gap, shown = mouth[:, 0:1], mouth[:, 1:2], mouth[:, 2:3]  # (A, 1)
         within = torch.clamp(u * length * 0.5, 0.0, 1.0) * torch.clamp(
@@ -730,11 +734,11 @@ class FaceDecoder(nn.Module):
             teeth_profile[..., 1],
             teeth_profile[..., 2] * wide,
             torch.lerp(teeth_profile[..., 3], torch.ones_like(flat), flat),
-            teeth_profile[..., 4] * (1.0 - flat),
+            1.0 - teeth_profile[..., 4] * (1.0 - flat),
             teeth_profile[..., 5] * parted,
             torch.lerp(teeth_profile[..., 6], torch.full_like(flat, 0.8), flat),
         ]
-        return torch.stack(torch.broadcast_tensors(*columns), dim=-1)
+        return torch.stack(torch.broadcast_tensors(*columns))  # (K, B, L)
 
     @staticmethod
     def _interior_weights(
@@ -751,7 +755,7 @@ class FaceDecoder(nn.Module):
         the gaps between them, each shaded; folded into one weight per palette colour so the
         colour is a single small matmul.
         """
-        mouth_width, upper_h = mouth[:, 0:1], at[3]  # (A, 1), (B, P)
+        mouth_width = mouth[:, 0:1]  # (A, 1)
         # Flat art (mouth[3]) is drawn in flat tones: its shading gradients fade out, and the
         # tongue's edge is a drawn line rather than a soft mound.
         soft = 1.0 - mouth[:, 3:4]  # (A, 1)
@@ -765,20 +769,22 @@ class FaceDecoder(nn.Module):
         # The roof of the mouth behind the upper teeth lies in their shadow, and they cast a
         # soft one on the tongue below their edge (a tongue shaded as deep as the roof read as
         # one dark crescent).
-        below_teeth = -upper_edge  # px below the upper row's edge
-        roof = (1.0 - 0.2 * soft) + 0.2 * soft * _ramp(below_teeth, 0.15 * mouth_width)
-        tongue_shade = (1.0 - 0.3 * soft) + 0.3 * soft * _ramp(below_teeth, 0.06 * mouth_width)
+        # One ramp below the upper row's edge serves both (upper_edge < 0 there).
+        out_of_shadow = _ramp(upper_edge, -0.1 * mouth_width)
+        roof = torch.addcmul(1.0 - 0.2 * soft, out_of_shadow, 0.2 * soft)
+        tongue_shade = torch.addcmul(1.0 - 0.3 * soft, out_of_shadow, 0.3 * soft)
         # The upper lip shades the upper row's top, and its biting edge is a little
         # translucent (the cavity shows through), so the row does not end in a hard line.
-        lip_shadow = (1.0 - 0.22 * soft) + 0.22 * soft * _ramp(
-            below_upper - 0.5, 0.3 * upper_h + 1.0
+        lip_shadow = torch.addcmul(
+            1.0 - 0.22 * soft, _ramp(below_upper - 0.5, 0.04 * mouth_width + 1.0), 0.22 * soft
         )
-        translucent = 0.25 * soft * (1.0 - _ramp(upper_edge - 1.0, 2.5))
+        see_edge = upper_teeth * _ramp(upper_edge - 3.5, -2.5) * (0.25 * soft)
         lower_only = lower_teeth * (1.0 - upper_teeth)
         teeth_cover = upper_teeth + lower_only
-        lit = upper_teeth * (1.0 - translucent) + 0.85 * lower_only  # the lower row in shadow
+        lit = upper_teeth - see_edge + 0.85 * lower_only  # the lower row in shadow
         teeth = at[7] * lip_shadow * lit
-        # A gap between teeth, and a translucent edge, show part of the cavity's colour.
-        back = at[10] * (1.0 - teeth_cover + upper_teeth * translucent + teeth_cover * at[8])
+        # A gap between teeth (at[8]: the share of a tooth's width that is tooth), and a
+        # translucent edge, show part of the cavity's colour.
+        back = at[10] * (1.0 - teeth_cover * at[8] + see_edge)
         cavity = back * roof * (1.0 - tongue_w)
         return torch.stack([teeth, cavity, back * tongue_shade * tongue_w], dim=-1)
