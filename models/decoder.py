@@ -721,7 +721,8 @@ class FaceDecoder(nn.Module):
         lower_y = lower_y + (1.0 - split) * own
         row_height = teeth_profile[..., 0]  # (1, L)
         # Lower teeth only once the jaw opens wide: at a mid opening the lower lip covers them.
-        # The tongue shows from the first openings (a slot of bare cavity read as a hole).
+        # The tongue shows from the first openings (a slot of bare cavity read as a hole), and
+        # so do the dark gaps between teeth (in a slit they read as a zip's teeth).
         wide = torch.clamp((opening - 0.1 * mouth_width) / (0.1 * mouth_width), 0.0, 1.0)
         parted = torch.clamp((opening - 0.04 * mouth_width) / (0.1 * mouth_width), 0.0, 1.0)
         flat = mouth[:, 3:4]  # (A, 1) flat art: one tone per part, no gaps between teeth
@@ -734,7 +735,7 @@ class FaceDecoder(nn.Module):
             teeth_profile[..., 1],
             teeth_profile[..., 2] * wide,
             torch.lerp(teeth_profile[..., 3], torch.ones_like(flat), flat),
-            1.0 - teeth_profile[..., 4] * (1.0 - flat),
+            1.0 - teeth_profile[..., 4] * (1.0 - flat) * parted,
             teeth_profile[..., 5] * parted,
             torch.lerp(teeth_profile[..., 6], torch.full_like(flat, 0.8), flat),
         ]
