@@ -698,10 +698,11 @@ class FaceDecoder(nn.Module):
         # mouth's ends: there the lower lip's corner stretches down, and a cartoon's black
         # mouth corners, drawn into it, rode down beside the lower teeth as dark patches.
         # Most a fifth of the way in from each corner, none at the corner itself (where a
-        # margin reaching down to it cut the mouth's ends off square).
+        # margin reaching down to it cut the mouth's ends off square); only where the portrait
+        # smiles with its teeth (dark corners beside them), as it squared off other mouths.
         centred = torch.clamp(1.0 - torch.abs(2.0 * u - 1.0), 0.0, 1.0)  # (1, L)
         rounding = (1.0 - centred) ** 2 * torch.clamp(centred / 0.25, max=1.0)
-        lower_y = lower_y + 0.3 * rounding * opening.amax(-1, keepdim=True)
+        lower_y = lower_y + (0.3 * shown) * rounding * opening.amax(-1, keepdim=True)
         # What the portrait shows between its lips moves with the jaw on its side of the seam,
         # which lies lower the more it shows its upper teeth (rig_regions._seam); paint only the
         # missing part. Upper teeth the portrait shows are the whole row (a smile shows their
