@@ -662,13 +662,17 @@ class FaceDecoder(nn.Module):
         start = 0.5 - (left * step).sum(-1, keepdim=True)  # (B, 1)
         u = torch.addcmul(torch.addcmul(start, x, step[:, 0:1]), y, step[:, 1:2])
         index = torch.clamp(u, 0.5, samples - 0.5).long()  # (B, P)
-        index = (
-            index + torch.arange(batch, device=u.device)[:, None] * samples
-        )  # past earlier frames
+        index = index + torch.arange(batch, device=u.device)[:, None] * samples  # (B, P)
         top = -(left * down).sum(-1, keepdim=True)  # (B, 1)
         d = torch.addcmul(torch.addcmul(top, x, down[:, 0:1]), y, down[:, 1:2])  # px below
         table = profiles.reshape(channels, batch * samples)
-        at = table.index_select(1, index.reshape(-1)).reshape(channels, batch, -1)  # (K, B, P)
+        if torch.onnx.is_in_onnx_export():
+            # onnxruntime gathers whole rows fast and single elements slowly (a gather along
+            # the table's second axis took half the layer's time there): rows, then transpose.
+            rows = table.t().index_select(0, index.reshape(-1))  # (B * P, K)
+            at = rows.t().reshape(channels, batch, -1)  # (K, B, P)
+        else:  # torch: contiguous profiles, each op on a strided one cost twice as much
+            at = table.index_select(1, index.reshape(-1)).reshape(channels, batch, -1)
         below_upper, above_lower = d - at[0], at[1] - d
         inside = _ramp(below_upper, 1.5) * _ramp(above_lower, 1.5) * at[2]
         weights = self._interior_weights(at, below_upper, above_lower, mouth)
