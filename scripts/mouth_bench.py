@@ -4,13 +4,15 @@
 
 Times `_mouth_layer` plus the palette matmul and the blend (what _paint_windows does with its
 result) at the mouth-window pixels of a real render of the shipped avatar mid-speech, old and
-new alternated, one thread; prints the medians and their ratio.
+new alternated, one thread, in torch and, exported alone to ONNX, in onnxruntime; prints the
+medians and their ratio. OLD_TREE: e.g. `git archive main | tar -x -C out/base`.
 """
 
 # ruff: noqa: E402
 
 import argparse
 import importlib.util
+import io
 import statistics
 import sys
 import time
@@ -61,20 +63,57 @@ def main() -> None:
         new(torch.from_numpy(motion), *[rig[k] for k in new_decoder.AVATAR_INPUTS])
     new._mouth_layer = original
     pixels, seams, mouth, seam_fit = captured["args"]
-    palette = rig["palette"][None] * 255.0 + 0.5
+    palette = rig["palette"][None, :3] * 255.0 + 0.5
     colour = torch.rand(args.batch, pixels.shape[1], 3) * 255.0
-    times: dict[str, list[float]] = {"old": [], "new": []}
+    layers = {name: MouthPass(d) for name, d in decoders.items()}
+    inputs = (pixels, seams, mouth, seam_fit, colour, palette)
     with torch.no_grad():
-        for _ in range(args.reps):
-            for name, d in decoders.items():
-                start = time.perf_counter()
-                weights, inside = d._mouth_layer(pixels, seams, mouth, seam_fit)
-                _ = colour * (1.0 - inside)[..., None] + weights @ palette[:, :3]
-                times[name].append(time.perf_counter() - start)
-    old, new_ms = (statistics.median(times[k]) * 1e3 for k in ("old", "new"))
+        report("torch", alternate({k: (lambda f=f: f(*inputs)) for k, f in layers.items()}, args))
+    report("onnxruntime", alternate(onnx_runs(layers, inputs), args))
+
+
+class MouthPass(torch.nn.Module):
+    """What _paint_windows does with the mouth layer: its colours blended over the frame's."""
+
+    def __init__(self, decoder: torch.nn.Module) -> None:
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, pixels, seams, mouth, seam_fit, colour, palette):  # type: ignore[no-untyped-def]
+        weights, inside = self.decoder._mouth_layer(pixels, seams, mouth, seam_fit)
+        return colour * (1.0 - inside)[..., None] + weights @ palette
+
+
+def onnx_runs(layers, inputs):  # type: ignore[no-untyped-def]
+    import onnxruntime as ort
+
+    runs = {}
+    for name, layer in layers.items():
+        graph = io.BytesIO()
+        torch.onnx.export(layer, inputs, graph, opset_version=17, dynamo=False)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        session = ort.InferenceSession(graph.getvalue(), options, ["CPUExecutionProvider"])
+        feeds = {i.name: t.numpy() for i, t in zip(session.get_inputs(), inputs, strict=True)}
+        runs[name] = lambda s=session, f=feeds: s.run(None, f)
+    return runs
+
+
+def alternate(runs, args):  # type: ignore[no-untyped-def]
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(args.reps):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return args.batch, {name: statistics.median(t) * 1e3 for name, t in times.items()}
+
+
+def report(backend: str, result) -> None:  # type: ignore[no-untyped-def]
+    batch, ms_ = result
     print(
-        f"mouth layer, batch {args.batch}: old {old:.3f} ms, new {new_ms:.3f} ms, "
-        f"new/old {new_ms / old:.2f}"
+        f"mouth layer, {backend}, batch {batch}: old {ms_['old']:.3f} ms, "
+        f"new {ms_['new']:.3f} ms, new/old {ms_['new'] / ms_['old']:.2f}"
     )
 
 
