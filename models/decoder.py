@@ -35,6 +35,7 @@ from models import face_topology as ft
 from models import motion_space as ms
 from models.geometry import rotation_matrix_torch
 from models.rig_calibration import GAZE_X_PER_UNIT, GAZE_Y_PER_UNIT, PITCH_BIAS_RAD
+from models.rig_regions import TEETH_SEAM_SHIFT
 from models.sampling import gather_sample_px, grid_sample_px
 
 # Order of the avatar tensors after `motion` in FaceDecoder.forward (and in the ONNX graph).
@@ -49,7 +50,8 @@ AVATAR_INPUTS = (
     "head_weight",  # (N, 1)
     "basis",  # (K + 1, N * 3): one field per non-rigid coefficient, then jaw closing
     "center",  # (3,)
-    "mouth",  # (3,) source mouth width px, inner-lip gap px, 0..1 its upper teeth showing
+    "mouth",  # (4,) source mouth width px, inner-lip gap px, 0..1 its upper teeth showing,
+    # 0..1 how flat its art is (face_rig._flatness)
     "palette",  # (9, 3) teeth, cavity, tongue, left/right sclera, iris and lid colours, 0..1
     "seam_fit",  # (5, S) least-squares quartic through the S lip-seam points
     "eye_geometry",  # (2, 17) per eye: x0, x1, upper/lower lid quartics, lid zone, iris x, y, r,
@@ -69,6 +71,9 @@ LID_SHADE = 0.3  # a closed lid darkens this much towards its lash line
 LOWER_LID_RISE = 0.2  # of the opening the lower lid rises to meet the closing upper lid
 LOWER_LID_ZONE = 0.25  # of the eye's width: the lower lid's skin that rises with it
 TEETH_ON_ARCH = 10.0  # teeth across the front half of the arch, corner to corner
+# The mouth's profiles are tabulated at this many steps from corner to corner: a fifth of a
+# pixel apart on the widest mouth the window holds, so a seam looked up there does not step.
+MOUTH_PROFILE_SAMPLES = 1024
 LID_BAND = 0.3  # of the lid zone: lashes and lid margin slide down as one, unstretched
 
 
@@ -174,6 +179,45 @@ def _ramp(x: torch.Tensor, width: float) -> torch.Tensor:
     return torch.clamp(x / width, 0.0, 1.0)
 
 
+def _teeth_profile(u: torch.Tensor) -> torch.Tensor:
+    """What of the mouth interior depends only on the position along the mouth, u (1, L) 0..1
+    corner to corner, the same for every avatar: (1, L, 7) the teeth rows' relative height,
+    where the upper and the lower row are drawn (0..1), the teeth's shade, the share of a gap
+    between teeth that shows the cavity, the tongue's extent across and the cavity's shade."""
+    centred = torch.clamp(1.0 - torch.abs(2.0 * u - 1.0), 0.0, 1.0)  # 1 mid-mouth, 0 corners
+    # Teeth stand round an arch seen from the front: equal steps of angle round it, so they
+    # narrow towards the corners; the midline falls between the two central incisors.
+    # `across` is 0 at a tooth's middle and 1 at the gaps either side of it.
+    arch = torch.asin(torch.clamp(2.0 * u - 1.0, -0.999, 0.999)) * (TEETH_ON_ARCH / torch.pi)
+    tooth = torch.floor(arch)
+    across = torch.abs(2.0 * (arch - tooth) - 1.0)
+    # No two teeth alike: a fixed pseudo-random 0..1 per tooth sets its length and shade (an
+    # even row of equal teeth read as painted).
+    jitter = torch.frac(torch.abs(torch.sin(tooth * 12.9898 + 0.5)) * 43758.5453)
+    # A row is a band along the lip of nearly even height (incisors a little longer) that
+    # reaches well towards the corners, where the molars fall into shadow. Each tooth's edge
+    # is rounded (shorter towards its sides), so the row's edge is a scallop, not a ruled line.
+    row_height = (0.7 + 0.3 * centred) * (1.0 - 0.14 * across**3) * (0.93 + 0.1 * jitter)
+    # The gaps between teeth: the outer part of each side of a tooth, darkening softly.
+    gaps = torch.clamp((across - 0.7) / 0.3, 0.0, 1.0) ** 2
+    # Shaded by depth: the arch turns away into the mouth's shadow towards the corners, and
+    # each tooth's rounded face darkens towards its sides and into the gaps.
+    shade = (0.55 + 0.45 * torch.sqrt(centred)) * (0.93 + 0.07 * jitter)
+    shade = shade * (1.0 - 0.12 * across**2) * (1.0 - 0.4 * gaps)
+    # The tongue's back rises behind the lower teeth: a broad mound across the middle.
+    spread = (2.0 * u - 1.0) * 1.25
+    columns = [
+        row_height,
+        _ramp(centred - 0.12, 0.2),
+        _ramp(centred - 0.2, 0.2),
+        shade,
+        0.4 * gaps,
+        torch.clamp(1.0 - spread * spread, min=0.0),
+        0.65 + 0.35 * centred,  # light falls off into the mouth and towards its corners
+    ]
+    return torch.stack(columns, dim=-1)
+
+
 class FaceDecoder(nn.Module):
     def __init__(self, config: DecoderConfig | None = None) -> None:
         super().__init__()
@@ -186,6 +230,9 @@ class FaceDecoder(nn.Module):
         crop_norm = (_pixel_centres(c.crop_px, c.crop_px) + 0.5) * (2.0 / c.crop_px) - 1.0
         self.register_buffer("crop_norm", crop_norm, persistent=False)  # (H, W, 2)
         self.register_buffer("mouth_offsets", _window_offsets(c.mouth_window_px), persistent=False)
+        profile_u = torch.linspace(0.0, 1.0, MOUTH_PROFILE_SAMPLES)[None]  # (1, L)
+        self.register_buffer("mouth_profile_u", profile_u, persistent=False)
+        self.register_buffer("teeth_profile", _teeth_profile(profile_u), persistent=False)
         self.register_buffer("eye_offsets", _window_offsets(c.eye_window_px), persistent=False)
         self.register_buffer("halfway", torch.tensor(_HALFWAY), persistent=False)
         self.jaw_index = ms.INDEX["jawOpen"]
@@ -666,91 +713,168 @@ class FaceDecoder(nn.Module):
         seam_fit: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """At pixels (B, P, 2): interior palette weights (B, P, 3) already scaled by the
-        coverage, and the coverage (B, P). Colour = weights @ (teeth, cavity, tongue)."""
+        coverage, and the coverage (B, P). Colour = weights @ (teeth, cavity, tongue).
+
+        Everything that depends only on the position along the mouth (the seams, the teeth
+        rows, the shading across) is worked out once per MOUTH_PROFILE_SAMPLES steps from
+        corner to corner and looked up per pixel (one gather), not recomputed at every pixel.
+        """
         upper_seam, lower_seam = seams_xy[:, :SEAM_POINTS], seams_xy[:, SEAM_POINTS:]  # (B, S, 2)
         left, right = upper_seam[:, 0], upper_seam[:, -1]  # (B, 2) the mouth's inner corners
         span = right - left
         length = torch.sqrt((span * span).sum(-1, keepdim=True)) + 1e-6  # (B, 1)
         along = span / length
         down = torch.stack([-along[:, 1], along[:, 0]], dim=-1)  # (B, 2)
-        rel = pixels - left[:, None, :]  # (B, P, 2)
-        rel_x, rel_y = rel[..., 0], rel[..., 1]  # (B, P)
-        u = (rel_x * along[:, 0:1] + rel_y * along[:, 1:2]) / length  # (B, P), 0..1 corners
-        d = rel_x * down[:, 0:1] + rel_y * down[:, 1:2]  # (B, P) px below the corner line
+        grid = self.mouth_profile_u  # (1, L) 0..1
 
-        def seam_depth(seam: torch.Tensor) -> torch.Tensor:  # (B, S, 2) -> (B, P)
+        def seam_depth(seam: torch.Tensor) -> torch.Tensor:  # (B, S, 2) -> (B, L)
             depth = ((seam - left[:, None, :]) * down[:, None, :]).sum(-1)  # (B, S)
             if seam_fit.dim() == 2:  # (B, 5) quartic coefficients, evaluated by Horner
                 c = depth @ seam_fit.t()
             else:
                 c = torch.bmm(depth[:, None, :], seam_fit.transpose(1, 2))[:, 0]
-            return (((c[:, 4:5] * u + c[:, 3:4]) * u + c[:, 2:3]) * u + c[:, 1:2]) * u + c[:, 0:1]
+            return _quartic(c[:, None, :], grid)
 
-        upper_y, lower_y = seam_depth(upper_seam), seam_depth(lower_seam)
-        within = torch.clamp(u * length * 0.5, 0.0, 1.0) * torch.clamp(
-            (1.0 - u) * length * 0.5, 0.0, 1.0
-        )
-        inside = _ramp(d - upper_y, 1.5) * _ramp(lower_y - d, 1.5) * within
-        opening = torch.clamp(lower_y - upper_y, min=0.0)
-        weights = self._interior_weights(u, d - upper_y, lower_y - d, opening, mouth)
+        profiles = self._mouth_profiles(
+            seam_depth(upper_seam), seam_depth(lower_seam), length, mouth, self.teeth_profile, grid
+        )  # (K, B, L): channel-major, so each profile comes out of the lookup contiguous
+        channels, batch, samples = profiles.shape
+        # Each pixel's table column (u from corner to corner in table steps, rounded) and its
+        # depth below the corner line, each as two fused multiply-adds of its x and y.
+        x, y = pixels[..., 0], pixels[..., 1]  # (B, P)
+        step = along * ((samples - 1) / length)  # (B, 2)
+        start = 0.5 - (left * step).sum(-1, keepdim=True)  # (B, 1)
+        u = torch.addcmul(torch.addcmul(start, x, step[:, 0:1]), y, step[:, 1:2])
+        index = torch.clamp(u, 0.5, samples - 0.5).long()  # (B, P)
+        index = index + torch.arange(batch, device=u.device)[:, None] * samples  # (B, P)
+        top = -(left * down).sum(-1, keepdim=True)  # (B, 1)
+        d = torch.addcmul(torch.addcmul(top, x, down[:, 0:1]), y, down[:, 1:2])  # px below
+        table = profiles.reshape(channels, batch * samples)
+        if torch.onnx.is_in_onnx_export():
+            # onnxruntime gathers whole rows fast and single elements slowly (a gather along
+            # the table's second axis took half the layer's time there): rows, then transpose.
+            rows = table.t().index_select(0, index.reshape(-1))  # (B * P, K)
+            at = rows.t().reshape(channels, batch, -1)  # (K, B, P)
+        else:  # torch: contiguous profiles, each op on a strided one cost twice as much
+            at = table.index_select(1, index.reshape(-1)).reshape(channels, batch, -1)
+        below_upper, above_lower = d - at[0], at[1] - d
+        inside = _ramp(below_upper, 1.5) * _ramp(above_lower, 1.5) * at[2]
+        weights = self._interior_weights(at, below_upper, above_lower, mouth)
         return weights * inside[..., None], inside
 
     @staticmethod
-    def _interior_weights(
-        u: torch.Tensor,
-        below_upper: torch.Tensor,
-        above_lower: torch.Tensor,
-        opening: torch.Tensor,
+    def _mouth_profiles(
+        upper_y: torch.Tensor,
+        lower_y: torch.Tensor,
+        length: torch.Tensor,
         mouth: torch.Tensor,
+        teeth_profile: torch.Tensor,
+        u: torch.Tensor,
     ) -> torch.Tensor:
-        """Teeth, cavity and tongue weights at each window pixel: (B, P, 3).
-
-        Layers, back to front: the cavity, the tongue (90 % cover), the lower teeth (at 75 %
-        brightness) and the upper teeth with the gaps between them, each shaded; folded into
-        one weight per palette colour so the colour is a single small matmul.
+        """Along the mouth at u (1, L), corner to corner, given the seams' depths there (B, L)
+        and the fixed teeth profiles (1, L, 7, `_teeth_profile`): (11, B, L) upper and lower
+        seam y, inside the corners (0..1), the upper and lower teeth rows' heights in px and
+        where each is drawn (0..1), the teeth's shade, the share of the teeth's width that is
+        not a gap showing the cavity, the tongue's cover and the cavity's shade.
         """
         mouth_width, source_gap, shown = mouth[:, 0:1], mouth[:, 1:2], mouth[:, 2:3]  # (A, 1)
-        centred = torch.clamp(1.0 - torch.abs(2.0 * u - 1.0), 0.0, 1.0)  # 1 mid-mouth, 0 corners
-        # Teeth the portrait already shows move with its jaws; paint only the missing part. A
-        # row is a band along the lip of nearly even height (incisors a little longer) that
-        # reaches well towards the corners, where the molars fall into shadow.
-        # Where the portrait shows its upper teeth, they come down with the upper jaw and only
-        # a little of a painted row shows below them.
-        upper_h = torch.clamp(0.14 * mouth_width - 0.5 * source_gap, min=0.0) * (1.0 - 0.6 * shown)
-        lower_h = torch.clamp(0.11 * mouth_width - 0.5 * source_gap, min=0.0)
-        # Teeth stand round an arch seen from the front: equal steps of angle round it, so they
-        # narrow towards the corners; the midline falls between the two central incisors.
-        # `across` is 0 at a tooth's middle and 1 at the gaps either side of it.
-        arch = torch.asin(torch.clamp(2.0 * u - 1.0, -0.999, 0.999)) * (TEETH_ON_ARCH / torch.pi)
-        across = torch.abs(2.0 * (arch - torch.floor(arch)) - 1.0)
-        # Each tooth's edge is rounded (shorter towards its sides), so the row's edge is a
-        # scallop rather than a ruled line.
-        row_height = (0.7 + 0.3 * centred) * (1.0 - 0.14 * across * across * across)
-        upper_teeth = _ramp(upper_h * row_height - below_upper, 1.5) * _ramp(centred - 0.12, 0.2)
-        lower_teeth = _ramp(lower_h * row_height - above_lower, 1.5) * _ramp(centred - 0.2, 0.2)
-        lower_teeth = lower_teeth * torch.clamp(
-            (opening - 0.08 * mouth_width) / (0.1 * mouth_width), 0, 1
+        within = torch.clamp(u * length * 0.5, 0.0, 1.0) * torch.clamp(
+            (1.0 - u) * length * 0.5, 0.0, 1.0
         )
-        # The gaps between teeth: the outer quarter of each side of a tooth, darkening softly.
-        gaps = torch.clamp((across - 0.75) / 0.25, 0.0, 1.0)
-        # The tongue's back rises behind the lower teeth: a broad mound above the lower lip.
-        tongue_w = torch.exp(
-            -(((2.0 * u - 1.0) / 0.8) ** 2)
-            - (torch.relu(above_lower - 0.1 * mouth_width) / (0.12 * mouth_width)) ** 2
+        opening = lower_y - upper_y  # (B, L) px
+        # Towards the corners the opening runs on a little below the lower seam, rounding the
+        # mouth's ends: there the lower lip's corner stretches down, and a cartoon's black
+        # mouth corners, drawn into it, rode down beside the lower teeth as dark patches.
+        # Most a fifth of the way in from each corner, none at the corner itself (where a
+        # margin reaching down to it cut the mouth's ends off square); only where the portrait
+        # smiles with its teeth (dark corners beside them), as it squared off other mouths.
+        centred = torch.clamp(1.0 - torch.abs(2.0 * u - 1.0), 0.0, 1.0)  # (1, L)
+        rounding = (1.0 - centred) ** 2 * torch.clamp(centred / 0.25, max=1.0)
+        lower_y = lower_y + (0.3 * shown) * rounding * opening.amax(-1, keepdim=True)
+        # What the portrait shows between its lips moves with the jaw on its side of the seam,
+        # which lies lower the more it shows its upper teeth (rig_regions._seam); paint only the
+        # missing part. Upper teeth the portrait shows are the whole row (a smile shows their
+        # full length). The lower row is painted at full height even where the portrait shows
+        # its own (which ride down below it): without it the landmark detector read a wide
+        # open cartoon mouth as barely open (0.17 mouth widths on the caricature).
+        split = 0.5 + TEETH_SEAM_SHIFT * shown  # of the portrait's gap above the seam
+        teeth_gap = source_gap * shown
+        upper_h = torch.clamp(0.14 * mouth_width - split * teeth_gap, min=0.0) * (1.0 - shown)
+        lower_h = torch.clamp(0.11 * mouth_width - (1.0 - split) * teeth_gap, min=0.0)
+        # A portrait that shows no teeth between parted lips shows a dark gap (or, drawn, its
+        # own mouth shape): as the jaw opens, the drawn interior takes it over up to the lips,
+        # so the teeth hang from the upper lip, not from under a band of the portrait's dark.
+        takeover = torch.clamp(opening / (0.1 * mouth_width), 0.0, 1.0)
+        own = (source_gap - teeth_gap) * (1.0 - (2.0 * u - 1.0) ** 2) * takeover  # (B, L)
+        upper_y = upper_y - split * own
+        lower_y = lower_y + (1.0 - split) * own
+        row_height = teeth_profile[..., 0]  # (1, L)
+        # Lower teeth only once the jaw opens wide: at a mid opening the lower lip covers them.
+        # The tongue shows from the first openings (a slot of bare cavity read as a hole), and
+        # so do the dark gaps between teeth (in a slit they read as a zip's teeth).
+        wide = torch.clamp((opening - 0.1 * mouth_width) / (0.1 * mouth_width), 0.0, 1.0)
+        parted = torch.clamp((opening - 0.04 * mouth_width) / (0.1 * mouth_width), 0.0, 1.0)
+        flat = mouth[:, 3:4]  # (A, 1) flat art: one tone per part, no gaps between teeth
+        columns = [
+            upper_y,
+            lower_y,
+            within,
+            upper_h * row_height,
+            lower_h * row_height,
+            teeth_profile[..., 1],
+            teeth_profile[..., 2] * wide,
+            torch.lerp(teeth_profile[..., 3], torch.ones_like(flat), flat),
+            1.0 - teeth_profile[..., 4] * (1.0 - flat) * parted,
+            teeth_profile[..., 5] * parted,
+            torch.lerp(teeth_profile[..., 6], torch.full_like(flat, 0.8), flat),
+        ]
+        return torch.stack(torch.broadcast_tensors(*columns))  # (K, B, L)
+
+    @staticmethod
+    def _interior_weights(
+        at: torch.Tensor,
+        below_upper: torch.Tensor,
+        above_lower: torch.Tensor,
+        mouth: torch.Tensor,
+    ) -> torch.Tensor:
+        """Teeth, cavity and tongue weights at each window pixel: (B, P, 3), from the mouth's
+        profiles at the pixel (`at`, (11, B, P), see _mouth_profiles) and its depth below the
+        upper seam and above the lower one (B, P) px.
+
+        Layers, back to front: the cavity, the tongue, the lower teeth and the upper teeth with
+        the gaps between them, each shaded; folded into one weight per palette colour so the
+        colour is a single small matmul.
+        """
+        mouth_width = mouth[:, 0:1]  # (A, 1)
+        # Flat art (mouth[3]) is drawn in flat tones: its shading gradients fade out, and the
+        # tongue's edge is a drawn line rather than a soft mound.
+        soft = 1.0 - mouth[:, 3:4]  # (A, 1)
+        upper_edge = at[3] - below_upper  # px above the upper row's biting edge
+        upper_teeth = _ramp(upper_edge, 2.0) * at[5]
+        lower_teeth = _ramp(at[4] - above_lower, 2.0) * at[6]
+        # The tongue's top fades out from 0.06 to 0.2 mouth widths above the lower lip: higher, a
+        # big pink mound read as a second lower lip (to the eye and to the landmark detector).
+        tongue_edge = 0.14 * mouth_width * soft + 1.0
+        tongue_w = at[9] * _ramp(0.06 * mouth_width + tongue_edge - above_lower, tongue_edge)
+        # The roof of the mouth behind the upper teeth lies in their shadow, and they cast a
+        # soft one on the tongue below their edge (a tongue shaded as deep as the roof read as
+        # one dark crescent).
+        # One ramp below the upper row's edge serves both (upper_edge < 0 there).
+        out_of_shadow = _ramp(upper_edge, -0.1 * mouth_width)
+        roof = torch.addcmul(1.0 - 0.2 * soft, out_of_shadow, 0.2 * soft)
+        tongue_shade = torch.addcmul(1.0 - 0.3 * soft, out_of_shadow, 0.3 * soft)
+        # The upper lip shades the upper row's top, and its biting edge is a little
+        # translucent (the cavity shows through), so the row does not end in a hard line.
+        lip_shadow = torch.addcmul(
+            1.0 - 0.22 * soft, _ramp(below_upper - 0.5, 0.04 * mouth_width + 1.0), 0.22 * soft
         )
-        tongue_w = (
-            0.9 * tongue_w * torch.clamp((opening - 0.12 * mouth_width) / (0.1 * mouth_width), 0, 1)
-        )
-        # Light falls off into the mouth and towards its corners; under the upper lip is shadow.
-        depth_shade = 0.55 + 0.45 * centred
-        # Teeth stand in front: lit but for the corners and the upper lip's shadow.
-        # Shaded by depth: the arch turns away into the mouth's shadow towards the corners, each
-        # tooth's rounded face darkens towards its sides, and the gaps between are soft.
-        shade = (0.6 + 0.4 * torch.sqrt(centred)) * (0.85 + 0.15 * _ramp(below_upper - 2.0, 4.0))
-        shade = shade * (1.0 - 0.1 * across * across) * (1.0 - 0.15 * gaps)
-        behind_teeth = (1.0 - lower_teeth) * (1.0 - upper_teeth)
-        # The roof of the mouth behind the upper teeth lies in their shadow.
-        roof = 0.75 + 0.25 * _ramp(below_upper - upper_h, 0.15 * mouth_width)
-        back = depth_shade * roof * behind_teeth
-        teeth = shade * (0.75 * lower_teeth * (1.0 - upper_teeth) + upper_teeth)
-        return torch.stack([teeth, back * (1.0 - tongue_w), back * tongue_w], dim=-1)
+        see_edge = upper_teeth * _ramp(upper_edge - 3.5, -2.5) * (0.25 * soft)
+        lower_only = lower_teeth * (1.0 - upper_teeth)
+        teeth_cover = upper_teeth + lower_only
+        lit = upper_teeth - see_edge + 0.85 * lower_only  # the lower row in shadow
+        teeth = at[7] * lip_shadow * lit
+        # A gap between teeth (at[8]: the share of a tooth's width that is tooth), and a
+        # translucent edge, show part of the cavity's colour.
+        back = at[10] * (1.0 - teeth_cover * at[8] + see_edge)
+        cavity = back * roof * (1.0 - tongue_w)
+        return torch.stack([teeth, cavity, back * tongue_shade * tongue_w], dim=-1)

@@ -169,7 +169,12 @@ def _palette(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     skin_hue = skin / max(float(skin.mean()), 1e-6)
     cast = np.clip(skin_hue / TYPICAL_SKIN_HUE, 0.7, 1.3) ** 0.75
     level = min(0.88, 0.3 + 1.0 * brightness)
-    teeth = np.clip(np.array([1.0, 0.97, 0.9]) * cast * level, 0, 1)
+    teeth = np.array([1.0, 0.97, 0.9]) * cast * level
+    # Ivory takes a little of the lips' warmth (a neutral ivory read as grey-green on a
+    # varnished painting); a portrait that shows its own teeth gives their colour outright.
+    teeth = 0.88 * teeth + 0.12 * lips * (teeth.mean() / max(float(lips.mean()), 1e-6))
+    own = _own_teeth_colour(image, landmarks_px)
+    teeth = np.clip(teeth if own is None else own, 0, 1)
     # The cavity and tongue are mucosa: half the portrait's own lip colour, half a dark red, so
     # a pale or grey-lipped portrait still opens onto a warm mouth rather than a grey hole.
     mucosa = 0.5 * lips + 0.5 * np.array([0.62, 0.2, 0.2])
@@ -390,16 +395,12 @@ def _lid_colours(image: np.ndarray, shapes: list[EyeShape]) -> np.ndarray:
     return np.asarray(colours, np.float32)
 
 
-def _shows_upper_teeth(image: np.ndarray, landmarks_px: np.ndarray) -> float:
-    """0..1: how far the portrait's own upper teeth show between its lips (a smile's teeth).
-
-    Tooth-like pixels (bright, less saturated than the skin) in the upper half of the inner
-    lips, against the share a full row shows. The decoder paints no second row under them."""
+def _tooth_like(image: np.ndarray, landmarks_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) bool masks: inside the inner lips, and tooth-like (bright and less saturated
+    than the face's skin, as tests/face_metrics.py counts teeth)."""
     inner = _polygon_mask(
         landmarks_px[list(ft.LIPS_INNER_UPPER + ft.LIPS_INNER_LOWER[::-1]), :2], CROP_PX
     )
-    if inner.sum() < 8:
-        return 0.0
     face = _polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], CROP_PX)
     rgb = image.astype(np.float32)
     luma = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
@@ -407,7 +408,48 @@ def _shows_upper_teeth(image: np.ndarray, landmarks_px: np.ndarray) -> float:
     skin_luma = float(np.median(luma[face & ~inner]))
     skin_saturation = float(np.median(saturation[face & ~inner]))
     teeth = (luma >= 0.7 * skin_luma) & (saturation <= max(0.75 * skin_saturation, 0.12))
-    return float(np.clip(teeth[inner].mean() / 0.5, 0.0, 1.0))
+    return inner, teeth
+
+
+def _shows_upper_teeth(image: np.ndarray, landmarks_px: np.ndarray) -> float:
+    """0..1: how far the portrait's own upper teeth show between its lips (a smile's teeth).
+
+    Tooth-like pixels in the inner lips, against the share a full row shows. The decoder paints
+    no second row under them."""
+    inner, teeth = _tooth_like(image, landmarks_px)
+    if inner.sum() < 8:
+        return 0.0
+    return float(np.clip((teeth & inner).sum() / inner.sum() / 0.5, 0.0, 1.0))
+
+
+def _flatness(image: np.ndarray, landmarks_px: np.ndarray) -> float:
+    """0..1: how far the portrait is flat art (anime, cel shading): the share of its skin
+    pixels that differ from their right and lower neighbours by at most one level, rising
+    from 0.3 (photos and paintings: 0.01-0.2, a smooth vector cartoon ~0.45) to 0.7 (~1)."""
+    face = _polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], CROP_PX)
+    outer = _polygon_mask(
+        landmarks_px[list(ft.LIPS_OUTER_UPPER + ft.LIPS_OUTER_LOWER[::-1]), :2], CROP_PX
+    )
+    rgb = image.astype(np.int16)
+    across = np.abs(rgb[:-1, 1:] - rgb[:-1, :-1]).max(-1)
+    down = np.abs(rgb[1:, :-1] - rgb[:-1, :-1]).max(-1)
+    skin = (face & ~outer)[:-1, :-1]
+    if skin.sum() < 16:
+        return 0.0
+    level = float((np.maximum(across, down)[skin] <= 1).mean())
+    return float(np.clip((level - 0.3) / 0.4, 0.0, 1.0))
+
+
+def _own_teeth_colour(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None:
+    """(3,) 0..1: the lit colour of the teeth the portrait shows (the mean of the brighter half
+    of its tooth-like pixels), or None where it shows fewer than 12 of them."""
+    inner, teeth = _tooth_like(image, landmarks_px)
+    teeth = teeth & inner
+    if teeth.sum() < 12 or teeth.sum() < 0.2 * inner.sum():
+        return None
+    pixels = image[teeth].astype(np.float32) / 255.0
+    luma = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
+    return np.asarray(pixels[luma >= np.median(luma)].mean(0), np.float32)
 
 
 def _seam_fit(seam: np.ndarray) -> np.ndarray:
@@ -437,7 +479,8 @@ def build_rig(
     m = measure(landmarks_px)
     grid_xy = _grid_points(grid_size)
     grid_z = _depth(grid_xy, landmarks_px, m.center[2], 0.08 * m.face_height)
-    seam = seam_points(m)  # (11, 2) canonical
+    teeth_shown = _shows_upper_teeth(image, landmarks_px)
+    seam = seam_points(m, teeth_shown)  # (11, 2) canonical
     seam_canonical = np.column_stack(
         [seam, np.full(len(seam), m.canonical[ft.INNER_LIP_UPPER_MID, 2])]
     )
@@ -448,7 +491,7 @@ def build_rig(
     image_points = canonical @ m.rotation.T + m.center
     n_grid = grid_size * grid_size
     fields = {
-        **mouth_bases(m, canonical, n_grid),
+        **mouth_bases(m, canonical, n_grid, teeth_shown),
         **brow_bases(m, canonical),
         **cheek_bases(m, canonical),
         **eye_bases(m, canonical, n_grid, source_motion),
@@ -475,9 +518,9 @@ def build_rig(
         "basis": basis.reshape(len(basis), -1).astype(np.float32),  # (K+1, N*3)
         "center": m.center.astype(np.float32),  # (3,)
         "mouth": np.array(
-            [m.mouth_width, max(gap_px, 0.0), _shows_upper_teeth(image, landmarks_px)],
+            [m.mouth_width, max(gap_px, 0.0), teeth_shown, _flatness(image, landmarks_px)],
             dtype=np.float32,
-        ),  # (3,) mouth width px, inner-lip gap px, 0..1 how far its upper teeth show
+        ),  # (4,) mouth width px, inner-lip gap px, 0..1 its upper teeth showing, flat art
         "seam_fit": _seam_fit(seam),  # (5, 11)
         "palette": np.concatenate(
             [

@@ -104,9 +104,18 @@ def head_weight(m: FaceMeasures, pts: np.ndarray) -> np.ndarray:
 
 # --- mouth -----------------------------------------------------------------------------------
 
+# Of the inner-lip gap, how much further than the midline towards the lower lip the jaw splits
+# where the portrait fully shows its upper teeth: a pixel or two of the lower lip's inner edge
+# rides on with the jaw.
+TEETH_SEAM_SHIFT = 0.42
 
-def _seam(m: FaceMeasures) -> np.ndarray:
-    """Midline between the inner lips: the line the lower jaw separates along.
+
+def _seam(m: FaceMeasures, teeth_shown: float = 0.0) -> np.ndarray:
+    """The line between the inner lips that the lower jaw separates along: their midline, or,
+    as far as the portrait shows its upper teeth (`teeth_shown`, 0..1), nearer the lower lip.
+
+    Upper teeth are fixed to the skull: split at the midline, a smile's teeth tore in two as the
+    jaw opened, their lower half riding down on the lower lip, with a dark crescent between.
 
     It ends at the outer mouth corners, where the lips join, not at the inner ones: on a
     portrait that smiles open-mouthed (cartoons) the inner corners sit well inside, and the
@@ -114,13 +123,14 @@ def _seam(m: FaceMeasures) -> np.ndarray:
     running flat on from the inner corner, which opened as dark cracks beside the interior."""
     upper = m.canonical[list(ft.LIPS_INNER_UPPER), :2]
     lower = m.canonical[list(ft.LIPS_INNER_LOWER), :2]
-    seam = 0.5 * (upper + lower)
+    split = 0.5 + TEETH_SEAM_SHIFT * float(np.clip(teeth_shown, 0.0, 1.0))
+    seam = upper + split * (lower - upper)
     seam[0] = m.canonical[ft.MOUTH_CORNER_RIGHT, :2]
     seam[-1] = m.canonical[ft.MOUTH_CORNER_LEFT, :2]
     return seam
 
 
-def _jaw_side(m: FaceMeasures, pts: np.ndarray, n_grid: int) -> np.ndarray:
+def _jaw_side(m: FaceMeasures, pts: np.ndarray, n_grid: int, teeth_shown: float) -> np.ndarray:
     """1 below the lip seam (moves with the jaw), 0 above; lip and seam points assigned exactly.
 
     The step is sharp between the lips and widens beyond the mouth corners, so the cheeks
@@ -130,7 +140,9 @@ def _jaw_side(m: FaceMeasures, pts: np.ndarray, n_grid: int) -> np.ndarray:
     mouth_cx = 0.5 * (lc[ft.MOUTH_CORNER_LEFT, 0] + lc[ft.MOUTH_CORNER_RIGHT, 0])
     beyond_corner = np.maximum(np.abs(pts[:, 0] - mouth_cx) - 0.5 * mw, 0.0)
     half_width = 1.0 + 1.5 * beyond_corner
-    below = smoothstep(-half_width, half_width, pts[:, 1] - curve_y(pts[:, 0], _seam(m)))
+    below = smoothstep(
+        -half_width, half_width, pts[:, 1] - curve_y(pts[:, 0], _seam(m, teeth_shown))
+    )
     lower = list(ft.LIPS_INNER_LOWER[1:-1] + ft.LIPS_OUTER_LOWER[1:-1])
     upper = list(ft.LIPS_INNER_UPPER[1:-1] + ft.LIPS_OUTER_UPPER[1:-1])
     below[[n_grid + i for i in lower]] = 1.0
@@ -169,18 +181,23 @@ def _interior_ramp(m: FaceMeasures, pts: np.ndarray, n_grid: int, below: np.ndar
     return np.asarray(ramp)
 
 
-def seam_points(m: FaceMeasures) -> np.ndarray:
+def seam_points(m: FaceMeasures, teeth_shown: float = 0.0) -> np.ndarray:
     """(11, 2) canonical seam points, image-left corner to image-right corner."""
-    return _seam(m)
+    return _seam(m, teeth_shown)
 
 
-def mouth_bases(m: FaceMeasures, pts: np.ndarray, n_grid: int) -> dict[str, np.ndarray]:
+def mouth_bases(
+    m: FaceMeasures, pts: np.ndarray, n_grid: int, teeth_shown: float = 0.0
+) -> dict[str, np.ndarray]:
+    """The mouth's fields; `teeth_shown` (0..1, how far the portrait shows its upper teeth)
+    keeps those teeth with the upper jaw (_seam). Lip thicknesses stay measured from the
+    midline."""
     lc, mw, fh = m.canonical, m.mouth_width, m.face_height
     jaw_px = JAW_GAP_PER_UNIT * mw
     x, y = pts[:, 0], pts[:, 1]
     mouth_cx = 0.5 * (lc[ft.MOUTH_CORNER_LEFT, 0] + lc[ft.MOUTH_CORNER_RIGHT, 0])
     dx_mouth = x - mouth_cx
-    below = _jaw_side(m, pts, n_grid)
+    below = _jaw_side(m, pts, n_grid, teeth_shown)
     seam_y = curve_y(x, _seam(m))
     chin_y = lc[ft.CHIN, 1]
     seam_mid_y = curve_y(np.array([mouth_cx]), _seam(m))[0]

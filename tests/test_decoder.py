@@ -15,6 +15,7 @@ from tests.face_metrics import (
     eye_ratio,
     iris_offset,
     iris_shift_iod,
+    mouth_interior_shares,
     mouth_opening,
     open_mouth_interior,
     psnr_db,
@@ -215,9 +216,27 @@ def test_open_mouth_shows_teeth_not_a_dark_hole(rig, speech_motion, face_models)
     found = [(f, lm[0]) for f in frames if (lm := face_models.face_landmarks(f))]
     teeth, dark, counted = open_mouth_interior([f for f, _ in found], [lm for _, lm in found])
     assert counted >= 5, f"only {counted} open-mouth frames in 3 s of speech"
-    # The teeth share depends on how wide the motion model opens the mouth (more opening shows
-    # more cavity and tongue behind the same teeth): the astronaut reads 0.22 on motion v3 and
-    # 0.18 on v4, which opens wider. Real video reads 0.16 (video-retalking) to 0.41 (HDTF) by
-    # this measure; the bug was a dark hole, which the dark bound below catches.
-    assert teeth >= 0.15, f"teeth cover {teeth:.2f} of the open mouth"
+    # The issue's bound. Over seeds 0-4 of this clip the four shared portraits read 0.26-0.36
+    # (the astronaut 0.33-0.36, the small Mona Lisa lowest); before the smile's upper teeth
+    # stayed with the upper jaw the astronaut read 0.18. Real video reads 0.16
+    # (video-retalking) to 0.41 (HDTF) by this measure.
+    assert teeth >= 0.2, f"teeth cover {teeth:.2f} of the open mouth"
     assert dark <= 0.3, f"{dark:.2f} of the open mouth is dark"
+
+
+def test_a_smile_keeps_its_upper_teeth_as_the_jaw_opens(rig) -> None:  # type: ignore[no-untyped-def]
+    """Bug: the jaw split a smile's upper teeth at the lips' midline, so as the mouth opened
+    their lower half rode down on the lower lip and a dark crescent opened across the teeth."""
+    _, renderer, _, avatar = rig
+    if avatar.rig["mouth"][2] < 0.5:
+        pytest.skip("the portrait shows no upper teeth")
+    own = avatar.source_motion
+    # The upper jaw stays put, so the teeth stay where the portrait's inner lips were.
+    lips = avatar.landmarks_px
+    teeth_still, _ = mouth_interior_shares(renderer.render(own)[0], lips)
+    opened = renderer.render(ms.with_fields(own, jawOpen=0.6, mouthClose=0.0))[0]
+    teeth_open, _ = mouth_interior_shares(opened, lips)
+    assert teeth_open >= 0.8 * teeth_still, (
+        f"opening the jaw left {teeth_open:.2f} of the smile's teeth area tooth-like "
+        f"({teeth_still:.2f} at rest)"
+    )

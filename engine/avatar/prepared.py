@@ -16,8 +16,12 @@ from numpy.typing import NDArray
 from engine.errors import AvatarError
 from models import motion_space
 
-AVATAR_FORMAT_VERSION = 6  # 6: eye_geometry (2, 17), the eyes as drawn in stylised art; 5: the
-# lip seam ends at the outer mouth corners; 4: eye_geometry, a (9, 3) palette and mouth[2]
+# 7: both of 6's changes (the eyes' and the mouth's, merged); 6: eye_geometry (2, 17), the eyes
+# as drawn in stylised art, and the lip seam nearer the lower lip as far as the portrait shows
+# its upper teeth, mouth (4,) with mouth[3] how flat the art is, the teeth colour the
+# portrait's own where shown; 5: the lip seam ends at the outer mouth corners; 4: eye_geometry,
+# a (9, 3) palette and mouth[2] (teeth shown)
+AVATAR_FORMAT_VERSION = 7
 CROP_SIZE_PX = 512
 _RIG_PREFIX = "rig__"
 
