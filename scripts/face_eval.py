@@ -99,10 +99,17 @@ for name in NAMES:
     res = {}
     base = render(eyeBlinkLeft=0.0, eyeBlinkRight=0.0, eyeLookX=0.0, eyeLookY=0.0)
     base_lm = lm(base)
+    if base_lm is None:
+        print(TAG, name, "the re-detector finds no face on the unchanged render; skipped", flush=True)
+        continue
     blink = render(eyeBlinkLeft=1.0, eyeBlinkRight=1.0)
     blink_lm = lm(blink)
     for side in ("Left", "Right"):
-        res[f"blink_{side}"] = round(eye_ratio(blink_lm, side) / eye_ratio(base_lm, side), 3)
+        res[f"blink_{side}"] = (
+            round(eye_ratio(blink_lm, side) / eye_ratio(base_lm, side), 3)
+            if blink_lm is not None
+            else "face lost"
+        )
     gaze = {}
     for key, f in (
         ("x+", dict(eyeLookX=1.0, eyeLookY=0.0)),
@@ -112,11 +119,16 @@ for name in NAMES:
     ):
         fr = render(eyeBlinkLeft=0.0, eyeBlinkRight=0.0, **f)
         gaze[key] = fr
-        s = iris_shift_iod(lm(fr), base_lm)
+        found = lm(fr)
+        if found is None:
+            res[f"iris_{key}"] = "face lost"
+            continue
+        s = iris_shift_iod(found, base_lm)
         res[f"iris_{key}"] = round(float(s[0] if key[0] == "x" else s[1]), 4)
     jaw1, jaw0 = render(jawOpen=1.0), render(jawOpen=0.0, mouthClose=0.0)
-    res["open_jaw1"] = round(mouth_opening(lm(jaw1)), 3)
-    res["open_jaw0"] = round(mouth_opening(lm(jaw0)), 3)
+    j1, j0 = lm(jaw1), lm(jaw0)
+    res["open_jaw1"] = round(mouth_opening(j1), 3) if j1 is not None else "face lost"
+    res["open_jaw0"] = round(mouth_opening(j0), 3) if j0 is not None else "face lost"
     motion = retarget(speech_motion(), own)
     frames = []
     for i in range(0, len(motion), 8):
