@@ -100,7 +100,7 @@ for name in NAMES:
     base = render(eyeBlinkLeft=0.0, eyeBlinkRight=0.0, eyeLookX=0.0, eyeLookY=0.0)
     base_lm = lm(base)
     if base_lm is None:
-        print(TAG, name, "the re-detector finds no face on the unchanged render; skipped", flush=True)
+        print(TAG, name, "no face re-detected on the unchanged render; skipped", flush=True)
         continue
     blink = render(eyeBlinkLeft=1.0, eyeBlinkRight=1.0)
     blink_lm = lm(blink)
