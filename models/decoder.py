@@ -8,7 +8,9 @@ field built from the portrait's own landmarks (models/face_rig.py). Per frame th
    head centre, translation, scale), giving a forward displacement on the coarse grid;
 2. inverts it by fixed-point iteration into a backward sampling field and upsamples it;
 3. samples the portrait (rgb + person alpha) with one 4-D grid_sample and composites the person
-   over the portrait's background, which never moves;
+   over the portrait's background, which never moves; on the CPU in eager torch only inside
+   boxes round the grid cells that move and show (or sample) the person, the rest of the frame
+   being the unmoved portrait composited once per avatar (`DecoderConfig.moving_boxes`);
 4. inside small windows that follow the eyes and the mouth, works in the portrait's own pixels
    (where each window pixel samples it): moves the segmented iris inside the eye opening and
    fills the sclera it uncovers, gives eye content squeezed under a closing lid the lid's
