@@ -419,6 +419,7 @@ class FaceDecoder(nn.Module):
             not c.moving_boxes
             or motion.device.type != "cpu"
             or torch.onnx.is_in_onnx_export()
+            or torch.jit.is_tracing()  # a trace would keep one batch's boxes for every call
             or c.crop_px % c.grid_size
             or c.grid_size % BOX_BAND_CELLS
         ):
