@@ -8,7 +8,9 @@ field built from the portrait's own landmarks (models/face_rig.py). Per frame th
    head centre, translation, scale), giving a forward displacement on the coarse grid;
 2. inverts it by fixed-point iteration into a backward sampling field and upsamples it;
 3. samples the portrait (rgb + person alpha) with one 4-D grid_sample and composites the person
-   over the portrait's background, which never moves;
+   over the portrait's background, which never moves; on the CPU in eager torch only inside
+   boxes round the grid cells that move and show (or sample) the person, the rest of the frame
+   being the unmoved portrait composited once per avatar (`DecoderConfig.moving_boxes`);
 4. inside small windows that follow the eyes and the mouth, works in the portrait's own pixels
    (where each window pixel samples it): moves the segmented iris inside the eye opening and
    fills the sclera it uncovers, gives eye content squeezed under a closing lid the lid's
@@ -25,6 +27,7 @@ render frames of different avatars: how a GPU batches the frames of many session
 from __future__ import annotations
 
 import contextlib
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -75,6 +78,13 @@ TEETH_ON_ARCH = 10.0  # teeth across the front half of the arch, corner to corne
 # pixel apart on the widest mouth the window holds, so a seam looked up there does not step.
 MOUTH_PROFILE_SAMPLES = 1024
 LID_BAND = 0.3  # of the lid zone: lashes and lid margin slide down as one, unstretched
+# Warping only where the picture can change (DecoderConfig.moving_boxes): grid cells whose
+# backward field is non-zero and that show, or sample, the person. Below this alpha the person
+# changes a pixel by at most a quarter level either way, under the half level that would show.
+STILL_ALPHA = 0.25 / 255.0
+PERSON_REACH_CELLS = 3  # cells round the person a sampled pixel can take its alpha from
+BOX_BAND_CELLS = 8  # rows of grid cells per box: each band gets its own columns
+BOX_MERGE_PX = 4096  # neighbouring bands merge where that adds fewer pixels than this
 
 
 def stack_avatars(avatars: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -98,6 +108,20 @@ class DecoderConfig:
     # pixels that follow the mouth and the eyes; the rest of the frame is one warp and one blend.
     mouth_window_px: tuple[int, int] = (128, 160)
     eye_window_px: tuple[int, int] = (64, 60)
+    # On the CPU in eager torch, warp only boxes round the moving person and copy the rest
+    # from the portrait composited once per avatar (within a grey level of the whole-frame
+    # pass; exported graphs, GPUs and stacked avatars always take the whole frame).
+    moving_boxes: bool = True
+
+
+@dataclass(frozen=True)
+class _Still:
+    """Per avatar: the unmoved frame (1, H, W, 3) uint8, and the grid cells (G, G) bool within
+    PERSON_REACH_CELLS of a cell where the person shows (alpha above STILL_ALPHA)."""
+
+    frame: torch.Tensor
+    person_cells: torch.Tensor
+    background: torch.Tensor  # what `frame` was composited over
 
 
 def _pixel_centres(size: int, crop_px: int) -> torch.Tensor:
@@ -120,6 +144,50 @@ def _flat_index(
     over its channels (B, C, P) for gather / scatter on (B, C, H * W)."""
     index = (pixels[..., 1] * width + pixels[..., 0]).long()
     return index, index[:, None, :].expand(-1, channels, -1)
+
+
+class _WindowAt:
+    """Reads and writes an image's values at a window's pixels (B, P, 2): by index, or, where
+    its corners are known as numbers (per frame, the top-left (x, y) of each of its rectangles
+    of `size` rows and columns, in pixel order), by slicing, which spares the index tensors."""
+
+    def __init__(
+        self, pixels: torch.Tensor, size: tuple[int, int], corners: list[list[tuple[int, int]]]
+    ) -> None:
+        self.pixels, self.size, self.corners = pixels, size, corners
+
+    def take(self, image: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> its values at the window's pixels (B, P, C)."""
+        batch, channels, height, width = image.shape
+        if not self.corners:
+            index = _flat_index(self.pixels, width, channels)[1]
+            return torch.gather(image.reshape(batch, channels, height * width), 2, index).transpose(
+                1, 2
+            )
+        rows, cols = self.size
+        parts = [
+            torch.cat(
+                [image[i, :, y : y + rows, x : x + cols].reshape(channels, -1) for x, y in c], 1
+            )
+            for i, c in enumerate(self.corners)
+        ]
+        return torch.stack(parts).transpose(1, 2)
+
+    def put(self, image: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """Writes values (B, P, C) at the window's pixels of image (B, C, H, W), in place where
+        image is contiguous or sliced (returned either way)."""
+        batch, channels, height, width = image.shape
+        if not self.corners:
+            index = _flat_index(self.pixels, width, channels)[1]
+            flat = image.reshape(batch, channels, height * width)
+            return flat.scatter_(2, index, values.transpose(1, 2)).reshape(image.shape)
+        rows, cols = self.size
+        n = rows * cols
+        for i, c in enumerate(self.corners):
+            for k, (x, y) in enumerate(c):
+                part = values[i, k * n : (k + 1) * n].t().reshape(channels, rows, cols)
+                image[i, :, y : y + rows, x : x + cols] = part
+        return image
 
 
 def _full_precision(device: torch.device) -> contextlib.AbstractContextManager[object]:
@@ -174,6 +242,21 @@ def _eye_centres(
     return torch.cat([middle_x, middle_y], dim=-1) + moved
 
 
+def _grow_by_one(cells: torch.Tensor) -> torch.Tensor:
+    """(G, G) bool, True also next to (and diagonally next to) a True cell."""
+    rows = cells.clone()
+    rows[1:] |= cells[:-1]
+    rows[:-1] |= cells[1:]
+    grown = rows.clone()
+    grown[:, 1:] |= rows[:, :-1]
+    grown[:, :-1] |= rows[:, 1:]
+    return grown
+
+
+def _area(box: tuple[int, int, int, int]) -> int:
+    return (box[1] - box[0]) * (box[3] - box[2])
+
+
 def _ramp(x: torch.Tensor, width: float) -> torch.Tensor:
     """0 for x <= 0, rising linearly to 1 at x = width: zero area when two edges coincide."""
     return torch.clamp(x / width, 0.0, 1.0)
@@ -219,6 +302,12 @@ def _teeth_profile(u: torch.Tensor) -> torch.Tensor:
 
 
 class FaceDecoder(nn.Module):
+    grid_px: torch.Tensor
+    grid_cells: torch.Tensor
+    grid_norm: torch.Tensor
+    crop_norm: torch.Tensor
+    _cells: torch.Tensor
+
     def __init__(self, config: DecoderConfig | None = None) -> None:
         super().__init__()
         self.config = config or DecoderConfig()
@@ -227,6 +316,12 @@ class FaceDecoder(nn.Module):
             raise ValueError(f"unknown sampler {c.sampler!r}")
         self._sample = gather_sample_px if c.sampler == "gather" else grid_sample_px
         self.register_buffer("grid_px", _pixel_centres(c.grid_size, c.crop_px), persistent=False)
+        self.step = c.crop_px / c.grid_size  # px per grid cell
+        # The grid's cells in cell units (x, y) and in grid_sample's normalised units.
+        self.register_buffer("grid_cells", (self.grid_px + 0.5) / self.step - 0.5, persistent=False)
+        self.register_buffer(
+            "grid_norm", (self.grid_px + 0.5) * (2.0 / c.crop_px) - 1.0, persistent=False
+        )
         crop_norm = (_pixel_centres(c.crop_px, c.crop_px) + 0.5) * (2.0 / c.crop_px) - 1.0
         self.register_buffer("crop_norm", crop_norm, persistent=False)  # (H, W, 2)
         self.register_buffer("mouth_offsets", _window_offsets(c.mouth_window_px), persistent=False)
@@ -243,6 +338,10 @@ class FaceDecoder(nn.Module):
         self.register_buffer(
             "_gaze_px", torch.tensor([GAZE_X_PER_UNIT, GAZE_Y_PER_UNIT]), persistent=False
         )
+        self.register_buffer("_cells", torch.arange(c.grid_size), persistent=False)
+        # Per avatar, by the id of its source_planes tensor (which a backend binds once), for
+        # as long as that tensor lives. (A WeakKeyDictionary would compare tensors with ==.)
+        self._stills: dict[int, tuple[weakref.ref[torch.Tensor], _Still]] = {}
 
     def forward(
         self,
@@ -295,20 +394,25 @@ class FaceDecoder(nn.Module):
         g, batch, size = self.config.grid_size, motion.shape[0], self.config.crop_px
         grid_fwd = forward_px[:, : g * g].reshape(batch, g, g, 2).permute(0, 3, 1, 2)
         back = self._invert(grid_fwd)  # (B, 2, G, G) px
-        # The field goes to full resolution in grid_sample's normalised units, so the one
-        # full-resolution pass that builds the sampling grid is the add below.
-        back_norm = F.interpolate(
-            back * (2.0 / size), size=(size, size), mode="bilinear", align_corners=False
-        )
-        where_norm = self.crop_norm + back_norm.permute(0, 2, 3, 1)  # (B, H, W, 2)
-        layers = self._sample_norm(source_planes[:, :4], where_norm)  # (B, 4, H, W)
-        rgb, alpha = layers[:, :3], layers[:, 3:4]  # (B, 3, H, W) rgb + 0.5, (B, 1, H, W)
-        frame = torch.lerp(background, rgb, alpha)
         landmarks = slice(g * g, g * g + ft.NUM_LANDMARKS)
         eyes_xy = _eye_centres(
             moved_xy[:, landmarks], points_source_xy[:, landmarks], eye_geometry, self.halfway
         )
         seams_xy = moved_xy[:, -2 * SEAM_POINTS :]  # (B, 2S, 2): upper-jaw then lower-jaw seam
+        windows = self._window_pixels(eyes_xy, seams_xy)  # (B, Pm, 2), (B, Pe, 2)
+        still = None if per_frame else self._still_for(motion, source_planes, background)
+        corners = None  # of the windows, as numbers: where the windows are sliced, not indexed
+        if still is None:  # the whole frame, one pass: exported graphs, GPUs, stacked avatars
+            boxes = [(0, size, 0, size)]
+            where_norm, frame = self._warp_box(back, source_planes, background, boxes[0])
+        else:  # only where the picture can change; the windows lie inside those boxes
+            corners = self._window_corners(windows)
+            boxes = self._moving_boxes(back, still.person_cells, corners)
+            where_norm = back.new_empty((batch, size, size, 2))
+            frame = back.new_empty((batch, 3, size, size))
+            for y0, y1, x0, x1 in boxes:
+                out = (where_norm[:, y0:y1, x0:x1], frame[:, :, y0:y1, x0:x1])
+                self._warp_box(back, source_planes, background, (y0, y1, x0, x1), out)
         frame = self._paint_windows(
             frame,
             where_norm,
@@ -321,11 +425,153 @@ class FaceDecoder(nn.Module):
             palette * 255.0 + 0.5,
             seam_fit,
             eye_geometry,
+            windows,
+            corners,
         )
         # Truncation rounds: sampled and painted values carry +0.5, the background is whole.
         # Contiguous (B, H, W, 3): 0.5 ms here, against ~2.5 ms for numpy or PyAV to copy a
         # strided view of a frame later (measured on one CPU thread).
-        return frame.to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+        if still is None:
+            return frame.to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+        frames = torch.empty((batch, size, size, 3), dtype=torch.uint8)
+        frames.copy_(still.frame.expand(batch, -1, -1, -1))
+        for y0, y1, x0, x1 in boxes:  # the same truncating cast as .to(torch.uint8)
+            for channel in range(3):  # a plane at a time: half the time of one permuted copy
+                frames[:, y0:y1, x0:x1, channel] = frame[:, channel, y0:y1, x0:x1]
+        return frames
+
+    def _warp_box(
+        self,
+        back: torch.Tensor,
+        source_planes: torch.Tensor,
+        background: torch.Tensor,
+        box: tuple[int, int, int, int],
+        out: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The warped portrait over the background in output rows y0:y1, columns x0:x1 (a
+        multiple of the grid's cell): where each pixel samples the portrait (B, h, w, 2, in
+        grid_sample's units) and its colour (B, 3, h, w), the same values as in a whole frame;
+        written into `out` where given.
+        """
+        y0, y1, x0, x1 = box
+        size, g = self.config.crop_px, self.config.grid_size
+        cell = size // g
+        # The field goes to full resolution in grid_sample's normalised units, so the one
+        # full-resolution pass that builds the sampling grid is the add below. A cell of
+        # margin round the box (where the frame has one) gives the interpolation the same
+        # neighbours, and so the same values, as over the whole grid.
+        cy0, cy1 = max(y0 // cell - 1, 0), min(-(-y1 // cell) + 1, g)
+        cx0, cx1 = max(x0 // cell - 1, 0), min(-(-x1 // cell) + 1, g)
+        coarse = back[:, :, cy0:cy1, cx0:cx1] if (cy1 - cy0, cx1 - cx0) != (g, g) else back
+        back_norm = F.interpolate(
+            coarse * (2.0 / size),
+            size=((cy1 - cy0) * cell, (cx1 - cx0) * cell),
+            mode="bilinear",
+            align_corners=False,
+        )
+        if (y0, y1, x0, x1) != (cy0 * cell, cy1 * cell, cx0 * cell, cx1 * cell):
+            back_norm = back_norm[
+                :, :, y0 - cy0 * cell : y1 - cy0 * cell, x0 - cx0 * cell : x1 - cx0 * cell
+            ]
+        crop_norm = (
+            self.crop_norm if (y1 - y0, x1 - x0) == (size, size) else (self.crop_norm[y0:y1, x0:x1])
+        )
+        if (y1 - y0, x1 - x0) != (size, size):
+            background = background[:, :, y0:y1, x0:x1]
+        if out is None:
+            where_norm = crop_norm + back_norm.permute(0, 2, 3, 1)  # (B, h, w, 2)
+            layers = self._sample_norm(source_planes[:, :4], where_norm)  # (B, 4, h, w)
+            # rgb + 0.5 (B, 3, h, w), alpha (B, 1, h, w)
+            return where_norm, torch.lerp(background, layers[:, :3], layers[:, 3:4])
+        # Sampled at a contiguous grid (a quarter faster than at the buffer's strided rows),
+        # then kept in the buffer for the eye windows.
+        where_norm = crop_norm + back_norm.permute(0, 2, 3, 1)
+        layers = self._sample_norm(source_planes[:, :4], where_norm)
+        out[0].copy_(where_norm)
+        return out[0], torch.lerp(background, layers[:, :3], layers[:, 3:4], out=out[1])
+
+    def _still_for(
+        self, motion: torch.Tensor, source_planes: torch.Tensor, background: torch.Tensor
+    ) -> _Still | None:
+        """The avatar's still frame and person cells, or None where the whole frame is warped."""
+        c = self.config
+        if (
+            not c.moving_boxes
+            or motion.device.type != "cpu"
+            or torch.onnx.is_in_onnx_export()
+            or torch.jit.is_tracing()  # a trace would keep one batch's boxes for every call
+            or c.crop_px % c.grid_size
+            or c.grid_size % BOX_BAND_CELLS
+        ):
+            return None
+        key = id(source_planes)
+        known = self._stills.get(key)
+        if known is not None and known[0]() is source_planes and known[1].background is background:
+            return known[1]
+        # Sampled at its own pixel centres the portrait gives back its own values exactly, so
+        # this is the whole-frame pass wherever the backward field is zero.
+        frame = torch.lerp(background, source_planes[:, :3], source_planes[:, 3:4])
+        frame = frame.to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+        cell = c.crop_px // c.grid_size
+        person = F.max_pool2d((source_planes[:, 3:4] > STILL_ALPHA).float(), cell)
+        reach = PERSON_REACH_CELLS
+        person = F.max_pool2d(person, 2 * reach + 1, stride=1, padding=reach)[0, 0] > 0
+        still = _Still(frame=frame, person_cells=person, background=background)
+        stills = self._stills
+        self._stills[key] = (weakref.ref(source_planes, lambda _: stills.pop(key, None)), still)
+        return still
+
+    def _moving_boxes(
+        self,
+        back: torch.Tensor,
+        person_cells: torch.Tensor,
+        corners: list[list[tuple[int, int]]],
+    ) -> list[tuple[int, int, int, int]]:
+        """Output boxes (y0, y1, x0, x1) px outside which every frame of the batch is the still
+        frame: cells the backward field moves that show or sample the person (and a cell round
+        them, the upsampled field's reach), and the eye and mouth windows."""
+        c = self.config
+        g, cell = c.grid_size, c.crop_px // c.grid_size
+        moving = (back[:, 0] != 0.0) | (back[:, 1] != 0.0)  # (B, G, G)
+        steps = torch.round(back * (1.0 / cell)).long()  # (B, 2, G, G) whole cells
+        sampled_x = torch.clamp(self._cells + steps[:, 0], 0, g - 1)
+        sampled_y = torch.clamp(self._cells[:, None] + steps[:, 1], 0, g - 1)
+        shows = person_cells[sampled_y, sampled_x] | person_cells  # (B, G, G)
+        active = _grow_by_one((moving & shows).amax(0))  # (G, G)
+        sizes = (c.mouth_window_px, c.eye_window_px, c.eye_window_px)
+        for frame_corners in corners:
+            for (x, y), (rows, cols) in zip(frame_corners, sizes, strict=True):
+                bottom, right = -(-(y + rows) // cell), -(-(x + cols) // cell)  # rounded up
+                active[y // cell : bottom, x // cell : right] = True
+        band = BOX_BAND_CELLS
+        bands = active.to(torch.uint8).reshape(g // band, band, g)  # (any: slow on bool)
+        columns = bands.amax(1)  # (bands, G)
+        first = columns.argmax(1)
+        last = g - 1 - columns.flip(1).argmax(1)
+        boxes: list[tuple[int, int, int, int]] = []
+        for k, (rows, x0, x1) in enumerate(
+            zip(bands.amax(2).tolist(), first.tolist(), last.tolist(), strict=True)
+        ):
+            if not any(rows):
+                continue
+            top = k * band + rows.index(1)
+            bottom = k * band + band - rows[::-1].index(1)
+            box = (top * cell, bottom * cell, x0 * cell, (x1 + 1) * cell)
+            if boxes and boxes[-1][1] == box[0]:
+                prev = boxes[-1]
+                merged = (prev[0], box[1], min(prev[2], box[2]), max(prev[3], box[3]))
+                if _area(merged) <= _area(prev) + _area(box) + BOX_MERGE_PX:
+                    boxes[-1] = merged
+                    continue
+            boxes.append(box)
+        return boxes
+
+    @staticmethod
+    def _window_corners(windows: tuple[torch.Tensor, torch.Tensor]) -> list[list[tuple[int, int]]]:
+        """Per frame, the top-left pixel (x, y) of the mouth window and of each eye window."""
+        mouth_px, eye_px = windows
+        corners = torch.stack([mouth_px[:, 0], eye_px[:, 0], eye_px[:, eye_px.shape[1] // 2]], 1)
+        return [[(x, y) for x, y in frame] for frame in corners.long().tolist()]
 
     def _sample_norm(self, image: torch.Tensor, where_norm: torch.Tensor) -> torch.Tensor:
         """Bilinear, border-padded sampling at grid_sample's normalised coordinates."""
@@ -400,11 +646,20 @@ class FaceDecoder(nn.Module):
 
     def _invert(self, forward_px: torch.Tensor) -> torch.Tensor:
         """Backward field b with x + b(x) + f(x + b(x)) = x, by fixed-point iteration."""
-        back = -forward_px  # (B, 2, G, G)
-        step = self.config.crop_px / self.config.grid_size  # px per grid cell
-        for _ in range(self.config.inversion_steps):
-            where = self.grid_px + back.permute(0, 2, 3, 1)  # (B, G, G, 2) px
-            back = -self._sample(forward_px, (where + 0.5) / step - 0.5)  # grid cell coords
+        c = self.config
+        away = -forward_px  # (B, 2, G, G)
+        back = away
+        # Each step samples -f at x + b(x): one add builds the sampler's coordinates (the grid's
+        # own cells or grid_sample's units, precomputed) from the field, px.
+        for _ in range(c.inversion_steps):
+            if c.sampler == "gather":
+                cells = torch.add(self.grid_cells, back.permute(0, 2, 3, 1), alpha=1.0 / self.step)
+                back = gather_sample_px(away, cells)
+            else:
+                where = torch.add(self.grid_norm, back.permute(0, 2, 3, 1), alpha=2.0 / c.crop_px)
+                back = F.grid_sample(
+                    away, where, mode="bilinear", padding_mode="border", align_corners=False
+                )
         return back
 
     def _window_pixels(
@@ -446,35 +701,45 @@ class FaceDecoder(nn.Module):
         palette: torch.Tensor,
         seam_fit: torch.Tensor,
         eye_geometry: torch.Tensor,
+        windows: tuple[torch.Tensor, torch.Tensor] | None = None,
+        corners: list[list[tuple[int, int]]] | None = None,
     ) -> torch.Tensor:
-        """Lids and irises, then the mouth interior, each painted at its own window's pixels.
+        """Lids and irises, then the mouth interior, each painted at its own window's pixels
+        (`windows`: those of _window_pixels, where the caller has them already; `corners`:
+        their _window_corners, where known as numbers, to slice the frame rather than index it).
 
         The mouth pass reads the frame the eye pass wrote. Each eye window changes only its own
         eye (its lids' extent, its side of the eye-interior plane), so where the two windows
         overlap, between the eyes, the later one writes back what the frame already held.
         """
-        batch, channels, height, width = frame.shape
-        mouth_px, eye_px = self._window_pixels(eyes_xy, seams_xy)  # (B, Pm, 2), (B, Pe, 2)
-        flat = frame.reshape(batch, channels, height * width)
+        batch, _, height, width = frame.shape
+        mouth_px, eye_px = windows or self._window_pixels(eyes_xy, seams_xy)  # (B, P, 2)
+        c = self.config
+        mouth_at = _WindowAt(mouth_px, c.mouth_window_px, [f[:1] for f in corners or []])
+        eyes_at = _WindowAt(eye_px, c.eye_window_px, [f[1:] for f in corners or []])
 
-        eye_index, eye_index3 = _flat_index(eye_px, width, channels)  # (B, Pe), (B, 3, Pe)
-        colour = torch.gather(flat, 2, eye_index3).transpose(1, 2)  # (B, Pe, 3)
-        source_norm = torch.gather(
-            where_norm.reshape(batch, height * width, 2), 1, eye_index[..., None].expand(-1, -1, 2)
-        )  # (B, Pe, 2) where each eye-window pixel samples the portrait
-        source_at = (source_norm + 1.0) * (0.5 * self.config.crop_px) - 0.5  # px
+        colour = eyes_at.take(frame)  # (B, Pe, 3)
+        if corners is None:
+            eye_index = _flat_index(eye_px, width, 2)[0]
+            source_norm = torch.gather(
+                where_norm.reshape(batch, height * width, 2),
+                1,
+                eye_index[..., None].expand(-1, -1, 2),
+            )  # (B, Pe, 2) where each eye-window pixel samples the portrait
+        else:
+            source_norm = eyes_at.take(where_norm.permute(0, 3, 1, 2))
+        source_at = (source_norm + 1.0) * (0.5 * c.crop_px) - 0.5  # px
         with _full_precision(motion.device):
             colour = self._eye_layer(
                 colour, source_at, source_planes, motion, source_motion, eye_geometry, palette
             )
-        flat = flat.scatter_(2, eye_index3, colour.transpose(1, 2))  # frame is ours: in place
+        frame = eyes_at.put(frame, colour)  # frame is ours: in place
 
-        _, mouth_index3 = _flat_index(mouth_px, width, channels)  # (B, 3, Pm)
-        colour = torch.gather(flat, 2, mouth_index3).transpose(1, 2)  # (B, Pm, 3)
+        colour = mouth_at.take(frame)  # (B, Pm, 3)
         with _full_precision(motion.device):
             weights, inside = self._mouth_layer(mouth_px, seams_xy, mouth, seam_fit)
         colour = colour * (1.0 - inside)[..., None] + weights @ palette[:, :3]  # (B, Pm, 3)
-        return flat.scatter_(2, mouth_index3, colour.transpose(1, 2)).reshape(frame.shape)
+        return mouth_at.put(frame, colour)
 
     def _eye_layer(
         self,
