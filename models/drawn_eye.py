@@ -8,10 +8,11 @@ off from the skin by a dark outline: the opening is what that outline encloses a
 eye; its iris is the darker part inside. A photo or a painting has no closed outline, its sclera
 runs into the skin, nothing is found, and the mesh stands.
 
-Cartoons also draw eyes as flat shapes no outline closes: a filled dark iris that splits the
-sclera into small pieces under a thick lash line, or a huge iris in a white rim against the
-skin. There the eye is what is left of the flat-coloured area around the mesh's eye once the
-skin, hair and the strokes (all reached from the search box's edge) are taken away.
+Flat art (cartoons, clip art, anime drawn in flat fills) also draws eyes no outline closes: a
+filled dark iris that splits the sclera into small pieces under a thick lash line, or a huge
+iris in a white rim against the skin. Where the box round the mesh's eye is flat (a few exact
+colours cover much of it, as no photo or painting does), the eye is what is left around the
+mesh's eye once the skin, hair and strokes (reached from the box's edge) are taken away.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ MIN_GROWTH = 1.6  # the drawn opening must be this much larger than the mesh's t
 MAX_AREA_PER_WIDTH2 = 2.0  # ... and no larger than this many squared mesh eye widths
 IRIS_OF_SCLERA = 0.75  # iris pixels: darker than this much of the sclera's luma
 LID_COLUMNS = 15  # lid contour samples across the drawn opening
+FLAT_MIN_GROWTH = 1.0  # ... in flat art: at least the mesh's (the outline is the eye there)
 MAX_FLAT_AREA_PER_WIDTH2 = 3.0  # ... or for a flat-coloured eye (whose round iris can be huge)
 FLAT_STEP = 24  # flat art: an area of one colour is within this of it per channel
 EDGE_COLOUR_SHARE = 0.05  # a colour common on the search box's edge: this share of it
@@ -73,23 +75,26 @@ def find_drawn_eye(
     enclosed = _flood(enclosed & mesh_box, enclosed)
     ix, iy = np.round(mesh_iris[0] - [bx0, by0]).astype(int)
     most = MAX_AREA_PER_WIDTH2 * width * width
-    least = MIN_GROWTH * max(float(mesh_box.sum()), 1.0)
 
-    def fits(opening: np.ndarray, most: float = most) -> bool:
+    def fits(opening: np.ndarray, most: float = most, growth: float = MIN_GROWTH) -> bool:
         inside = 0 <= iy < opening.shape[0] and 0 <= ix < opening.shape[1] and opening[iy, ix]
+        least = growth * max(float(mesh_box.sum()), 1.0)
         return bool(inside) and least <= float(opening.sum()) <= most
 
-    opening_box = _hull_mask(enclosed) if enclosed.sum() >= 8 else enclosed
-    if not fits(opening_box):
+    box = image[by0:by1, bx0:bx1]
+    if _is_flat(box):
         # Cartoon eyes drawn as flat colour shapes: a dark iris that splits the sclera into
         # small pieces, or a white rim against the skin with no outline below it.
-        box = image[by0:by1, bx0:bx1]
         pieces = _flat_eye_pieces(box, luma, mesh_opening - [bx0, by0])
         opening_box = _hull_mask(pieces) if pieces.sum() >= 8 else pieces
-        if not fits(opening_box, MAX_FLAT_AREA_PER_WIDTH2 * width * width):
+        if not fits(opening_box, MAX_FLAT_AREA_PER_WIDTH2 * width * width, FLAT_MIN_GROWTH):
             return None
         enclosed = pieces & (luma >= IRIS_OF_SCLERA * float(np.percentile(luma[pieces], 95)))
         if enclosed.sum() < 4:
+            return None
+    else:
+        opening_box = _hull_mask(enclosed) if enclosed.sum() >= 8 else enclosed
+        if not fits(opening_box):
             return None
     opening = np.zeros((size, size), bool)
     opening[by0:by1, bx0:bx1] = opening_box
@@ -107,20 +112,24 @@ def _hull_mask(mask: np.ndarray) -> np.ndarray:
     return _fill_polygon(hull, mask.shape)
 
 
+def _is_flat(box: np.ndarray) -> bool:
+    """Whether a box of the image is flat art: three exact colours cover FLAT_SHARE of it,
+    where a photo's or a painting's shading leaves each colour a few pixels."""
+    keys = box.reshape(-1, 3).astype(np.int64) @ np.array([65536, 256, 1])
+    _, counts = np.unique(keys, return_counts=True)
+    return bool(np.sort(counts)[-3:].sum() >= FLAT_SHARE * len(keys))
+
+
 def _flat_eye_pieces(box: np.ndarray, luma: np.ndarray, mesh_opening: np.ndarray) -> np.ndarray:
     """The parts of a flat-coloured eye around the mesh's eye in a box of the image: (H, W) bool.
 
-    Flat art is areas of one exact colour meeting at sharp edges: three colours cover much of
-    the box, where a photo's or a painting's shading leaves each colour a few pixels (nothing
-    is found there). The areas of the colours common on the box's edge, as far as the edge
-    reaches through them, are outside the eye: skin in its shades, hair, the strokes joined to
-    them. Of the rest, near-black strokes (outline, lashes) and thin anti-aliased rims are
-    dropped; the pieces left that overlap the mesh's eye, and those up to PIECE_GAP_PX beside
-    them, are the eye: sclera, iris, highlights, split by the strokes drawn round the iris."""
+    Flat art is areas of one colour meeting at sharp edges. The areas of the colours common
+    on the box's edge, as far as the edge reaches through them, are outside the eye: skin in
+    its shades, hair, the strokes joined to them. Of the rest, near-black strokes (outline,
+    lashes) and thin anti-aliased rims are dropped; the pieces left that overlap the mesh's
+    eye, and those up to PIECE_GAP_PX beside them, are the eye: sclera, iris, highlights, split
+    by the strokes drawn round the iris."""
     rgb = box.astype(np.int16)
-    _, exact = np.unique(rgb.reshape(-1, 3) @ np.array([65536, 256, 1]), return_counts=True)
-    if np.sort(exact)[-3:].sum() < FLAT_SHARE * exact.sum():  # a photo or a painting: shaded
-        return np.zeros(luma.shape, bool)
     edge = np.zeros(luma.shape, bool)
     edge[[0, -1], :], edge[:, [0, -1]] = True, True
     rim = rgb[edge]
