@@ -73,7 +73,7 @@ def test_outlined_eyes_are_found_and_photos_keep_the_mesh(
         mesh_height = float(np.ptp(mesh[:, 1]))
         drawn_height = float(shape.lower[:, 1].max() - shape.upper[:, 1].min())
         assert drawn_height > 2.0 * mesh_height, f"{drawn_height:.0f} px vs {mesh_height:.0f}"
-    for name in ("astronaut.png", "mona_lisa_197px.jpg"):  # a photo, a painting: no outlines
+    for name in ("astronaut.png", "mona_lisa.jpg", "mona_lisa_197px.jpg"):  # photo, paintings
         other = prepared_avatar(name)
         assert not any(s.drawn for s in eye_shapes(other.image, other.landmarks_px)), name
 
