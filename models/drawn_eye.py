@@ -156,7 +156,11 @@ def _flat_eye_pieces(box: np.ndarray, luma: np.ndarray, mesh_opening: np.ndarray
     for step in range(1, PIECE_GAP_PX + 1):
         beside[:, step:] |= hull[:, :-step]
         beside[:, :-step] |= hull[:, step:]
-    return _flood(rest & beside, rest)
+    pieces = _flood(rest & beside, rest)
+    # Their thin ends too (the white tapering into an eye's corners), where light: the rims
+    # along the strokes are mid-grey.
+    light = ~outside & ~stroke & (luma >= IRIS_OF_SCLERA * float(np.percentile(luma, 95)))
+    return pieces | _flood(pieces & light, light)
 
 
 def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
