@@ -7,6 +7,12 @@ drawn iris (the wrong way). Such art draws each eye as light shapes (sclera, hig
 off from the skin by a dark outline: the opening is what that outline encloses around the mesh's
 eye; its iris is the darker part inside. A photo or a painting has no closed outline, its sclera
 runs into the skin, nothing is found, and the mesh stands.
+
+Flat art (cartoons, clip art, anime drawn in flat fills) also draws eyes no outline closes: a
+filled dark iris that splits the sclera into small pieces under a thick lash line, or a huge
+iris in a white rim against the skin. Where the box round the mesh's eye is flat (a few exact
+colours cover much of it, as no photo or painting does), the eye is what is left around the
+mesh's eye once the skin, hair and strokes (reached from the box's edge) are taken away.
 """
 
 from __future__ import annotations
@@ -21,6 +27,14 @@ MIN_GROWTH = 1.6  # the drawn opening must be this much larger than the mesh's t
 MAX_AREA_PER_WIDTH2 = 2.0  # ... and no larger than this many squared mesh eye widths
 IRIS_OF_SCLERA = 0.75  # iris pixels: darker than this much of the sclera's luma
 LID_COLUMNS = 15  # lid contour samples across the drawn opening
+FLAT_MIN_GROWTH = 1.0  # ... in flat art: at least the mesh's (the outline is the eye there)
+MAX_FLAT_AREA_PER_WIDTH2 = 3.0  # ... or for a flat-coloured eye (whose round iris can be huge)
+FLAT_STEP = 24  # flat art: an area of one colour is within this of it per channel
+EDGE_COLOUR_SHARE = 0.05  # a colour common on the search box's edge: this share of it
+FLAT_SHARE = 0.3  # flat art: three exact colours cover this much of the box (photos: < 0.1)
+STROKE_OF_BRIGHT = 0.25  # a stroke (outline, lashes): darker than this much of the bright level
+STROKE_CHROMA = 48  # ... and about grey (an iris drawn dark is coloured)
+PIECE_GAP_PX = 4  # the eye's pieces: at most this far apart (a stroke round the iris between)
 
 
 @dataclass(frozen=True)
@@ -59,20 +73,29 @@ def find_drawn_eye(
     enclosed = light & ~_flood(light & edge, light)
     mesh_box = _fill_polygon(mesh_opening - [bx0, by0], light.shape)
     enclosed = _flood(enclosed & mesh_box, enclosed)
-    if enclosed.sum() < 8:
-        return None
-    corners = (np.argwhere(enclosed)[:, ::-1, None] + [[0, 1, 0, 1], [0, 0, 1, 1]]) - 0.5
-    hull = _convex_hull(corners.transpose(0, 2, 1).reshape(-1, 2))  # round the whole pixels
-    opening_box = _fill_polygon(hull, light.shape)
-    area = float(opening_box.sum())
     ix, iy = np.round(mesh_iris[0] - [bx0, by0]).astype(int)
-    inside_iris = 0 <= iy < light.shape[0] and 0 <= ix < light.shape[1] and opening_box[iy, ix]
-    if (
-        area < MIN_GROWTH * max(float(mesh_box.sum()), 1.0)
-        or area > MAX_AREA_PER_WIDTH2 * width * width
-        or not inside_iris
-    ):
-        return None
+    most = MAX_AREA_PER_WIDTH2 * width * width
+
+    def fits(opening: np.ndarray, most: float = most, growth: float = MIN_GROWTH) -> bool:
+        inside = 0 <= iy < opening.shape[0] and 0 <= ix < opening.shape[1] and opening[iy, ix]
+        least = growth * max(float(mesh_box.sum()), 1.0)
+        return bool(inside) and least <= float(opening.sum()) <= most
+
+    box = image[by0:by1, bx0:bx1]
+    if _is_flat(box):
+        # Cartoon eyes drawn as flat colour shapes: a dark iris that splits the sclera into
+        # small pieces, or a white rim against the skin with no outline below it.
+        pieces = _flat_eye_pieces(box, luma, mesh_opening - [bx0, by0])
+        opening_box = _hull_mask(pieces) if pieces.sum() >= 8 else pieces
+        if not fits(opening_box, MAX_FLAT_AREA_PER_WIDTH2 * width * width, FLAT_MIN_GROWTH):
+            return None
+        enclosed = pieces & (luma >= IRIS_OF_SCLERA * float(np.percentile(luma[pieces], 95)))
+        if enclosed.sum() < 4:
+            return None
+    else:
+        opening_box = _hull_mask(enclosed) if enclosed.sum() >= 8 else enclosed
+        if not fits(opening_box):
+            return None
     opening = np.zeros((size, size), bool)
     opening[by0:by1, bx0:bx1] = opening_box
     upper, lower = _lid_contours(opening_box, bx0, by0)
@@ -80,6 +103,68 @@ def find_drawn_eye(
     if radius <= 0.0:
         return None
     return DrawnEye(opening, upper, lower, centre, radius)
+
+
+def _hull_mask(mask: np.ndarray) -> np.ndarray:
+    """The convex hull of a mask's pixels (their whole squares), as a mask."""
+    corners = (np.argwhere(mask)[:, ::-1, None] + [[0, 1, 0, 1], [0, 0, 1, 1]]) - 0.5
+    hull = _convex_hull(corners.transpose(0, 2, 1).reshape(-1, 2))
+    return _fill_polygon(hull, mask.shape)
+
+
+def _is_flat(box: np.ndarray) -> bool:
+    """Whether a box of the image is flat art: three exact colours cover FLAT_SHARE of it,
+    where a photo's or a painting's shading leaves each colour a few pixels."""
+    keys = box.reshape(-1, 3).astype(np.int64) @ np.array([65536, 256, 1])
+    _, counts = np.unique(keys, return_counts=True)
+    return bool(np.sort(counts)[-3:].sum() >= FLAT_SHARE * len(keys))
+
+
+def _flat_eye_pieces(box: np.ndarray, luma: np.ndarray, mesh_opening: np.ndarray) -> np.ndarray:
+    """The parts of a flat-coloured eye around the mesh's eye in a box of the image: (H, W) bool.
+
+    Flat art is areas of one colour meeting at sharp edges. The areas of the colours common
+    on the box's edge, as far as the edge reaches through them, are outside the eye: skin in
+    its shades, hair, the strokes joined to them. Of the rest, near-black strokes (outline,
+    lashes) and thin anti-aliased rims are dropped; the pieces left that overlap the mesh's
+    eye, and those up to PIECE_GAP_PX beside them, are the eye: sclera, iris, highlights, split
+    by the strokes drawn round the iris."""
+    rgb = box.astype(np.int16)
+    edge = np.zeros(luma.shape, bool)
+    edge[[0, -1], :], edge[:, [0, -1]] = True, True
+    rim = rgb[edge]
+    keys = (rim // 16) @ np.array([256, 16, 1])
+    found, counts = np.unique(keys, return_counts=True)
+    outside = np.zeros_like(edge)
+    for key in found[counts >= EDGE_COLOUR_SHARE * len(rim)]:
+        colour = np.median(rim[keys == key], axis=0)
+        alike = np.abs(rgb - colour).max(-1) < FLAT_STEP
+        outside |= _flood(edge & alike, alike)
+    chroma = rgb.max(-1) - rgb.min(-1)
+    stroke = (luma < STROKE_OF_BRIGHT * float(np.percentile(luma, 95))) & (chroma < STROKE_CHROMA)
+    rest = _dilate(_erode(~outside & ~stroke, 1), 1) & ~outside & ~stroke
+    x0, x1 = mesh_opening[:, 0].min(), mesh_opening[:, 0].max()
+    y0, y1 = mesh_opening[:, 1].min(), mesh_opening[:, 1].max()
+    near = np.zeros_like(rest)
+    near[max(int(y0), 0) : int(y1) + 1, max(int(x0), 0) : int(x1) + 1] = True
+    pieces = _flood(rest & near, rest)
+    if pieces.sum() < 8:
+        return pieces
+    # And the pieces just beside them: the sclera left and right of a dark iris's rim.
+    hull = _hull_mask(pieces)
+    beside = hull.copy()
+    for step in range(1, PIECE_GAP_PX + 1):
+        beside[:, step:] |= hull[:, :-step]
+        beside[:, :-step] |= hull[:, step:]
+    pieces = _flood(rest & beside, rest)
+    # Their thin ends too (the white tapering into an eye's corners), where light: the rims
+    # along the strokes are mid-grey.
+    light = ~outside & ~stroke & (luma >= IRIS_OF_SCLERA * float(np.percentile(luma, 95)))
+    return pieces | _flood(pieces & light, light)
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    return ~_erode(~mask, radius)
 
 
 def _lid_contours(opening: np.ndarray, bx0: int, by0: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,14 +1,17 @@
-"""A flat-shaded anime-style portrait drawn in code (issue 12): big outlined eyes with highlights,
-a small mouth, flat shading and thick outlines. Made here, so no licence question; a test portrait
-for stylised art whose eyes the face mesh does not fit (models/drawn_eye.py)."""
+"""Flat-shaded portraits drawn in code (issue 12): anime-style with big outlined eyes and
+highlights, and a clip-art cartoon whose filled dark iris splits the white of each eye in two
+under a thick lash line. Made here, so no licence question; test portraits for stylised art
+whose eyes the face mesh does not fit (models/drawn_eye.py)."""
 
 from __future__ import annotations
 
 from PIL import Image, ImageDraw
 
 
-def draw_anime_portrait() -> Image.Image:
-    """The 768 x 768 RGB portrait."""
+def draw_anime_portrait(eyes: str = "outlined") -> Image.Image:
+    """The 768 x 768 RGB portrait; `eyes` "outlined" (a white eye closed off by its outline) or
+    "dark_iris" (a dark iris as tall as the eye splits its white in two; a thick upper lash line
+    and a thin lower one, which do not meet at the corners)."""
     W = 768
     im = Image.new("RGB", (W, W), (196, 222, 240))
     d = ImageDraw.Draw(im)
@@ -27,12 +30,20 @@ def draw_anime_portrait() -> Image.Image:
     d.pieslice([180, 130, 590, 420], 180, 360, fill=hair, outline=K, width=6)  # fringe
     for x in (230, 300, 380, 460):
         d.polygon([(x, 250), (x + 60, 250), (x + 30, 330)], fill=hair)
-    for cx in (300, 468):  # eyes: big, dark upper lash line, tall iris with highlights
-        d.ellipse([cx - 52, 350, cx + 52, 440], fill=(255, 255, 255), outline=K, width=4)
-        d.ellipse([cx - 30, 352, cx + 30, 438], fill=(70, 110, 170))
-        d.ellipse([cx - 16, 375, cx + 16, 420], fill=(25, 30, 60))
-        d.ellipse([cx - 20, 362, cx - 6, 378], fill=(255, 255, 255))
-        d.arc([cx - 58, 340, cx + 58, 420], 190, 350, fill=K, width=9)  # upper lash line
+    for cx in (300, 468):
+        if eyes == "outlined":  # big, dark upper lash line, tall iris with highlights
+            d.ellipse([cx - 52, 350, cx + 52, 440], fill=(255, 255, 255), outline=K, width=4)
+            d.ellipse([cx - 30, 352, cx + 30, 438], fill=(70, 110, 170))
+            d.ellipse([cx - 16, 375, cx + 16, 420], fill=(25, 30, 60))
+            d.ellipse([cx - 20, 362, cx - 6, 378], fill=(255, 255, 255))
+            d.arc([cx - 58, 340, cx + 58, 420], 190, 350, fill=K, width=9)  # upper lash line
+        else:  # clip art: a dark blue iris filling the eye's height, white beside it
+            d.ellipse([cx - 56, 362, cx + 56, 432], fill=(255, 255, 255))
+            d.ellipse([cx - 30, 364, cx + 30, 430], fill=(20, 20, 140))
+            d.ellipse([cx - 17, 380, cx + 17, 414], fill=(0, 0, 0))
+            d.ellipse([cx - 18, 370, cx - 2, 386], fill=(240, 240, 245))
+            d.arc([cx - 62, 356, cx + 62, 440], 195, 345, fill=K, width=11)  # upper lash line
+            d.arc([cx - 52, 354, cx + 52, 434], 30, 150, fill=K, width=3)  # lower line
         d.arc([cx - 55, 316, cx + 45, 346], 200, 340, fill=(60, 40, 70), width=6)  # brow
     d.line([(384, 450), (378, 490), (388, 492)], fill=(200, 150, 140), width=3)  # nose
     d.chord(

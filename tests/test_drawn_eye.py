@@ -29,6 +29,16 @@ def anime(tmp_path_factory: pytest.TempPathFactory) -> tuple[PreparedAvatar, lis
     return avatar, eye_shapes(avatar.image, avatar.landmarks_px)
 
 
+@pytest.fixture(scope="module")
+def dark_iris(tmp_path_factory: pytest.TempPathFactory) -> tuple[PreparedAvatar, list[EyeShape]]:
+    from engine.avatar.prepare import prepare_avatar  # mediapipe
+
+    path = tmp_path_factory.mktemp("drawn") / "dark_iris.png"
+    draw_anime_portrait(eyes="dark_iris").save(path)
+    avatar = prepare_avatar(path)
+    return avatar, eye_shapes(avatar.image, avatar.landmarks_px)
+
+
 def _eye_share(frame: np.ndarray, shape: EyeShape, lid_rgb: np.ndarray) -> float:
     """Share of the drawn opening's pixels that are not the lid's skin colour."""
     pixels = frame[shape.opening].astype(np.float32)
@@ -63,7 +73,7 @@ def test_outlined_eyes_are_found_and_photos_keep_the_mesh(
         mesh_height = float(np.ptp(mesh[:, 1]))
         drawn_height = float(shape.lower[:, 1].max() - shape.upper[:, 1].min())
         assert drawn_height > 2.0 * mesh_height, f"{drawn_height:.0f} px vs {mesh_height:.0f}"
-    for name in ("astronaut.png", "mona_lisa_197px.jpg"):  # a photo, a painting: no outlines
+    for name in ("astronaut.png", "mona_lisa.jpg", "mona_lisa_197px.jpg"):  # photo, paintings
         other = prepared_avatar(name)
         assert not any(s.drawn for s in eye_shapes(other.image, other.landmarks_px)), name
 
@@ -106,3 +116,27 @@ def test_drawn_eyes_looking_at_the_viewer_read_as_looking_at_the_viewer(
     own = avatar.source_motion
     assert abs(float(own[ms.INDEX["eyeLookX"]])) < 0.15
     assert abs(float(own[ms.INDEX["eyeLookY"]])) < 0.15
+
+
+def test_blink_closes_a_clip_art_eye_split_by_its_dark_iris(
+    dark_iris: tuple[PreparedAvatar, list[EyeShape]],
+) -> None:
+    """Bug: clip-art eyes whose filled dark iris splits the white into two small pieces under a
+    thick lash line (no outline closes them) were left to the mesh's band under the lash line:
+    eyeBlink=1 left them fully open and smeared the lash line down in wavy lines."""
+    avatar, shapes = dark_iris
+    for shape, iris_ids in zip(shapes, (ft.IRIS_LEFT, ft.IRIS_RIGHT), strict=True):
+        assert shape.drawn
+        # The whole eye, not the band: the iris found is the drawn one, the eye's full height.
+        drawn_height = float(shape.lower[:, 1].max() - shape.upper[:, 1].min())
+        assert 1.5 * shape.iris_radius <= drawn_height <= 2.5 * shape.iris_radius
+        assert shape.opening[tuple(np.round(avatar.landmarks_px[iris_ids[0], 1::-1]).astype(int))]
+    renderer = AvatarRenderer(avatar)
+    own = avatar.source_motion
+    opened = renderer.render(ms.with_fields(own, eyeBlinkLeft=0.0, eyeBlinkRight=0.0))[0]
+    closed = renderer.render(ms.with_fields(own, eyeBlinkLeft=1.0, eyeBlinkRight=1.0))[0]
+    lids = avatar.rig["palette"][7:9] * 255.0
+    for shape, lid in zip(shapes, lids, strict=True):
+        before, after = _eye_share(opened, shape, lid), _eye_share(closed, shape, lid)
+        assert before > 0.9, f"the open eye shows {before:.2f} eye"
+        assert after <= 0.4 * before, f"eyeBlink=1 left {after:.2f} of the drawn eye showing"
