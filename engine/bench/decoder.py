@@ -2,7 +2,10 @@
 
 Renders a sweep of motion (mouth, blinks, gaze, head turns) with the torch decoder and with its
 ONNX export in onnxruntime, one compute thread each, and prints ms per frame and frames per
-second per batch size. Target on the 1-core CI machine: >= 100 fps (<= 10 ms per frame).
+second per batch size: wall-clock, and this thread's CPU time (with one compute thread torch and
+onnxruntime work in the calling thread), which a shared machine's waiting for a core does not
+inflate, so old and new decoders compare in it even when the machine is busy. Budget: 12 ms of
+a core per 512x512 frame (issue 12), i.e. >= 83 fps.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from engine.render.onnx_decoder import OnnxDecoder
 from engine.render.renderer import AvatarRenderer
 from models import motion_space as ms
 
-TARGET_FPS = 100.0
+BUDGET_MS = 12.0
 
 
 def motion_sweep(avatar: PreparedAvatar, frames: int) -> NDArray[np.float32]:
@@ -41,14 +44,16 @@ def motion_sweep(avatar: PreparedAvatar, frames: int) -> NDArray[np.float32]:
 
 def time_per_frame_ms(
     render: Callable[[NDArray[np.float32]], object], motion: NDArray[np.float32], batch: int
-) -> float:
+) -> tuple[float, float]:
+    """(wall-clock, this thread's CPU time) ms per frame over `motion` in batches."""
     render(motion[:batch])  # warm-up
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.thread_time()
     done = 0
     for i in range(0, len(motion) - batch + 1, batch):
         render(motion[i : i + batch])
         done += batch
-    return (time.perf_counter() - start) * 1000.0 / done
+    wall_s, cpu_s = time.perf_counter() - start, time.thread_time() - start_cpu
+    return wall_s * 1000.0 / done, cpu_s * 1000.0 / done
 
 
 @dataclass(frozen=True)
@@ -72,14 +77,14 @@ def run(args: DecoderBenchOptions) -> int:
         )
         print(
             f"decoder benchmark: 512x512, {args.threads} thread(s), {args.frames} frames, "
-            f"load average {os.getloadavg()[0]:.2f}, target >= {TARGET_FPS:.0f} fps"
+            f"load average {os.getloadavg()[0]:.2f}, budget {BUDGET_MS:.0f} ms of CPU per frame"
         )
-        print(f"{'backend':<14}{'batch':>6}{'ms/frame':>10}{'fps':>8}")
+        print(f"{'backend':<14}{'batch':>6}{'ms/frame':>10}{'cpu ms':>8}{'fps':>8}")
         for batch in args.batch or [1, 8]:
             for name, renderer in (
                 ("torch", torch_renderer.render),
                 ("onnxruntime", onnx_renderer.render),
             ):
-                ms_per_frame = time_per_frame_ms(renderer, motion, batch)
-                print(f"{name:<14}{batch:>6}{ms_per_frame:>10.2f}{1000.0 / ms_per_frame:>8.1f}")
+                wall_ms, cpu_ms = time_per_frame_ms(renderer, motion, batch)
+                print(f"{name:<14}{batch:>6}{wall_ms:>10.2f}{cpu_ms:>8.2f}{1000.0 / wall_ms:>8.1f}")
     return 0
