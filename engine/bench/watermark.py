@@ -185,7 +185,7 @@ def report(
             f"PSNR {psnr_db(marked, frames):.2f} dB"
         )
     print_line(
-        f"{'transform':<26}{'found':>10}{'rate':>8}{'present':>9}{'min z':>8}{'median z':>10}"
+        f"{'transform':<30}{'found':>10}{'rate':>8}{'present':>9}{'min z':>8}{'median z':>10}"
         f"{'ms/window (transform+detect)':>30}"
     )
     for transform in transforms:
@@ -195,7 +195,7 @@ def report(
         detect_ms = (time.perf_counter() - start) * 1000 / max(windows, 1)
         found = sum(r.found for r in results)
         print_line(
-            f"{transform:<26}{f'{found}/{windows}':>10}{100 * found / max(windows, 1):>7.1f}%"
+            f"{transform:<30}{f'{found}/{windows}':>10}{100 * found / max(windows, 1):>7.1f}%"
             f"{sum(r.present for r in results):>9}{min(r.min_z for r in results):>8.1f}"
             f"{float(np.median([r.median_z for r in results])):>10.1f}{detect_ms:>30.0f}"
         )
