@@ -804,15 +804,25 @@ class FaceDecoder(nn.Module):
         # middle row repeated it as vertical stripes over the iris).
         iris_x, iris_y = x - shift_x, y - shift_y
         # Sampled at: here, the moved iris, the sclera beside, the lid, the iris's mirror row.
-        points = torch.stack(
-            [
-                torch.cat([x, iris_x, sclera_x, x, iris_x], dim=1),
-                torch.cat([y, iris_y, y, lid_y, 2.0 * cy - iris_y], dim=1),
-            ],
-            dim=-1,
-        )  # (B, 5 Pe, 2)
+        points_x = torch.cat([x, iris_x, sclera_x, x, iris_x], dim=1)  # (B, 5 Pe)
+        points_y = torch.cat([y, iris_y, y, lid_y, 2.0 * cy - iris_y], dim=1)
         # All five planes: selecting four would copy the full-size image on every call.
-        sampled = self._sample(source_planes, points[:, None])[:, :, 0]
+        if self.config.sampler == "grid_sample":
+            # grid_sample_px's sums, on each coordinate's own contiguous row in place: on the
+            # interleaved (B, 5 Pe, 2) points they cost 0.16 ms a frame (one CPU thread).
+            height, width = source_planes.shape[-2], source_planes.shape[-1]
+            points_x.add_(0.5).mul_(2.0 / width).sub_(1.0)
+            points_y.add_(0.5).mul_(2.0 / height).sub_(1.0)
+            sampled = F.grid_sample(
+                source_planes.expand(x.shape[0], -1, -1, -1),
+                torch.stack([points_x, points_y], dim=-1)[:, None],
+                mode="bilinear",
+                padding_mode="border",
+                align_corners=False,
+            )[:, :, 0]
+        else:
+            points = torch.stack([points_x, points_y], dim=-1)  # (B, 5 Pe, 2)
+            sampled = self._sample(source_planes, points[:, None])[:, :, 0]
         sampled = sampled.transpose(1, 2)  # (B, 5 Pe, 5) rgb + 0.5, person alpha, eye interior
         # rgb and the eye plane; two slices, not a list index (torch's advanced indexing on the
         # last axis took 1.2 ms a frame here, a tenth of the decoder).
