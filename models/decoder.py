@@ -771,13 +771,17 @@ class FaceDecoder(nn.Module):
         # ten times the cost: 0.34 ms a frame on one CPU thread).
         colours = palette[:, 3:9].reshape(-1, 3, 2, 3).transpose(1, 2).reshape(-1, 2, 9)
         per_eye = torch.cat([eye_geometry, colours], dim=-1)  # (A, 2, 17 + 9)
-        row = (~left).long()  # (B, Pe) 0 left eye, 1 right eye: a row of the table
-        if per_eye.shape[0] > 1:  # stacked avatars: frame b's eyes are rows 2b, 2b + 1
+        row = (~left).long()  # (B, Pe) 0 left eye, 1 right eye: a column of the table
+        if per_eye.shape[0] > 1:  # stacked avatars: frame b's eyes are columns 2b, 2b + 1
             row = row + 2 * torch.arange(per_eye.shape[0], device=row.device)[:, None]
-        per_eye = per_eye.reshape(-1, per_eye.shape[-1]).index_select(0, row.reshape(-1))
-        per_eye = per_eye.reshape(x.shape[0], x.shape[1], -1)  # (B, Pe, 26)
-        geo = per_eye[..., :17]  # (B, Pe, 17)
-        sclera_colour, iris_colour, lid_colour = per_eye[..., 17:].chunk(3, dim=-1)
+        # Value-major (26, B, Pe): each value's pixels one contiguous row, which the per-pixel
+        # ops below read (geo[..., k] is that row) at a fraction of the cost of a strided one.
+        table = per_eye.reshape(-1, per_eye.shape[-1]).t().contiguous()  # (26, 2A)
+        per_eye = table.index_select(1, row.reshape(-1)).reshape(-1, x.shape[0], x.shape[1])
+        geo = per_eye[:17].permute(1, 2, 0)  # (B, Pe, 17)
+        # The colours channel-major too, (B, 3, Pe), as is all colour work below: on (B, Pe, 3)
+        # each op broadcasting a (B, Pe, 1) weight cost 5-8 times as much.
+        sclera_colour, iris_colour, lid_colour = per_eye[17:].transpose(0, 1).chunk(3, dim=1)
         look = motion[:, self.gaze_indices] - source_motion[:, self.gaze_indices]  # (B, 2)
         # Looking up, the upper lid rises with the iris: the eye's opening stretches up over
         # the lid's lower band, which the skin above makes room for (under a still lid the
@@ -823,27 +827,26 @@ class FaceDecoder(nn.Module):
         else:
             points = torch.stack([points_x, points_y], dim=-1)  # (B, 5 Pe, 2)
             sampled = self._sample(source_planes, points[:, None])[:, :, 0]
-        sampled = sampled.transpose(1, 2)  # (B, 5 Pe, 5) rgb + 0.5, person alpha, eye interior
-        # rgb and the eye plane; two slices, not a list index (torch's advanced indexing on the
-        # last axis took 1.2 ms a frame here, a tenth of the decoder).
-        sampled = torch.cat([sampled[..., :3], sampled[..., 4:]], dim=-1)
-        here, iris, sclera, lid, iris_row = sampled.chunk(5, dim=1)
-        sign = (2.0 * is_left - 1.0)[..., None]  # (B, Pe, 1) +1 left eye, -1 right eye
-        hidden = torch.lerp(iris_colour, iris_row[..., :3], torch.relu(iris_row[..., 3:] * sign))
-        iris_rgb = torch.lerp(hidden, iris[..., :3], torch.relu(iris[..., 3:] * sign))
+        # (B, 5, 5 Pe): rgb + 0.5, person alpha, eye interior; of each pixel's five samples
+        # the rgb planes (:3) and the eye plane (4:), slices of contiguous rows.
+        here, iris, sclera, lid, iris_row = sampled.chunk(5, dim=2)
+        sign = (2.0 * is_left - 1.0)[:, None]  # (B, 1, Pe) +1 left eye, -1 right eye
+        hidden = torch.lerp(iris_colour, iris_row[:, :3], torch.relu(iris_row[:, 4:] * sign))
+        iris_rgb = torch.lerp(hidden, iris[:, :3], torch.relu(iris[:, 4:] * sign))
         # The sclera beside it through the disc's middle rows, its own colour towards the top
         # and bottom rows: beside those lie the lid margins, and an iris moved up or down left
         # streaks filled from them.
-        beside = torch.relu(sclera[..., 3:] * sign) * (half_chord / clear)[..., None]
-        sclera_rgb = torch.lerp(sclera_colour, sclera[..., :3], beside)
+        beside = torch.relu(sclera[:, 4:] * sign) * (half_chord / clear)[:, None]
+        sclera_rgb = torch.lerp(sclera_colour, sclera[:, :3], beside)
 
-        colour = torch.where(raised[..., None], here[..., :3], colour)
-        inside = torch.relu(here[..., 3:] * sign)  # (B, Pe, 1) this eye's opening, 0..1
+        colour = colour.transpose(1, 2)  # (B, 3, Pe)
+        colour = torch.where(raised[:, None], here[:, :3], colour)
+        inside = torch.relu(here[:, 4:] * sign)  # (B, 1, Pe) this eye's opening, 0..1
         moved_x, moved_y = rel_x - shift_x, rel_y - shift_y
         moved = torch.sqrt(moved_x * moved_x + moved_y * moved_y)
-        new_iris = torch.clamp(radius - moved + 0.5, 0.0, 1.0)[..., None]
+        new_iris = torch.clamp(radius - moved + 0.5, 0.0, 1.0)[:, None]
         old_iris = torch.clamp(clear - torch.sqrt(rel_x * rel_x + rel_y * rel_y) + 0.5, 0.0, 1.0)
-        behind = torch.lerp(colour, sclera_rgb, old_iris[..., None])
+        behind = torch.lerp(colour, sclera_rgb, old_iris[:, None])
         colour = torch.lerp(colour, torch.lerp(behind, iris_rgb, new_iris), inside)
         # Over the eyeball a closed lid is skin the open eye kept folded under its crease:
         # smoother than the band that slid down, so its texture fades to the lid's colour.
@@ -852,14 +855,15 @@ class FaceDecoder(nn.Module):
         # A drawn eye's closed lid is flat skin over all of the eyeball.
         flat = torch.clamp(4.0 * over_eye, 0.0, 1.0)
         smoothing = torch.lerp(LID_SMOOTHING * over_eye, flat, geo[..., 16])
-        lid_rgb = torch.lerp(lid[..., :3], lid_colour, smoothing[..., None])
+        lid_rgb = torch.lerp(lid[:, :3], lid_colour, smoothing[:, None])
         shade = LID_SHADE * (1.0 - geo[..., 16]) * over_eye * over_eye  # drawn art is flat
-        lid_rgb = lid_rgb * (1.0 - shade[..., None])
-        colour = torch.lerp(colour, lid_rgb, lid_cover[..., None])
+        lid_rgb = lid_rgb * (1.0 - shade[:, None])
+        colour = torch.lerp(colour, lid_rgb, lid_cover[:, None])
         # A closed lid's margin is a dark line of lashes where the lids meet. A painting's
         # lash line is no darker than its lid, so its closed eye showed a pale band over the
         # lower lid that read as an eye still half open.
-        return torch.lerp(colour, LASH_DARKNESS * lid_colour, LASH_STRENGTH * lash[..., None])
+        colour = torch.lerp(colour, LASH_DARKNESS * lid_colour, LASH_STRENGTH * lash[:, None])
+        return colour.transpose(1, 2)  # (B, Pe, 3), a view of the channel-major rows
 
     def _iris_moves(self, look: torch.Tensor, eye_geometry: torch.Tensor) -> torch.Tensor:
         """(B, 2, 3) per eye (left, right): the iris's shift x, y in px for the gaze `look`
