@@ -23,6 +23,7 @@ from engine.backends.base import Backend, BackendConfig, BackendName
 from engine.backends.graphs import decoder_graph, tensorrt_profile
 from engine.backends.select import open_backend
 from engine.backends.torch_backend import TorchBackend
+from engine.render.memory import keep_freed_memory
 from models import motion_space as ms
 from models.decoder import AVATAR_INPUTS, DecoderConfig, FaceDecoder, stack_avatars
 
@@ -64,6 +65,7 @@ def open_decoder_backend(
 ) -> Backend:
     """The decoder graph on the configured backend, with this avatar's tensors bound."""
     config = config or _default_config
+    keep_freed_memory()  # a frame's tensors stay in the heap, not faulted in anew each frame
     arrays = avatar_arrays(avatar)
     graph = decoder_graph(arrays)
     grid_size = int(avatar.rig["grid_size"])
