@@ -39,7 +39,11 @@ from models import motion_space as ms
 from models.geometry import rotation_matrix_torch
 from models.rig_calibration import GAZE_X_PER_UNIT, GAZE_Y_PER_UNIT, PITCH_BIAS_RAD
 from models.rig_regions import TEETH_SEAM_SHIFT
-from models.sampling import gather_sample_px, grid_sample_px
+from models.sampling import (
+    gather_sample_px,
+    gather_sample_rows_px,
+    grid_sample_rows_px,
+)
 
 # Order of the avatar tensors after `motion` in FaceDecoder.forward (and in the ONNX graph).
 AVATAR_INPUTS = (
@@ -326,7 +330,7 @@ class FaceDecoder(nn.Module):
         c = self.config
         if c.sampler not in ("grid_sample", "gather"):
             raise ValueError(f"unknown sampler {c.sampler!r}")
-        self._sample = gather_sample_px if c.sampler == "gather" else grid_sample_px
+        self._sample_rows = gather_sample_rows_px if c.sampler == "gather" else grid_sample_rows_px
         self.register_buffer("grid_px", _pixel_centres(c.grid_size, c.crop_px), persistent=False)
         self.step = c.crop_px / c.grid_size  # px per grid cell
         # The grid's cells in cell units (x, y) and in grid_sample's normalised units.
@@ -490,17 +494,14 @@ class FaceDecoder(nn.Module):
         )
         if (y1 - y0, x1 - x0) != (size, size):
             background = background[:, :, y0:y1, x0:x1]
+        # Sampled at a contiguous grid (a quarter faster than at a buffer's strided rows).
+        where_norm = crop_norm + back_norm.permute(0, 2, 3, 1)  # (B, h, w, 2)
+        layers = self._sample_norm(source_planes[:, :4], where_norm)  # (B, 4, h, w)
+        rgb, alpha = layers[:, :3], layers[:, 3:4]  # rgb + 0.5 (B, 3, h, w), alpha (B, 1, h, w)
         if out is None:
-            where_norm = crop_norm + back_norm.permute(0, 2, 3, 1)  # (B, h, w, 2)
-            layers = self._sample_norm(source_planes[:, :4], where_norm)  # (B, 4, h, w)
-            # rgb + 0.5 (B, 3, h, w), alpha (B, 1, h, w)
-            return where_norm, torch.lerp(background, layers[:, :3], layers[:, 3:4])
-        # Sampled at a contiguous grid (a quarter faster than at the buffer's strided rows),
-        # then kept in the buffer for the eye windows.
-        where_norm = crop_norm + back_norm.permute(0, 2, 3, 1)
-        layers = self._sample_norm(source_planes[:, :4], where_norm)
-        out[0].copy_(where_norm)
-        return out[0], torch.lerp(background, layers[:, :3], layers[:, 3:4], out=out[1])
+            return where_norm, torch.lerp(background, rgb, alpha)
+        out[0].copy_(where_norm)  # kept in the buffer for the eye windows
+        return out[0], torch.lerp(background, rgb, alpha, out=out[1])
 
     def _still_for(
         self, motion: torch.Tensor, source_planes: torch.Tensor, background: torch.Tensor
@@ -823,22 +824,7 @@ class FaceDecoder(nn.Module):
         points_x = torch.cat([x, iris_x, sclera_x, x, iris_x], dim=1)  # (B, 5 Pe)
         points_y = torch.cat([y, iris_y, y, lid_y, 2.0 * cy - iris_y], dim=1)
         # All five planes: selecting four would copy the full-size image on every call.
-        if self.config.sampler == "grid_sample":
-            # grid_sample_px's sums, on each coordinate's own contiguous row in place: on the
-            # interleaved (B, 5 Pe, 2) points they cost 0.16 ms a frame (one CPU thread).
-            height, width = source_planes.shape[-2], source_planes.shape[-1]
-            points_x.add_(0.5).mul_(2.0 / width).sub_(1.0)
-            points_y.add_(0.5).mul_(2.0 / height).sub_(1.0)
-            sampled = F.grid_sample(
-                source_planes.expand(x.shape[0], -1, -1, -1),
-                torch.stack([points_x, points_y], dim=-1)[:, None],
-                mode="bilinear",
-                padding_mode="border",
-                align_corners=False,
-            )[:, :, 0]
-        else:
-            points = torch.stack([points_x, points_y], dim=-1)  # (B, 5 Pe, 2)
-            sampled = self._sample(source_planes, points[:, None])[:, :, 0]
+        sampled = self._sample_rows(source_planes, points_x, points_y)
         # (B, 5, 5 Pe): rgb + 0.5, person alpha, eye interior; of each pixel's five samples
         # the rgb planes (:3) and the eye plane (4:), slices of contiguous rows.
         here, iris, sclera, lid, iris_row = sampled.chunk(5, dim=2)

@@ -1,9 +1,9 @@
 """Bilinear sampling in pixel coordinates, two ways that give the same result.
 
-`grid_sample_px` is torch's native kernel (fastest in torch). `gather_sample_px` spells bilinear
-interpolation out with index gathers, which onnxruntime's CPU kernels run several times faster
-than its GridSample. Both use border padding (coordinates are clamped into the image first) and
-accept an image batch of 1 (shared by every output) or of the positions' batch size.
+`grid_sample_rows_px` is torch's native kernel (fastest in torch). The gather samplers spell
+bilinear interpolation out with index gathers, which onnxruntime's CPU kernels run several times
+faster than its GridSample. All use border padding (coordinates are clamped into the image
+first) and accept an image batch of 1 (shared by every output) or of the positions' batch size.
 """
 
 from __future__ import annotations
@@ -12,21 +12,39 @@ import torch
 import torch.nn.functional as F
 
 
-def grid_sample_px(image: torch.Tensor, where_px: torch.Tensor) -> torch.Tensor:
-    """image (1 or B, C, H, W), where_px (B, H', W', 2) as x, y pixel centres -> (B, C, H', W')."""
+def grid_sample_rows_px(
+    image: torch.Tensor, x_px: torch.Tensor, y_px: torch.Tensor
+) -> torch.Tensor:
+    """image (1 or B, C, H, W), x_px and y_px (B, N) pixel centres -> (B, C, N). Each coordinate
+    is normalised on its own contiguous row: the same sums on interleaved (B, N, 2) points cost
+    several times as much."""
     height, width = image.shape[-2], image.shape[-1]
-    scale = torch.tensor([2.0 / width, 2.0 / height], dtype=where_px.dtype, device=where_px.device)
-    norm = (where_px + 0.5) * scale - 1.0
-    image = image.expand(where_px.shape[0], -1, -1, -1)  # a view, no copy
-    return F.grid_sample(image, norm, mode="bilinear", padding_mode="border", align_corners=False)
+    grid = torch.stack(
+        [(x_px + 0.5) * (2.0 / width) - 1.0, (y_px + 0.5) * (2.0 / height) - 1.0], -1
+    )
+    image = image.expand(x_px.shape[0], -1, -1, -1)  # a view, no copy
+    sampled = F.grid_sample(
+        image, grid[:, None], mode="bilinear", padding_mode="border", align_corners=False
+    )
+    return sampled[:, :, 0]
 
 
 def gather_sample_px(image: torch.Tensor, where_px: torch.Tensor) -> torch.Tensor:
-    """Same contract and result as grid_sample_px, built from one-dimensional gathers."""
-    image_batch, channels, height, width = image.shape
+    """image (1 or B, C, H, W), where_px (B, H', W', 2) as x, y pixel centres -> (B, C, H', W'),
+    built from one-dimensional gathers."""
     batch, out_h, out_w = where_px.shape[0], where_px.shape[1], where_px.shape[2]
-    x = where_px[..., 0].clamp(0.0, width - 1.0).reshape(batch, -1)  # (B, N)
-    y = where_px[..., 1].clamp(0.0, height - 1.0).reshape(batch, -1)
+    x, y = where_px[..., 0].reshape(batch, -1), where_px[..., 1].reshape(batch, -1)  # (B, N)
+    return gather_sample_rows_px(image, x, y).reshape(batch, image.shape[1], out_h, out_w)
+
+
+def gather_sample_rows_px(
+    image: torch.Tensor, x_px: torch.Tensor, y_px: torch.Tensor
+) -> torch.Tensor:
+    """Same contract and result as grid_sample_rows_px, built from one-dimensional gathers."""
+    image_batch, channels, height, width = image.shape
+    batch = x_px.shape[0]
+    x = x_px.clamp(0.0, width - 1.0)  # (B, N)
+    y = y_px.clamp(0.0, height - 1.0)
     x0, y0 = torch.floor(x), torch.floor(y)
     wx, wy = (x - x0)[:, None], (y - y0)[:, None]  # (B, 1, N)
     x0i, y0i = x0.long(), y0.long()
@@ -48,4 +66,4 @@ def gather_sample_px(image: torch.Tensor, where_px: torch.Tensor) -> torch.Tenso
     bottom_left, bottom_right = take(y1i, x0i), take(y1i, x1i)
     top = top_left + (top_right - top_left) * wx
     bottom = bottom_left + (bottom_right - bottom_left) * wx
-    return (top + (bottom - top) * wy).reshape(batch, channels, out_h, out_w)
+    return top + (bottom - top) * wy
