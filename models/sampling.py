@@ -1,8 +1,9 @@
 """Bilinear sampling in pixel coordinates, two ways that give the same result.
 
-`grid_sample_rows_px` is torch's native kernel (fastest in torch). The gather samplers spell
+`grid_sample_px` is torch's native kernel (fastest in torch). The gather samplers spell
 bilinear interpolation out with index gathers, which onnxruntime's CPU kernels run several times
-faster than its GridSample. All use border padding (coordinates are clamped into the image
+faster than its GridSample. Each takes points as (B, H', W', 2) or, in its `_rows_` form, as
+separate x and y rows (B, N). All use border padding (coordinates are clamped into the image
 first) and accept an image batch of 1 (shared by every output) or of the positions' batch size.
 """
 
@@ -10,6 +11,13 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+
+def grid_sample_px(image: torch.Tensor, where_px: torch.Tensor) -> torch.Tensor:
+    """image (1 or B, C, H, W), where_px (B, H', W', 2) as x, y pixel centres -> (B, C, H', W')."""
+    batch, out_h, out_w = where_px.shape[0], where_px.shape[1], where_px.shape[2]
+    x, y = where_px[..., 0].reshape(batch, -1), where_px[..., 1].reshape(batch, -1)  # (B, N)
+    return grid_sample_rows_px(image, x, y).reshape(batch, image.shape[1], out_h, out_w)
 
 
 def grid_sample_rows_px(
@@ -30,8 +38,7 @@ def grid_sample_rows_px(
 
 
 def gather_sample_px(image: torch.Tensor, where_px: torch.Tensor) -> torch.Tensor:
-    """image (1 or B, C, H, W), where_px (B, H', W', 2) as x, y pixel centres -> (B, C, H', W'),
-    built from one-dimensional gathers."""
+    """Same contract and result as grid_sample_px, built from one-dimensional gathers."""
     batch, out_h, out_w = where_px.shape[0], where_px.shape[1], where_px.shape[2]
     x, y = where_px[..., 0].reshape(batch, -1), where_px[..., 1].reshape(batch, -1)  # (B, N)
     return gather_sample_rows_px(image, x, y).reshape(batch, image.shape[1], out_h, out_w)
