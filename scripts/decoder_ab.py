@@ -11,7 +11,6 @@ windows' gather and scatter excluded), then both exported to ONNX and run in onn
 
 # ruff: noqa: E402  (one compute thread before the engine imports)
 
-import importlib.util
 import sys
 import tempfile
 import time
@@ -21,6 +20,8 @@ import numpy as np
 import torch
 
 torch.set_num_threads(1)
+
+from eval_common import tree_decoder
 
 from engine.avatar.source import load_avatar
 from engine.bench.decoder import motion_sweep
@@ -33,10 +34,7 @@ OLD_TREE = Path(sys.argv[1])
 IMAGE = Path(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] else None
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 7
 
-spec = importlib.util.spec_from_file_location("old_decoder", OLD_TREE / "models" / "decoder.py")
-old_module = importlib.util.module_from_spec(spec)
-sys.modules["old_decoder"] = old_module  # dataclasses look their module up
-spec.loader.exec_module(old_module)
+old_module = tree_decoder(OLD_TREE)
 
 avatar = load_avatar(IMAGE)
 tensors = avatar_tensors(avatar)

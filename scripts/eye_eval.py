@@ -13,7 +13,6 @@ the old code (git archive) and at this tree: tests/face_metrics.py comes from th
 
 # ruff: noqa: E402  (one compute thread and the metrics module are set up before the engine imports)
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -23,10 +22,9 @@ import torch
 
 torch.set_num_threads(1)
 
-ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("face_metrics", ROOT / "tests" / "face_metrics.py")
-fm = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fm)
+from eval_common import OUT, face_metrics, portrait
+
+fm = face_metrics()
 from PIL import Image, ImageDraw
 
 from engine.avatar.landmarks import FaceModels
@@ -35,9 +33,6 @@ from engine.render.renderer import AvatarRenderer
 from models import face_topology as ft
 from models import motion_space as ms
 
-OUT = ROOT / "out"
-SHARED = ROOT.parent / "shared" / "data" / "portraits"
-EXTRA = OUT / "portraits"
 TAG = sys.argv[1]
 NAMES = sys.argv[2:] or [
     "astronaut.png",
@@ -49,11 +44,6 @@ NAMES = sys.argv[2:] or [
     "turned.png",
 ]
 models = FaceModels()
-
-
-def portrait(name: str) -> Path:
-    p = SHARED / name
-    return p if p.exists() else EXTRA / name
 
 
 def lm(frame):

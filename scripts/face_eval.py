@@ -16,7 +16,6 @@ turned head blinking, a nod; eye crops; mouth crops.
 
 # ruff: noqa: E402  (one compute thread and the metrics module are set up before the engine imports)
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -26,10 +25,9 @@ import torch
 
 torch.set_num_threads(1)
 
-ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("face_metrics", ROOT / "tests" / "face_metrics.py")
-fm = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fm)
+from eval_common import OUT, ROOT, face_metrics, portrait
+
+fm = face_metrics()
 from PIL import Image
 
 from engine.avatar.landmarks import FaceModels
@@ -46,18 +44,10 @@ eye_ratio, mouth_opening, iris_shift_iod, open_mouth_interior = (
     fm.open_mouth_interior,
 )
 
-OUT = ROOT / "out"
 OUT.mkdir(exist_ok=True)
-SHARED = ROOT.parent / "shared" / "data" / "portraits"
-EXTRA = OUT / "portraits"
 TAG = sys.argv[1]
 NAMES = sys.argv[2:] or ["astronaut.png", "mona_lisa.jpg", "mona_lisa_197px.jpg", "caricature.png"]
 models = FaceModels()
-
-
-def portrait(name):
-    p = SHARED / name
-    return p if p.exists() else EXTRA / name
 
 
 def speech_motion():

@@ -11,10 +11,8 @@ medians and their ratio. OLD_TREE: e.g. `git archive main | tar -x -C out/base`.
 # ruff: noqa: E402
 
 import argparse
-import importlib.util
 import io
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -23,21 +21,12 @@ import torch
 
 torch.set_num_threads(1)
 
+from eval_common import ROOT, tree_decoder
+
 from engine.avatar.prepared import PreparedAvatar
 from engine.render.renderer import avatar_tensors
 from models import decoder as new_decoder
 from models import motion_space as ms
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def load_old(tree: Path):  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("old_decoder", tree / "models" / "decoder.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["old_decoder"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def main() -> None:
@@ -50,7 +39,7 @@ def main() -> None:
     rig = avatar_tensors(avatar)
     motion = np.repeat(ms.with_fields(avatar.source_motion, jawOpen=0.5)[None], args.batch, 0)
     captured = {}
-    decoders = {"old": load_old(args.old_tree).FaceDecoder(), "new": new_decoder.FaceDecoder()}
+    decoders = {"old": tree_decoder(args.old_tree).FaceDecoder(), "new": new_decoder.FaceDecoder()}
     new = decoders["new"]
     original = new._mouth_layer
 

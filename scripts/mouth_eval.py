@@ -14,7 +14,6 @@ openings first: where the dark crescent showed). `--video` measures the shared r
 # ruff: noqa: E402  (one compute thread and the metrics module are set up before the engine imports)
 
 import argparse
-import importlib.util
 import json
 from pathlib import Path
 
@@ -23,11 +22,9 @@ import torch
 
 torch.set_num_threads(1)
 
-ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("face_metrics", ROOT / "tests" / "face_metrics.py")
-assert _spec is not None and _spec.loader is not None
-fm = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fm)
+from eval_common import OUT, ROOT, face_metrics, portrait
+
+fm = face_metrics()
 from PIL import Image
 
 from engine.avatar.landmarks import FaceModels
@@ -35,7 +32,6 @@ from engine.motion.retarget import retarget
 from models import face_topology as ft
 from models import motion_space as ms
 
-OUT = ROOT / "out"
 SHARED = ROOT.parent / "shared" / "data"
 HELDOUT = ROOT.parent / "motion" / "out" / "heldout"
 DEFAULT = ["astronaut.png", "mona_lisa.jpg", "mona_lisa_197px.jpg", "caricature.png"]
@@ -109,8 +105,7 @@ def main() -> None:
 
     results = {}
     for name in args.portraits or DEFAULT:
-        path = SHARED / "portraits" / name
-        avatar = prepare_avatar(path if path.exists() else OUT / "portraits" / name, models=models)
+        avatar = prepare_avatar(portrait(name), models=models)
         renderer = AvatarRenderer(avatar)
         own = avatar.source_motion
         stills = [
