@@ -9,15 +9,26 @@ first) and accept an image batch of 1 (shared by every output) or of the positio
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
+
+RowsSampler = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _at_points(
+    sample_rows: RowsSampler, image: torch.Tensor, where_px: torch.Tensor
+) -> torch.Tensor:
+    """A rows sampler at (B, H', W', 2) points -> (B, C, H', W')."""
+    batch, out_h, out_w = where_px.shape[0], where_px.shape[1], where_px.shape[2]
+    x, y = where_px[..., 0].reshape(batch, -1), where_px[..., 1].reshape(batch, -1)  # (B, N)
+    return sample_rows(image, x, y).reshape(batch, image.shape[1], out_h, out_w)
 
 
 def grid_sample_px(image: torch.Tensor, where_px: torch.Tensor) -> torch.Tensor:
     """image (1 or B, C, H, W), where_px (B, H', W', 2) as x, y pixel centres -> (B, C, H', W')."""
-    batch, out_h, out_w = where_px.shape[0], where_px.shape[1], where_px.shape[2]
-    x, y = where_px[..., 0].reshape(batch, -1), where_px[..., 1].reshape(batch, -1)  # (B, N)
-    return grid_sample_rows_px(image, x, y).reshape(batch, image.shape[1], out_h, out_w)
+    return _at_points(grid_sample_rows_px, image, where_px)
 
 
 def grid_sample_rows_px(
@@ -39,9 +50,7 @@ def grid_sample_rows_px(
 
 def gather_sample_px(image: torch.Tensor, where_px: torch.Tensor) -> torch.Tensor:
     """Same contract and result as grid_sample_px, built from one-dimensional gathers."""
-    batch, out_h, out_w = where_px.shape[0], where_px.shape[1], where_px.shape[2]
-    x, y = where_px[..., 0].reshape(batch, -1), where_px[..., 1].reshape(batch, -1)  # (B, N)
-    return gather_sample_rows_px(image, x, y).reshape(batch, image.shape[1], out_h, out_w)
+    return _at_points(gather_sample_rows_px, image, where_px)
 
 
 def gather_sample_rows_px(
