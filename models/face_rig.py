@@ -278,6 +278,15 @@ def with_drawn_gaze(motion: np.ndarray, shapes: list[EyeShape]) -> np.ndarray:
 EYE_GEOMETRY_COLUMNS = 17
 LID_ZONE_PER_BROW = 0.7  # the lid zone: this much of the way from the lash line to the brow
 LID_ZONE_MAX_PX = 22.0  # ... and no taller, so it stays inside the decoder's eye window
+# A white hat, light hair or a headscarf low over an eye is not lid skin: a colour brighter
+# than the face's skin by LID_COVER_BRIGHTER and LID_COVER_DISTANCE from it (relative to the
+# skin's brightness; a straw brim over brown skin is 0.4-0.6). The lid zone stops
+# LID_COVER_MARGIN_PX below it and the closed lid's colour leaves it out: a closing lid
+# dragged it down over the eye. (Colours near the skin's, or darker, are left to the brow
+# rule: a lash liner or a photo's crease is as far from the skin as dark hair is.)
+LID_COVER_BRIGHTER = 1.3
+LID_COVER_DISTANCE = 0.35
+LID_COVER_MARGIN_PX = 3  # the zone stops this far below the first covered row (its soft edge)
 
 
 def _curve_fit(contour: np.ndarray, x0: float, x1: float) -> np.ndarray:
@@ -329,7 +338,9 @@ def eye_geometry(image: np.ndarray, shapes: list[EyeShape], landmarks_px: np.nda
     """(2, EYE_GEOMETRY_COLUMNS) float32: lids, lid zone and iris of the left and right eye.
 
     The lid zone is the skin between the lash line and the brow that a closing lid drags
-    down: LID_ZONE_PER_BROW of the lid-to-brow distance at the eye's middle."""
+    down: LID_ZONE_PER_BROW of the lid-to-brow distance at the eye's middle, and below
+    anything covering the lid (_covers)."""
+    skin = _face_skin(image, landmarks_px)
     rows = []
     for shape, brow_ids in zip(shapes, (ft.BROW_LEFT_LOWER, ft.BROW_RIGHT_LOWER), strict=True):
         upper, lower = shape.upper, shape.lower
@@ -338,6 +349,8 @@ def eye_geometry(image: np.ndarray, shapes: list[EyeShape], landmarks_px: np.nda
         lid_y = float(np.interp(mid_x, *_sorted(upper)))
         brow_y = float(np.interp(mid_x, *_sorted(landmarks_px[list(brow_ids), :2])))
         zone = float(np.clip(LID_ZONE_PER_BROW * (lid_y - brow_y), 2.0, LID_ZONE_MAX_PX))
+        if not shape.drawn:
+            zone = min(zone, _uncovered_height(image, shape, skin))
         centre = shape.iris_centre
         if shape.drawn:  # segmented already, as the darker part of the drawn opening
             radius = shape.iris_radius
@@ -376,11 +389,43 @@ def _eye_colours(image: np.ndarray, shapes: list[EyeShape]) -> np.ndarray:
     return np.asarray(sclera + irises, np.float32)
 
 
-def _lid_colours(image: np.ndarray, shapes: list[EyeShape]) -> np.ndarray:
+def _face_skin(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
+    """(3,) the face's skin colour, 0..255: the median inside the face oval."""
+    face = _polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], CROP_PX)
+    pixels = image[face] if face.any() else image.reshape(-1, 3)
+    return np.asarray(np.median(pixels.astype(np.float32), axis=0))
+
+
+def _covers(colours: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """(...) bool: colours (..., 3) that cover the face rather than show its skin (see
+    LID_COVER_BRIGHTER)."""
+    colours = colours.astype(np.float32)
+    distance = np.linalg.norm(colours - skin, axis=-1) / (np.linalg.norm(skin) + 30.0)
+    brighter = colours.sum(-1) > LID_COVER_BRIGHTER * float(skin.sum())
+    return np.asarray(brighter & (distance > LID_COVER_DISTANCE))
+
+
+def _uncovered_height(image: np.ndarray, shape: EyeShape, skin: np.ndarray) -> float:
+    """px above the lash line (2 to LID_ZONE_MAX_PX) before the lid is covered, row by row
+    up over the middle half of the eye (its median colour, _covers)."""
+    x0, x1 = float(shape.upper[:, 0].min()), float(shape.upper[:, 0].max())
+    columns = np.arange(round(x0 + 0.25 * (x1 - x0)), round(x0 + 0.75 * (x1 - x0)) + 1)
+    columns = np.clip(columns, 0, CROP_PX - 1)
+    lash_y = np.interp(columns, *_sorted(shape.upper))
+    for height in range(1, int(LID_ZONE_MAX_PX) + 1):
+        rows = np.clip(np.round(lash_y - height), 0, CROP_PX - 1).astype(int)
+        if _covers(np.median(image[rows, columns], axis=0), skin):
+            return float(max(height - LID_COVER_MARGIN_PX, 2))
+    return LID_ZONE_MAX_PX
+
+
+def _lid_colours(image: np.ndarray, shapes: list[EyeShape], landmarks_px: np.ndarray) -> np.ndarray:
     """(2, 3) skin colour just above each eye (left, right): what a closed lid shows.
 
-    The mean over a band above the lid; over a drawn eye the median of its lighter half, since
-    the band there takes in the thick lash line that a closed lid moves down, not lid skin."""
+    The mean over a band above the lid, leaving out what covers it (_covers); over a drawn
+    eye the median of its lighter half, since the band there takes in the thick lash line
+    that a closed lid moves down, not lid skin."""
+    skin = _face_skin(image, landmarks_px)
     colours = []
     for shape in shapes:
         lid = shape.upper
@@ -391,6 +436,8 @@ def _lid_colours(image: np.ndarray, shapes: list[EyeShape]) -> np.ndarray:
         if shape.drawn:  # the lighter half: skin, not the lash line or hair over it
             luma = pixels.mean(-1)
             pixels = pixels[luma >= np.median(luma)]
+        elif (~_covers(pixels, skin)).sum() >= 4:
+            pixels = pixels[~_covers(pixels, skin)]
         colours.append(np.median(pixels, axis=0) / 255.0 if shape.drawn else pixels.mean(0) / 255.0)
     return np.asarray(colours, np.float32)
 
@@ -526,7 +573,7 @@ def build_rig(
             [
                 _palette(image, landmarks_px),
                 _eye_colours(image, shapes),
-                _lid_colours(image, shapes),
+                _lid_colours(image, shapes, landmarks_px),
             ]
         ),
         # (9, 3): teeth, cavity, tongue, left/right sclera, left/right iris, left/right lid

@@ -240,3 +240,30 @@ def test_a_smile_keeps_its_upper_teeth_as_the_jaw_opens(rig) -> None:  # type: i
         f"opening the jaw left {teeth_open:.2f} of the smile's teeth area tooth-like "
         f"({teeth_still:.2f} at rest)"
     )
+
+
+def test_a_closing_lid_does_not_drag_a_hat_brim_down_over_the_eye(
+    prepared_avatar: Callable[[str], PreparedAvatar],
+) -> None:
+    """A bright brim painted just above one eye (a white hat or headscarf low over the face)
+    stays above it: the closed lid shows skin, not the brim pulled down over the eye."""
+    import dataclasses
+
+    from models import face_rig
+
+    avatar = prepared_avatar("astronaut.png")
+    image = avatar.image.copy()
+    upper = avatar.landmarks_px[list(ft.EYE_RIGHT_UPPER), :2]
+    lower = avatar.landmarks_px[list(ft.EYE_RIGHT_LOWER), :2]
+    x0, x1 = int(upper[:, 0].min()) - 6, int(upper[:, 0].max()) + 6
+    lash_y, low_y = int(upper[:, 1].min()), int(lower[:, 1].max())
+    brim = np.array([245, 245, 240], np.uint8)
+    image[: lash_y - 6, x0:x1] = brim
+    rig = face_rig.build_rig(image, avatar.landmarks_px, avatar.person_alpha, avatar.source_motion)
+    hatted = dataclasses.replace(avatar, image=image, rig=rig)
+    closed = AvatarRenderer(hatted).render(
+        ms.with_fields(avatar.source_motion, eyeBlinkLeft=1.0, eyeBlinkRight=1.0)
+    )[0]
+    below_brim = closed[lash_y - 6 : low_y + 1, x0:x1]
+    distance = np.linalg.norm(below_brim.reshape(-1, 3).astype(np.float32) - brim, axis=-1)
+    assert np.mean(distance < 40.0) < 0.01, "the brim is pulled down over the closed eye"
