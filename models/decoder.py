@@ -58,7 +58,7 @@ AVATAR_INPUTS = (
     "basis",  # (K + 1, N * 3): one field per non-rigid coefficient, then jaw closing
     "center",  # (3,)
     "mouth",  # (4,) source mouth width px, inner-lip gap px, 0..1 its upper teeth showing,
-    # 0..1 how flat its art is (face_rig._flatness)
+    # 0..1 how flat its art is (face_rig.flatness)
     "palette",  # (9, 3) teeth, cavity, tongue, left/right sclera, iris and lid colours, 0..1
     "seam_fit",  # (5, S) least-squares quartic through the S lip-seam points
     "eye_geometry",  # (2, 17) per eye: x0, x1, upper/lower lid quartics, lid zone, iris x, y, r,

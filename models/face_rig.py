@@ -469,7 +469,7 @@ def _shows_upper_teeth(image: np.ndarray, landmarks_px: np.ndarray) -> float:
     return float(np.clip((teeth & inner).sum() / inner.sum() / 0.5, 0.0, 1.0))
 
 
-def _flatness(image: np.ndarray, landmarks_px: np.ndarray) -> float:
+def flatness(image: np.ndarray, landmarks_px: np.ndarray) -> float:
     """0..1: how far the portrait is flat art (anime, cel shading): the share of its skin
     pixels that differ from their right and lower neighbours by at most one level, rising
     from 0.3 (photos and paintings: 0.01-0.2, a smooth vector cartoon ~0.45) to 0.7 (~1)."""
@@ -565,7 +565,7 @@ def build_rig(
         "basis": basis.reshape(len(basis), -1).astype(np.float32),  # (K+1, N*3)
         "center": m.center.astype(np.float32),  # (3,)
         "mouth": np.array(
-            [m.mouth_width, max(gap_px, 0.0), teeth_shown, _flatness(image, landmarks_px)],
+            [m.mouth_width, max(gap_px, 0.0), teeth_shown, flatness(image, landmarks_px)],
             dtype=np.float32,
         ),  # (4,) mouth width px, inner-lip gap px, 0..1 its upper teeth showing, flat art
         "seam_fit": _seam_fit(seam),  # (5, 11)

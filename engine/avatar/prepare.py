@@ -36,7 +36,7 @@ from engine.avatar.landmarks import (
 )
 from engine.avatar.prepared import CROP_SIZE_PX, PreparedAvatar
 from engine.errors import AvatarError
-from models import face_rig
+from models import drawn_mouth, face_rig
 from models import face_topology as topo
 
 MIN_FACE_WIDTH_PX = 40  # face-oval width in the source; the 197 px Mona Lisa's face is ~96 px
@@ -77,6 +77,7 @@ def prepare_avatar(
     crop = fit_inside(crop_square(source_landmarks), rgb, source_landmarks)
     image = warp_square(extend_below(rgb, crop, source_landmarks), crop.transform(), CROP_SIZE_PX)
     landmarks = crop_landmarks(models, image, apply_transform(crop.transform(), source_landmarks))
+    landmarks = drawn_mouth.fit_drawn_mouth(image, landmarks)  # flat art: onto its drawn mouth
     alpha = person_alpha(models, image, landmarks)
     shapes = face_rig.eye_shapes(image, landmarks)
     source_motion = np.asarray(

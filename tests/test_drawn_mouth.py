@@ -1,0 +1,59 @@
+"""The mouth of flat art opens where it is drawn (models/drawn_mouth.py): on the anime portrait
+the face mesh lays its lips wider than the drawn mouth and off to one side, and the jaw opened
+a cavity half on the bare skin beside it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.avatar.prepared import PreparedAvatar
+from engine.render.renderer import AvatarRenderer
+from models import motion_space as ms
+from tests.drawn_portrait import draw_anime_portrait
+
+MOUTH_FILL = np.array([150, 60, 70], np.float32)  # the drawn open mouth's colour
+OUTLINE = np.array([40, 28, 30], np.float32)  # its outline and the line over it
+
+
+@pytest.fixture(scope="module")
+def anime(tmp_path_factory: pytest.TempPathFactory) -> PreparedAvatar:
+    from engine.avatar.prepare import prepare_avatar  # mediapipe
+
+    path = tmp_path_factory.mktemp("drawn") / "anime.png"
+    draw_anime_portrait().save(path)
+    return prepare_avatar(path)
+
+
+def _columns(mask: np.ndarray) -> tuple[float, float, float]:
+    """(left, right, middle) x of a mask's pixels."""
+    xs = np.nonzero(mask)[1]
+    return float(xs.min()), float(xs.max()), float(xs.mean())
+
+
+def test_the_jaw_opens_the_mouth_as_drawn(anime: PreparedAvatar) -> None:
+    image = anime.image.astype(np.float32)
+    fill = np.abs(image - MOUTH_FILL).max(-1) < 30.0
+    rows, columns = np.nonzero(fill)
+    drawn = fill | (np.abs(image - OUTLINE).max(-1) < 30.0)  # with its outline, round the fill
+    around = np.zeros_like(drawn)
+    around[rows.min() - 8 : rows.max() + 6, columns.min() - 20 : columns.max() + 20] = True
+    left, right, middle = _columns(drawn & around)
+    width = right - left
+    renderer = AvatarRenderer(anime)
+    shut = renderer.render(ms.with_fields(anime.source_motion, jawOpen=0.0))[0]
+    opened = renderer.render(ms.with_fields(anime.source_motion, jawOpen=1.0))[0]
+    changed = np.abs(opened.astype(np.int16) - shut.astype(np.int16)).max(-1) > 40
+    near = np.zeros_like(changed)  # round the mouth: not the jaw's outline moving
+    near[
+        int(rows.min()) - 10 : int(rows.max() + 0.5 * width),
+        int(left - width) : int(right + width),
+    ] = True
+    c_left, c_right, c_middle = _columns(changed & near)
+    assert abs(c_middle - middle) < 0.25 * width, (
+        f"the mouth opened {c_middle - middle:+.0f} px from the drawn mouth's middle "
+        f"({width:.0f} px wide)"
+    )
+    assert c_left > left - 0.25 * width and c_right < right + 0.25 * width, (
+        f"the opening spans x {c_left:.0f}-{c_right:.0f}, the drawn mouth {left:.0f}-{right:.0f}"
+    )
