@@ -70,9 +70,9 @@ def find_drawn_eye(
     # the ones that overlap the mesh's opening are this eye's.
     edge = np.zeros_like(light)
     edge[[0, -1], :], edge[:, [0, -1]] = True, True
-    enclosed = light & ~_flood(light & edge, light)
+    enclosed = light & ~flood(light & edge, light)
     mesh_box = _fill_polygon(mesh_opening - [bx0, by0], light.shape)
-    enclosed = _flood(enclosed & mesh_box, enclosed)
+    enclosed = flood(enclosed & mesh_box, enclosed)
     ix, iy = np.round(mesh_iris[0] - [bx0, by0]).astype(int)
     most = MAX_AREA_PER_WIDTH2 * width * width
 
@@ -139,7 +139,7 @@ def _flat_eye_pieces(box: np.ndarray, luma: np.ndarray, mesh_opening: np.ndarray
     for key in found[counts >= EDGE_COLOUR_SHARE * len(rim)]:
         colour = np.median(rim[keys == key], axis=0)
         alike = np.abs(rgb - colour).max(-1) < FLAT_STEP
-        outside |= _flood(edge & alike, alike)
+        outside |= flood(edge & alike, alike)
     chroma = rgb.max(-1) - rgb.min(-1)
     stroke = (luma < STROKE_OF_BRIGHT * float(np.percentile(luma, 95))) & (chroma < STROKE_CHROMA)
     rest = _dilate(_erode(~outside & ~stroke, 1), 1) & ~outside & ~stroke
@@ -147,7 +147,7 @@ def _flat_eye_pieces(box: np.ndarray, luma: np.ndarray, mesh_opening: np.ndarray
     y0, y1 = mesh_opening[:, 1].min(), mesh_opening[:, 1].max()
     near = np.zeros_like(rest)
     near[max(int(y0), 0) : int(y1) + 1, max(int(x0), 0) : int(x1) + 1] = True
-    pieces = _flood(rest & near, rest)
+    pieces = flood(rest & near, rest)
     if pieces.sum() < 8:
         return pieces
     # And the pieces just beside them: the sclera left and right of a dark iris's rim.
@@ -156,11 +156,11 @@ def _flat_eye_pieces(box: np.ndarray, luma: np.ndarray, mesh_opening: np.ndarray
     for step in range(1, PIECE_GAP_PX + 1):
         beside[:, step:] |= hull[:, :-step]
         beside[:, :-step] |= hull[:, step:]
-    pieces = _flood(rest & beside, rest)
+    pieces = flood(rest & beside, rest)
     # Their thin ends too (the white tapering into an eye's corners), where light: the rims
     # along the strokes are mid-grey.
     light = ~outside & ~stroke & (luma >= IRIS_OF_SCLERA * float(np.percentile(luma, 95)))
-    return pieces | _flood(pieces & light, light)
+    return pieces | flood(pieces & light, light)
 
 
 def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -201,7 +201,7 @@ def _iris(
     return centre, float(0.5 * max(right - left, bottom - top) + 0.5)
 
 
-def _flood(seeds: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+def flood(seeds: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     """The `allowed` pixels 4-connected to `seeds` (both (H, W) bool)."""
     region = seeds & allowed
     while True:

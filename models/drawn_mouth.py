@@ -9,11 +9,11 @@ differ from the skin round the mesh's mouth, not joined to the face's outline or
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from models import face_topology as ft
-from models.face_rig import flatness
+from models.drawn_eye import flood
+from models.face_rig import flatness, polygon_mask
 
 FLAT_ART = 0.9  # face_rig.flatness at or above which the art is flat (photos 0, manga ~0.8)
 INK_DISTANCE = 60.0  # RGB distance from the skin colour that is drawn (lines, lips, mouth)
@@ -43,33 +43,26 @@ def drawn_mouth_box(image: np.ndarray, landmarks_px: np.ndarray) -> tuple[float,
     by1 = min(int(my1 + SEARCH_BELOW * width), size)
     if bx1 - bx0 < 8 or by1 - by0 < 8:
         return None
-    face = np.zeros(image.shape[:2], np.uint8)
-    cv2.fillPoly(face, [np.round(landmarks_px[list(ft.FACE_OVAL), :2]).astype(np.int32)], 1)
-    lips = np.zeros_like(face)
-    cv2.fillPoly(lips, [np.round(outer).astype(np.int32)], 1)
-    skin_pixels = image[(face > 0) & (lips == 0)]
+    face = polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], size)
+    lips = polygon_mask(outer, size)
+    skin_pixels = image[face & ~lips]
     if len(skin_pixels) < 16:
         return None
     skin = np.median(skin_pixels.astype(np.float32), axis=0)
     box = image[by0:by1, bx0:bx1].astype(np.float32)
-    ink = (np.linalg.norm(box - skin, axis=-1) > INK_DISTANCE).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    on_lips = np.unique(labels[(lips[by0:by1, bx0:bx1] > 0) & (ink > 0)])
-    h, w = ink.shape
-    keep = []
-    for label in on_lips[on_lips > 0]:
-        x, y, cw, ch, _area = stats[label]
-        if x == 0 or y == 0 or x + cw >= w or y + ch >= h:
-            continue  # the face's outline, hair or clothes running through the box
-        keep.append(stats[label])
-    if not keep:
+    ink = np.linalg.norm(box - skin, axis=-1) > INK_DISTANCE
+    edge = np.zeros_like(ink)
+    edge[[0, -1], :], edge[:, [0, -1]] = True, True
+    ink &= ~flood(ink & edge, ink)  # not the face's outline, hair or clothes running through
+    drawn = flood(ink & lips[by0:by1, bx0:bx1], ink)  # the marks on the mesh's lips
+    if not drawn.any():
         return None
-    kept = np.asarray(keep)
+    rows, columns = np.nonzero(drawn)
     return (
-        float(bx0 + kept[:, 0].min()),
-        float(bx0 + (kept[:, 0] + kept[:, 2]).max()),
-        float(by0 + kept[:, 1].min()),
-        float(by0 + (kept[:, 1] + kept[:, 3]).max()),
+        float(bx0 + columns.min()),
+        float(bx0 + columns.max() + 1),
+        float(by0 + rows.min()),
+        float(by0 + rows.max() + 1),
     )
 
 

@@ -136,7 +136,7 @@ def _depth(
     return z.astype(np.float32)
 
 
-def _polygon_mask(polygon_xy: np.ndarray, size: int) -> np.ndarray:
+def polygon_mask(polygon_xy: np.ndarray, size: int) -> np.ndarray:
     """Even-odd fill of a closed polygon over a size x size pixel grid (pixel centres)."""
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
     inside = np.zeros((size, size), dtype=bool)
@@ -153,11 +153,11 @@ TYPICAL_SKIN_HUE = np.array([1.22, 0.97, 0.81])  # rgb over its mean, of skin in
 def _palette(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     """(3, 3) float colours in [0, 1]: teeth, cavity, tongue, matched to the portrait's light."""
     rgb = image.astype(np.float32) / 255.0
-    face = _polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], CROP_PX)
-    outer = _polygon_mask(
+    face = polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], CROP_PX)
+    outer = polygon_mask(
         landmarks_px[list(ft.LIPS_OUTER_UPPER + ft.LIPS_OUTER_LOWER[::-1]), :2], CROP_PX
     )
-    inner = _polygon_mask(
+    inner = polygon_mask(
         landmarks_px[list(ft.LIPS_INNER_UPPER + ft.LIPS_INNER_LOWER[::-1]), :2], CROP_PX
     )
     skin = rgb[face & ~outer].mean(0)
@@ -241,7 +241,7 @@ def eye_shapes(image: np.ndarray, landmarks_px: np.ndarray) -> list[EyeShape]:
             )
             continue
         radius = float(np.mean(np.linalg.norm(iris[1:] - iris[0], axis=1)))
-        opening = _polygon_mask(contour, CROP_PX)
+        opening = polygon_mask(contour, CROP_PX)
         shapes.append(EyeShape(upper, lower, opening, iris[0], radius, False))
     return shapes
 
@@ -391,7 +391,7 @@ def _eye_colours(image: np.ndarray, shapes: list[EyeShape]) -> np.ndarray:
 
 def _face_skin(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     """(3,) the face's skin colour, 0..255: the median inside the face oval."""
-    face = _polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], CROP_PX)
+    face = polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], CROP_PX)
     pixels = image[face] if face.any() else image.reshape(-1, 3)
     return np.asarray(np.median(pixels.astype(np.float32), axis=0))
 
@@ -431,7 +431,7 @@ def _lid_colours(image: np.ndarray, shapes: list[EyeShape], landmarks_px: np.nda
         lid = shape.upper
         height = max(float(np.ptp(lid[:, 0])) * 0.25, 2.0)
         band = np.concatenate([lid - [0, height], lid[::-1] - [0, 0.3 * height]])
-        mask = _polygon_mask(band, CROP_PX)
+        mask = polygon_mask(band, CROP_PX)
         pixels = (image[mask] if mask.any() else image.reshape(-1, 3)).astype(np.float32)
         if shape.drawn:  # the lighter half: skin, not the lash line or hair over it
             luma = pixels.mean(-1)
@@ -445,10 +445,10 @@ def _lid_colours(image: np.ndarray, shapes: list[EyeShape], landmarks_px: np.nda
 def _tooth_like(image: np.ndarray, landmarks_px: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(H, W) bool masks: inside the inner lips, and tooth-like (bright and less saturated
     than the face's skin, as tests/face_metrics.py counts teeth)."""
-    inner = _polygon_mask(
+    inner = polygon_mask(
         landmarks_px[list(ft.LIPS_INNER_UPPER + ft.LIPS_INNER_LOWER[::-1]), :2], CROP_PX
     )
-    face = _polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], CROP_PX)
+    face = polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], CROP_PX)
     rgb = image.astype(np.float32)
     luma = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
     saturation = (rgb.max(-1) - rgb.min(-1)) / np.maximum(rgb.max(-1), 1.0)
@@ -473,8 +473,8 @@ def flatness(image: np.ndarray, landmarks_px: np.ndarray) -> float:
     """0..1: how far the portrait is flat art (anime, cel shading): the share of its skin
     pixels that differ from their right and lower neighbours by at most one level, rising
     from 0.3 (photos and paintings: 0.01-0.2, a smooth vector cartoon ~0.45) to 0.7 (~1)."""
-    face = _polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], CROP_PX)
-    outer = _polygon_mask(
+    face = polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], CROP_PX)
+    outer = polygon_mask(
         landmarks_px[list(ft.LIPS_OUTER_UPPER + ft.LIPS_OUTER_LOWER[::-1]), :2], CROP_PX
     )
     rgb = image.astype(np.int16)

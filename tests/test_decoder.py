@@ -132,9 +132,9 @@ def test_gaze_moves_the_irises(rig) -> None:  # type: ignore[no-untyped-def]
 def test_own_motion_reproduces_the_portrait(rig) -> None:  # type: ignore[no-untyped-def]
     _, renderer, _, avatar = rig
     frame = renderer.render(avatar.source_motion)[0]
-    from models.face_rig import _polygon_mask
+    from models.face_rig import polygon_mask
 
-    face = _polygon_mask(avatar.landmarks_px[list(ft.FACE_OVAL), :2], 512)
+    face = polygon_mask(avatar.landmarks_px[list(ft.FACE_OVAL), :2], 512)
     assert psnr_db(frame, avatar.image, face) >= 35.0
 
 
