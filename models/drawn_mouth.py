@@ -9,6 +9,8 @@ differ from the skin round the mesh's mouth, not joined to the face's outline or
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from models import face_topology as ft
@@ -20,18 +22,31 @@ INK_DISTANCE = 60.0  # RGB distance from the skin colour that is drawn (lines, l
 # The search box round the mesh's outer lips, in mouth widths: beside, below; above it stops
 # halfway from the nose tip to the lips.
 SEARCH_BESIDE, SEARCH_BELOW = 0.5, 0.6
-MIN_MISFIT = 0.12  # of the mouth's width: a mesh mouth nearer the drawn one than this stays
-MIN_HEIGHT = 0.12  # of the drawn mouth's width: the lips a mouth drawn as a line gets
+# A mesh mouth nearer the drawn one than these (in mouth widths) stays: its corners across,
+# its lip seam up or down from the drawn mouth's extent.
+MIN_MISFIT, MIN_SEAM_MISFIT = 0.12, 0.05
+MIN_HEIGHT = 0.06  # of the drawn mouth's width: the lower lip a mouth drawn as a line gets
 LIP_IDS = sorted(
     set(ft.LIPS_OUTER_UPPER + ft.LIPS_OUTER_LOWER + ft.LIPS_INNER_UPPER + ft.LIPS_INNER_LOWER)
 )
 OUTER = list(ft.LIPS_OUTER_UPPER + ft.LIPS_OUTER_LOWER[::-1])
 
 
-def drawn_mouth_box(image: np.ndarray, landmarks_px: np.ndarray) -> tuple[float, ...] | None:
-    """(x0, x1, y0, y1) px of the drawn mouth round the mesh's lips, or None where none is
-    found: the marks off the skin's colour that overlap the mesh's outer lips and do not run
-    to the search box's edge."""
+@dataclass(frozen=True)
+class DrawnMouth:
+    """Where flat art drew its mouth, px: from x0 to x1, from its top over its middle third
+    (the line where its lips meet, or the top of the open shape it drew) down to bottom."""
+
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+
+
+def find_drawn_mouth(image: np.ndarray, landmarks_px: np.ndarray) -> DrawnMouth | None:
+    """The drawn mouth round the mesh's lips, or None where none is found: the marks off the
+    skin's colour that overlap the mesh's outer lips and do not run to the search box's
+    edge."""
     outer = landmarks_px[OUTER, :2]
     mx0, mx1 = float(outer[:, 0].min()), float(outer[:, 0].max())
     my1 = float(outer[:, 1].max())
@@ -58,35 +73,50 @@ def drawn_mouth_box(image: np.ndarray, landmarks_px: np.ndarray) -> tuple[float,
     if not drawn.any():
         return None
     rows, columns = np.nonzero(drawn)
-    return (
-        float(bx0 + columns.min()),
-        float(bx0 + columns.max() + 1),
-        float(by0 + rows.min()),
-        float(by0 + rows.max() + 1),
+    left, right = int(columns.min()), int(columns.max()) + 1
+    third = max((right - left) // 3, 1)
+    middle = (columns >= left + third) & (columns < right - third)
+    top = rows[middle].min() if middle.any() else rows.min()
+    return DrawnMouth(
+        x0=float(bx0 + left),
+        x1=float(bx0 + right),
+        top=float(by0 + top),
+        bottom=float(by0 + rows.max() + 1),
     )
 
 
 def fit_drawn_mouth(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     """landmarks_px (478, 3) with the lips moved onto flat art's drawn mouth (a copy), or as
-    they are on other art, or where the mesh's mouth already lies on the drawn one."""
+    they are on other art, or where the mesh's mouth already lies on the drawn one.
+
+    Across, the mesh's mouth spans the drawn one. Up and down, the mesh's lip seam stays where
+    it lies inside the drawn mouth (drawn lips' seam line, or an open shape's top), and moves
+    to the nearer end of it where it lies outside; the lips above and below it reach the
+    drawn mouth's top and bottom (a mouth drawn as a line gets thin lips)."""
     if flatness(image, landmarks_px) < FLAT_ART:
         return landmarks_px
-    drawn = drawn_mouth_box(image, landmarks_px)
+    drawn = find_drawn_mouth(image, landmarks_px)
     if drawn is None:
         return landmarks_px
-    dx0, dx1, dy0, dy1 = drawn
     outer = landmarks_px[OUTER, :2]
     mx0, mx1 = float(outer[:, 0].min()), float(outer[:, 0].max())
     my0, my1 = float(outer[:, 1].min()), float(outer[:, 1].max())
-    width = mx1 - mx0
-    misfit = max(abs(dx0 - mx0), abs(dx1 - mx1), abs(0.5 * (dy0 + dy1 - my0 - my1)))
-    if misfit < MIN_MISFIT * width or dx1 - dx0 < 0.25 * width:
+    seam_y = float(landmarks_px[[ft.INNER_LIP_UPPER_MID, ft.INNER_LIP_LOWER_MID], 1].mean())
+    width, drawn_width = mx1 - mx0, drawn.x1 - drawn.x0
+    thin = MIN_HEIGHT * drawn_width
+    new_seam_y = float(np.clip(seam_y, drawn.top, max(drawn.bottom - thin, drawn.top)))
+    misfit = max(abs(drawn.x0 - mx0), abs(drawn.x1 - mx1)) / MIN_MISFIT
+    misfit = max(misfit, abs(new_seam_y - seam_y) / MIN_SEAM_MISFIT)
+    if misfit < width:
         return landmarks_px
-    height = max(dy1 - dy0, MIN_HEIGHT * (dx1 - dx0))
-    centre_y = 0.5 * (dy0 + dy1)
+    if not (0.25 * width <= drawn_width <= 2.0 * width and drawn.bottom - drawn.top <= width):
+        return landmarks_px  # not a mouth: a speck, or marks joined up round it
+    up = max(new_seam_y - drawn.top, thin) / max(seam_y - my0, 1.0)
+    down = max(drawn.bottom - new_seam_y, thin) / max(my1 - seam_y, 1.0)
     out = landmarks_px.copy()
     points = out[LIP_IDS, :2]
-    points[:, 0] = dx0 + (points[:, 0] - mx0) * (dx1 - dx0) / width
-    points[:, 1] = centre_y + (points[:, 1] - 0.5 * (my0 + my1)) * height / max(my1 - my0, 1.0)
+    points[:, 0] = drawn.x0 + (points[:, 0] - mx0) * drawn_width / width
+    offset = points[:, 1] - seam_y
+    points[:, 1] = new_seam_y + offset * np.where(offset < 0.0, up, down)
     out[LIP_IDS, :2] = points
     return out
