@@ -273,7 +273,16 @@ def _area(box: tuple[int, int, int, int]) -> int:
     return (box[1] - box[0]) * (box[3] - box[2])
 
 
-def _ramp(x: torch.Tensor, width: float) -> torch.Tensor:
+MOUTH_SOFT_EDGE_PX = 1.5  # the mouth interior's edge is this much wider on art that is not flat
+# The mouth interior takes on the portrait's grain (a photo's noise, a painting's craquelure):
+# a fixed noise pattern, its strength this many times the mean local deviation of the green
+# channel round it (each pixel from its 3x3 mean, each capped at MOUTH_GRAIN_CAP levels, so
+# the lips' edges count little), none on flat art. A clean interior read as pasted on.
+MOUTH_GRAIN_PER_DEVIATION = 1.2
+MOUTH_GRAIN_CAP = 8.0
+
+
+def _ramp(x: torch.Tensor, width: float | torch.Tensor) -> torch.Tensor:
     """0 for x <= 0, rising linearly to 1 at x = width: zero area when two edges coincide."""
     return torch.clamp(x / width, 0.0, 1.0)
 
@@ -343,6 +352,9 @@ class FaceDecoder(nn.Module):
         self.register_buffer("mouth_offsets", _window_offsets(c.mouth_window_px), persistent=False)
         profile_u = torch.linspace(0.0, 1.0, MOUTH_PROFILE_SAMPLES)[None]  # (1, L)
         self.register_buffer("mouth_profile_u", profile_u, persistent=False)
+        rows, cols = c.mouth_window_px
+        noise = torch.randn(1, 1, rows * cols, generator=torch.Generator().manual_seed(0))
+        self.register_buffer("mouth_grain", noise, persistent=False)  # (1, 1, Pm) N(0, 1)
         self.register_buffer("teeth_profile", _teeth_profile(profile_u), persistent=False)
         self.register_buffer("eye_offsets", _window_offsets(c.eye_window_px), persistent=False)
         self.register_buffer("halfway", torch.tensor(_HALFWAY), persistent=False)
@@ -753,12 +765,23 @@ class FaceDecoder(nn.Module):
             weights, inside = self._mouth_layer(mouth_px, seams_xy, mouth, seam_fit)
         # Channel-major (B, 3, Pm), the frame's own layout: the blend broadcasting a (B, Pm, 1)
         # weight over (B, Pm, 3) and the (Pm, 3) x (3, 3) product cost several times as much.
+        grain = self._grain(colour[..., 1], mouth) * inside[:, None]  # (B, 1, Pm)
         colour = torch.addcmul(
-            palette[:, :3].transpose(1, 2) @ weights.transpose(1, 2),
+            palette[:, :3].transpose(1, 2) @ weights.transpose(1, 2) + grain,
             colour.transpose(1, 2),
             (1.0 - inside)[:, None],
         )
         return mouth_at.put(frame, colour.transpose(1, 2))
+
+    def _grain(self, green: torch.Tensor, mouth: torch.Tensor) -> torch.Tensor:
+        """(B, 1, Pm) the portrait's grain for the mouth window, from its green channel there
+        (B, Pm) before the interior is painted (MOUTH_GRAIN_PER_DEVIATION)."""
+        rows, cols = self.config.mouth_window_px
+        plane = green.reshape(-1, 1, rows, cols)
+        local = F.avg_pool2d(plane, 3, stride=1, padding=1, count_include_pad=False)
+        deviation = torch.clamp(torch.abs(plane - local), max=MOUTH_GRAIN_CAP)
+        level = deviation.mean(dim=(1, 2, 3))[:, None, None] * MOUTH_GRAIN_PER_DEVIATION
+        return level * (1.0 - mouth[:, 3:4, None]) * self.mouth_grain
 
     def _eye_layer(
         self,
@@ -1041,7 +1064,10 @@ class FaceDecoder(nn.Module):
         else:  # torch: contiguous profiles, each op on a strided one cost twice as much
             at = table.index_select(1, index.reshape(-1)).reshape(channels, batch, -1)
         below_upper, above_lower = d - at[0], at[1] - d
-        inside = _ramp(below_upper, 1.5) * _ramp(above_lower, 1.5) * at[2]
+        # Drawn art's lips end in a hard line; a photo's or a painting's blend over a few px
+        # (a 1.5 px edge cut the interior out like a sticker on the Mona Lisa's soft paint).
+        edge_px = 1.5 + MOUTH_SOFT_EDGE_PX * (1.0 - mouth[:, 3:4])  # (A, 1)
+        inside = _ramp(below_upper, edge_px) * _ramp(above_lower, edge_px) * at[2]
         weights = self._interior_weights(at, below_upper, above_lower, mouth)
         return weights * inside[..., None], inside
 
