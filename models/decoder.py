@@ -278,7 +278,7 @@ MOUTH_SOFT_EDGE_PX = 1.5  # the mouth interior's edge is this much wider on art 
 # a fixed noise pattern, its strength this many times the mean local deviation of the green
 # channel round it (each pixel from its 3x3 mean, each capped at MOUTH_GRAIN_CAP levels, so
 # the lips' edges count little), none on flat art. A clean interior read as pasted on.
-MOUTH_GRAIN_PER_DEVIATION = 1.2
+MOUTH_GRAIN_PER_DEVIATION = 0.9
 MOUTH_GRAIN_CAP = 8.0
 
 
@@ -780,6 +780,9 @@ class FaceDecoder(nn.Module):
         plane = green.reshape(-1, 1, rows, cols)
         local = F.avg_pool2d(plane, 3, stride=1, padding=1, count_include_pad=False)
         deviation = torch.clamp(torch.abs(plane - local), max=MOUTH_GRAIN_CAP)
+        # Once more capped at twice that mean: the lips' and teeth's edges count for less still.
+        typical = 2.0 * deviation.mean(dim=(1, 2, 3), keepdim=True)
+        deviation = torch.minimum(deviation, typical)
         level = deviation.mean(dim=(1, 2, 3))[:, None, None] * MOUTH_GRAIN_PER_DEVIATION
         return level * (1.0 - mouth[:, 3:4, None]) * self.mouth_grain
 

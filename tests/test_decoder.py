@@ -267,3 +267,43 @@ def test_a_closing_lid_does_not_drag_a_hat_brim_down_over_the_eye(
     below_brim = closed[lash_y - 6 : low_y + 1, x0:x1]
     distance = np.linalg.norm(below_brim.reshape(-1, 3).astype(np.float32) - brim, axis=-1)
     assert np.mean(distance < 40.0) < 0.01, "the brim is pulled down over the closed eye"
+
+
+def _grain(plane: np.ndarray) -> np.ndarray:
+    """|each pixel - its 3x3 mean| of a 2-D plane (the border rows and columns dropped)."""
+    h, w = plane.shape
+    local = sum(
+        plane[1 + dy : h - 1 + dy, 1 + dx : w - 1 + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+    )
+    return np.asarray(np.abs(plane[1:-1, 1:-1] - local / 9.0))
+
+
+def test_the_mouth_interior_carries_the_paintings_grain(
+    prepared_avatar: Callable[[str], PreparedAvatar],
+) -> None:
+    """The drawn interior of an open mouth on the Mona Lisa is as grainy as the painted skin
+    round it (a clean interior read as pasted onto the craquelure)."""
+    avatar = prepared_avatar("mona_lisa.jpg")
+    renderer = AvatarRenderer(avatar)
+    still = renderer.render(avatar.source_motion[None])[0].astype(np.float32)
+    opened = renderer.render(ms.with_fields(avatar.source_motion, jawOpen=0.8))[0].astype(
+        np.float32
+    )
+    corners = avatar.landmarks_px[[ft.MOUTH_CORNER_RIGHT, ft.MOUTH_CORNER_LEFT], :2]
+    (x0, y0), (x1, y1) = corners.min(0).astype(int), corners.max(0).astype(int)
+    width = x1 - x0
+    box = (slice(y0 - width // 3, y1 + width // 2), slice(x0, x1))
+    green_open, green_still = opened[box][..., 1], still[box][..., 1]
+    changed = (np.abs(opened[box] - still[box]).max(-1) > 40.0)[1:-1, 1:-1]
+    # Well inside the painted interior: its edges and teeth outlines are not grain.
+    inner = changed.copy()
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            inner &= np.roll(np.roll(changed, dy, 0), dx, 1)
+    assert inner.sum() > 200, "the mouth did not open"
+    interior = float(np.median(_grain(green_open)[inner]))
+    skin = float(np.median(_grain(green_still)[~changed]))
+    assert interior >= 0.5 * skin, (
+        f"the open mouth's interior varies {interior:.2f} levels pixel to pixel, the painted "
+        f"skin round it {skin:.2f}"
+    )
