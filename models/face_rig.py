@@ -150,8 +150,11 @@ def polygon_mask(polygon_xy: np.ndarray, size: int) -> np.ndarray:
 TYPICAL_SKIN_HUE = np.array([1.22, 0.97, 0.81])  # rgb over its mean, of skin in neutral light
 
 
-def _palette(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
-    """(3, 3) float colours in [0, 1]: teeth, cavity, tongue, matched to the portrait's light."""
+def _palette(
+    image: np.ndarray, landmarks_px: np.ndarray, own_teeth: np.ndarray | None
+) -> np.ndarray:
+    """(3, 3) float colours in [0, 1]: teeth, cavity, tongue, matched to the portrait's light;
+    the teeth `own_teeth` (_own_teeth_colour) where the portrait shows its own."""
     rgb = image.astype(np.float32) / 255.0
     face = polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], CROP_PX)
     outer = polygon_mask(
@@ -173,8 +176,7 @@ def _palette(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     # Ivory takes a little of the lips' warmth (a neutral ivory read as grey-green on a
     # varnished painting); a portrait that shows its own teeth gives their colour outright.
     teeth = 0.88 * teeth + 0.12 * lips * (teeth.mean() / max(float(lips.mean()), 1e-6))
-    own = _own_teeth_colour(image, landmarks_px)
-    teeth = np.clip(teeth if own is None else own, 0, 1)
+    teeth = np.clip(teeth if own_teeth is None else own_teeth, 0, 1)
     # The cavity and tongue are mucosa: half the portrait's own lip colour, half a dark red, so
     # a pale or grey-lipped portrait still opens onto a warm mouth rather than a grey hole.
     mucosa = 0.5 * lips + 0.5 * np.array([0.62, 0.2, 0.2])
@@ -334,13 +336,14 @@ def _sorted(contour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return contour[order, 0], contour[order, 1]
 
 
-def eye_geometry(image: np.ndarray, shapes: list[EyeShape], landmarks_px: np.ndarray) -> np.ndarray:
+def eye_geometry(
+    image: np.ndarray, shapes: list[EyeShape], landmarks_px: np.ndarray, skin: np.ndarray
+) -> np.ndarray:
     """(2, EYE_GEOMETRY_COLUMNS) float32: lids, lid zone and iris of the left and right eye.
 
     The lid zone is the skin between the lash line and the brow that a closing lid drags
     down: LID_ZONE_PER_BROW of the lid-to-brow distance at the eye's middle, and below
-    anything covering the lid (_covers)."""
-    skin = _face_skin(image, landmarks_px)
+    anything covering the lid (_covers, against the face's `skin`, _face_skin)."""
     rows = []
     for shape, brow_ids in zip(shapes, (ft.BROW_LEFT_LOWER, ft.BROW_RIGHT_LOWER), strict=True):
         upper, lower = shape.upper, shape.lower
@@ -419,13 +422,12 @@ def _uncovered_height(image: np.ndarray, shape: EyeShape, skin: np.ndarray) -> f
     return LID_ZONE_MAX_PX
 
 
-def _lid_colours(image: np.ndarray, shapes: list[EyeShape], landmarks_px: np.ndarray) -> np.ndarray:
+def _lid_colours(image: np.ndarray, shapes: list[EyeShape], skin: np.ndarray) -> np.ndarray:
     """(2, 3) skin colour just above each eye (left, right): what a closed lid shows.
 
     The mean over a band above the lid, leaving out what covers it (_covers); over a drawn
     eye the median of its lighter half, since the band there takes in the thick lash line
     that a closed lid moves down, not lid skin."""
-    skin = _face_skin(image, landmarks_px)
     colours = []
     for shape in shapes:
         lid = shape.upper
@@ -436,8 +438,9 @@ def _lid_colours(image: np.ndarray, shapes: list[EyeShape], landmarks_px: np.nda
         if shape.drawn:  # the lighter half: skin, not the lash line or hair over it
             luma = pixels.mean(-1)
             pixels = pixels[luma >= np.median(luma)]
-        elif (~_covers(pixels, skin)).sum() >= 4:
-            pixels = pixels[~_covers(pixels, skin)]
+        else:
+            uncovered = ~_covers(pixels, skin)
+            pixels = pixels[uncovered] if uncovered.sum() >= 4 else pixels
         colours.append(np.median(pixels, axis=0) / 255.0 if shape.drawn else pixels.mean(0) / 255.0)
     return np.asarray(colours, np.float32)
 
@@ -458,12 +461,11 @@ def _tooth_like(image: np.ndarray, landmarks_px: np.ndarray) -> tuple[np.ndarray
     return inner, teeth
 
 
-def _shows_upper_teeth(image: np.ndarray, landmarks_px: np.ndarray) -> float:
+def _shows_upper_teeth(inner: np.ndarray, teeth: np.ndarray) -> float:
     """0..1: how far the portrait's own upper teeth show between its lips (a smile's teeth).
 
-    Tooth-like pixels in the inner lips, against the share a full row shows. The decoder paints
-    no second row under them."""
-    inner, teeth = _tooth_like(image, landmarks_px)
+    Tooth-like pixels in the inner lips (_tooth_like's masks), against the share a full row
+    shows. The decoder paints no second row under them."""
     if inner.sum() < 8:
         return 0.0
     return float(np.clip((teeth & inner).sum() / inner.sum() / 0.5, 0.0, 1.0))
@@ -487,10 +489,9 @@ def flatness(image: np.ndarray, landmarks_px: np.ndarray) -> float:
     return float(np.clip((level - 0.3) / 0.4, 0.0, 1.0))
 
 
-def _own_teeth_colour(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray | None:
+def _own_teeth_colour(image: np.ndarray, inner: np.ndarray, teeth: np.ndarray) -> np.ndarray | None:
     """(3,) 0..1: the lit colour of the teeth the portrait shows (the mean of the brighter half
-    of its tooth-like pixels), or None where it shows fewer than 12 of them."""
-    inner, teeth = _tooth_like(image, landmarks_px)
+    of its tooth-like pixels, _tooth_like's masks), or None where it shows fewer than 12."""
     teeth = teeth & inner
     if teeth.sum() < 12 or teeth.sum() < 0.2 * inner.sum():
         return None
@@ -526,7 +527,8 @@ def build_rig(
     m = measure(landmarks_px)
     grid_xy = _grid_points(grid_size)
     grid_z = _depth(grid_xy, landmarks_px, m.center[2], 0.08 * m.face_height)
-    teeth_shown = _shows_upper_teeth(image, landmarks_px)
+    inner_lips, tooth_like = _tooth_like(image, landmarks_px)
+    teeth_shown = _shows_upper_teeth(inner_lips, tooth_like)
     seam = seam_points(m, teeth_shown)  # (11, 2) canonical
     seam_canonical = np.column_stack(
         [seam, np.full(len(seam), m.canonical[ft.INNER_LIP_UPPER_MID, 2])]
@@ -548,6 +550,7 @@ def build_rig(
     )  # (K+1, N, 3)
     shapes = shapes if shapes is not None else eye_shapes(image, landmarks_px)
     eyes = _eye_interiors(shapes)
+    skin = _face_skin(image, landmarks_px)
     planes = np.concatenate(
         [
             image.astype(np.float32).transpose(2, 0, 1) + 0.5,
@@ -571,11 +574,11 @@ def build_rig(
         "seam_fit": _seam_fit(seam),  # (5, 11)
         "palette": np.concatenate(
             [
-                _palette(image, landmarks_px),
+                _palette(image, landmarks_px, _own_teeth_colour(image, inner_lips, tooth_like)),
                 _eye_colours(image, shapes),
-                _lid_colours(image, shapes, landmarks_px),
+                _lid_colours(image, shapes, skin),
             ]
         ),
         # (9, 3): teeth, cavity, tongue, left/right sclera, left/right iris, left/right lid
-        "eye_geometry": eye_geometry(image, shapes, landmarks_px),  # (2, 17) source px
+        "eye_geometry": eye_geometry(image, shapes, landmarks_px, skin),  # (2, 17) source px
     }
