@@ -3,8 +3,9 @@
 On anime and clip art the landmark model places the lips where a photo's would be: beside,
 above or wider than the mouth the artist drew (a short line, a small open shape). The jaw then
 opened a cavity half outside the drawn mouth, and the drawn one stayed on the face beside it.
-Here the mesh's lip points are moved, as a whole, onto the drawn mouth's extent: the marks that
-differ from the skin round the mesh's mouth, not joined to the face's outline or the nose.
+Here the mesh's lip points are moved onto the drawn mouth's extent (the marks that differ from
+the skin round the mesh's mouth, not joined to the face's outline or the nose): across they
+span it, and the lip seam moves only where it lies outside it (fit_drawn_mouth).
 """
 
 from __future__ import annotations
