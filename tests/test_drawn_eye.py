@@ -137,3 +137,20 @@ def test_blink_closes_a_clip_art_eye_split_by_its_dark_iris(
         assert 1.5 * shape.iris_radius <= drawn_height <= 2.5 * shape.iris_radius
         assert shape.opening[tuple(np.round(avatar.landmarks_px[iris_ids[0], 1::-1]).astype(int))]
     _assert_blink_closes(avatar, shapes)
+
+
+def test_the_eye_windows_hold_a_big_drawn_eye(
+    anime: tuple[PreparedAvatar, list[EyeShape]],
+) -> None:
+    """Bug: the eye layer's windows were 64 x 60 px for every avatar, sized for photographed
+    eyes; the anime portrait's lid zone and eye are 74 px tall, and its closed eyes kept the
+    lowest rows of their irises, a blue crescent under the closed lid."""
+    avatar, shapes = anime
+    renderer = AvatarRenderer(avatar)
+    own = avatar.source_motion
+    closed = renderer.render(ms.with_fields(own, eyeBlinkLeft=1.0, eyeBlinkRight=1.0))[0]
+    pixels = closed.astype(np.float32)
+    blue = pixels[..., 2] > pixels[..., 0] + 40.0  # the iris (the skin and lines are not)
+    for shape in shapes:
+        left = int(blue[shape.opening].sum())
+        assert left == 0, f"{left} px of iris show under the closed lid"

@@ -21,7 +21,6 @@ class OnnxDecoder(AvatarRenderer):
     @classmethod
     def export_for(cls, avatar: PreparedAvatar, model_path: Path, threads: int = 1) -> OnnxDecoder:
         """Export the decoder (gather sampler: faster in onnxruntime) and load it."""
-        grid_size = int(avatar.rig["grid_size"])
-        decoder = FaceDecoder(DecoderConfig(grid_size=grid_size, sampler="gather"))
+        decoder = FaceDecoder(DecoderConfig.for_rig(avatar.rig, sampler="gather"))
         export_decoder(decoder, avatar_tensors(avatar), model_path)
         return cls(model_path, avatar, threads)

@@ -68,10 +68,9 @@ def open_decoder_backend(
     keep_freed_memory()  # a frame's tensors stay in the heap, not faulted in anew each frame
     arrays = avatar_arrays(avatar)
     graph = decoder_graph(arrays)
-    grid_size = int(avatar.rig["grid_size"])
 
     def torch_decoder() -> FaceDecoder:
-        return decoder or FaceDecoder(DecoderConfig(grid_size=grid_size))
+        return decoder or FaceDecoder(DecoderConfig.for_rig(avatar.rig))
 
     profile = tensorrt_profile(graph, config.max_batch)
     return open_backend(graph, config, torch_decoder, arrays, profile, strict)

@@ -183,7 +183,7 @@ def export_decoder_graph(
 ) -> GraphDef:
     # gather runs faster in onnxruntime; TensorRT has a native 4-D GridSample layer.
     sampler = "grid_sample" if request.format == ExportFormat.TENSORRT else "gather"
-    config = DecoderConfig(grid_size=int(avatar.rig["grid_size"]), sampler=sampler)
+    config = DecoderConfig.for_rig(avatar.rig, sampler=sampler)
     graph = decoder_graph(avatar_arrays(avatar), config.crop_px)
     source_hash = decoder_source_hash(config, graph)
     path = request.out_dir / graph.onnx_file
