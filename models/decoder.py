@@ -80,6 +80,7 @@ LASH_STRENGTH = 0.9  # ... laid over the lid this strongly
 LASH_HALF_WIDTH_PX = 2.5  # its half width: lashes of both lids where they meet
 LID_SHADE = 0.3  # a closed lid darkens this much towards its lash line
 LOWER_LID_RISE = 0.2  # of the opening the lower lid rises to meet the closing upper lid
+DRAWN_SAG_RISE = 0.9  # of a drawn eye's lower outline's sag below its corners' line, it rises
 LOWER_LID_ZONE = 0.25  # of the eye's width: the lower lid's skin that rises with it
 TEETH_ON_ARCH = 10.0  # teeth across the front half of the arch, corner to corner
 # The mouth's profiles are tabulated at this many steps from corner to corner: a fifth of a
@@ -866,7 +867,7 @@ class FaceDecoder(nn.Module):
         lids = _lid_curves(x, geo)
         y, raised = self._raise_lid(y, geo, lids, look[:, 1:2])
         lid_y, lid_cover, over_eye, lash = self._lid(
-            y, geo, eye_geometry, lids, motion, source_motion, is_left
+            x, y, geo, eye_geometry, lids, motion, source_motion, is_left
         )
         cx, cy, radius = geo[..., 13], geo[..., 14], geo[..., 15] + 0.5  # (A, Pe)
         # Per eye, then to its pixels: (B, Pe, 3) the iris's shift x, y and the disc it clears.
@@ -919,6 +920,10 @@ class FaceDecoder(nn.Module):
         lid_rgb = torch.lerp(lid[:, :3], lid_colour, smoothing[:, None])
         shade = LID_SHADE * (1.0 - geo[..., 16]) * over_eye * over_eye  # drawn art is flat
         lid_rgb = lid_rgb * (1.0 - shade[:, None])
+        # A drawn eye's lower lid rises over its outline: where the skin it compresses up was
+        # the opening (the sclera between the lid's curve and the drawn outline), it is skin.
+        in_opening = torch.relu(lid[:, 4:] * sign) * geo[..., 16][:, None]
+        lid_rgb = torch.lerp(lid_rgb, lid_colour, in_opening)
         colour = torch.lerp(colour, lid_rgb, lid_cover[:, None])
         # A closed lid's margin is a dark line of lashes where the lids meet. A painting's
         # lash line is no darker than its lid, so its closed eye showed a pale band over the
@@ -991,6 +996,7 @@ class FaceDecoder(nn.Module):
 
     def _lid(
         self,
+        x: torch.Tensor,
         y: torch.Tensor,
         geo: torch.Tensor,
         eye_geometry: torch.Tensor,
@@ -1015,15 +1021,24 @@ class FaceDecoder(nn.Module):
         )  # (B, 2) of the opening the portrait shows
         # Looking down, the upper lid follows the iris down part of the way. On a blink the
         # lower lid rises a little to meet the upper (LOWER_LID_RISE of the opening); looking
-        # down it stays. A drawn eye's lids do neither: its lash line falls onto its outline.
+        # down it stays. A drawn eye's lids do not follow the gaze, and its lower lid rises
+        # by DRAWN_SAG_RISE of how far its outline sags below the line between its corners: a
+        # round eye closed onto its outline was a wide U that read as an eye still open, where
+        # art draws a closed eye as a line.
         look_down = motion[:, self.gaze_indices[1]] - source_motion[:, self.gaze_indices[1]]
         follow = LID_FOLLOWS_GAZE * torch.relu(look_down)[:, None]  # (B, 1)
-        real = 1.0 - eye_geometry[..., 16]  # (A, 2) a drawn eye closes onto its outline
+        real = 1.0 - eye_geometry[..., 16]  # (A, 2) 0 for a drawn eye
         upper = torch.clamp(closing + follow * real, max=1.0)
-        per_eye = torch.stack([upper, closing * real], dim=-1)  # (B, 2, 2) upper, lower lid
-        closing, blink = _per_pixel(per_eye, is_left > 0.5)  # (B, Pe)
+        lower = closing * (LOWER_LID_RISE * real)
+        drawn = closing * (DRAWN_SAG_RISE * (1.0 - real))
+        per_eye = torch.stack([upper, lower, drawn], dim=-1)  # (B, 2, 3)
+        closing, lower, drawn = _per_pixel(per_eye, is_left > 0.5)  # (B, Pe)
         opening = torch.relu(low - up)
-        rise = LOWER_LID_RISE * blink * opening * within  # (B, Pe) px the lower lid rises
+        low_0 = geo[..., 7]  # the lower lid at the corners, u = 0 and 1
+        low_1 = geo[..., 7:12].sum(-1)
+        chord = low_0 + (low_1 - low_0) * (x - geo[..., 0]) / width
+        sag = torch.minimum(torch.relu(low - chord), opening)
+        rise = (lower * opening + drawn * sag) * within  # (B, Pe) px the lower lid rises
         travel = torch.relu(closing * (opening + 0.5) - rise) * within  # px the lash line moves
         # The lash line and a band of lid above it (LID_BAND of the zone) move as one; the skin
         # between the band and the zone's top stretches evenly to follow.

@@ -139,6 +139,30 @@ def test_blink_closes_a_clip_art_eye_split_by_its_dark_iris(
     _assert_blink_closes(avatar, shapes)
 
 
+def test_a_closed_round_drawn_eye_is_a_line_not_a_u(
+    anime: tuple[PreparedAvatar, list[EyeShape]],
+) -> None:
+    """Bug: a round drawn eye closed onto its lower outline, a U half the eye's height deep
+    that read as an eye still open (re-detected eye aspect 0.45-0.55 of open on a round-eyed
+    cartoon); art draws a closed eye as a line. Measured as how far below the line between the
+    eye's corners the closed eye's darkest line runs across its middle."""
+    avatar, shapes = anime
+    renderer = AvatarRenderer(avatar)
+    own = avatar.source_motion
+    closed = renderer.render(ms.with_fields(own, eyeBlinkLeft=1.0, eyeBlinkRight=1.0))[0]
+    luma = closed.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    for shape in shapes:
+        top, bottom = shape.upper[:, 1].min(), shape.lower[:, 1].max()
+        height = bottom - top
+        (x0, y0), (x1, y1) = shape.upper[0], shape.upper[-1]  # the corners
+        columns = np.arange(int(x0 + 0.25 * (x1 - x0)), int(x1 - 0.25 * (x1 - x0)) + 1)
+        first = int(top - 0.1 * height)
+        rows = slice(first, int(bottom + 0.1 * height) + 1)
+        line = first + float(np.median(np.argmin(luma[rows][:, columns], axis=0)))
+        sag = (line - 0.5 * (y0 + y1)) / height
+        assert sag <= 0.25, f"the closed eye's line runs {sag:.2f} of its height below its corners"
+
+
 def test_the_eye_windows_hold_a_big_drawn_eye(
     anime: tuple[PreparedAvatar, list[EyeShape]],
 ) -> None:
