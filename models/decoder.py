@@ -75,7 +75,7 @@ LID_SMOOTHING = 0.6  # how far a closed lid's texture over the eyeball fades to 
 IRIS_CLEAR_PX = 2.0  # the uncovered disc's margin beyond the iris radius (its limbal ring)
 LID_RAISE_LOOKING_UP = 1.0  # of the iris's rise the upper lid follows it up
 LID_FOLLOWS_GAZE = 0.45  # of the opening the upper lid comes down at eyeLookY = +1
-LASH_DARKNESS = 0.45  # a closed lid's lash line: this much of the lid's colour
+LASH_DARKNESS = 0.25  # a closed lid's lash line: this much of the lid's colour
 LASH_STRENGTH = 0.9  # ... laid over the lid this strongly
 LASH_HALF_WIDTH_PX = 2.5  # its half width: lashes of both lids where they meet
 LID_SHADE = 0.3  # a closed lid darkens this much towards its lash line
