@@ -276,3 +276,29 @@ def test_padding_beyond_the_picture_does_not_streak() -> None:
     far_outside = out[-20:, 100:412].astype(np.float32)  # 80-100 px past the edge
     assert near_edge.std(axis=1).mean() > 80  # the stripes themselves: 0.5 x (250 - 20)
     assert far_outside.std(axis=1).mean() < 10
+
+
+def test_a_cartoon_on_a_plain_backdrop_keeps_its_hair_and_a_clean_backdrop(
+    tmp_path: Path,
+) -> None:
+    """Bug: on a clip-art portrait on a plain backdrop whose hair the top edge cuts, the crop
+    repeated the hair's top row upwards into a smeared column of its colour above the head, and
+    person segmentation missed cartoon hair, which then stayed in the background plate (inpainted
+    into blots of its colour) while the head turned."""
+    from tests.drawn_portrait import draw_anime_portrait
+
+    drawn = np.asarray(draw_anime_portrait())[150:]  # the top edge cuts through the hair
+    backdrop = drawn[0, 0].astype(np.float32)
+    path = tmp_path / "cut.png"
+    Image.fromarray(drawn).save(path)
+    avatar = prepare_avatar(path)
+    hair = np.array([92, 60, 120], np.float32)  # draw_anime_portrait's hair colour
+    off_backdrop = np.abs(avatar.background.astype(np.float32) - backdrop).max(-1)
+    assert (off_backdrop > 24).mean() < 0.02, "the background plate keeps hair"
+    # Above the picture's top the crop is the backdrop, not the hair smeared up.
+    top_rows = avatar.image[:8].astype(np.float32)
+    assert np.abs(top_rows - backdrop).max(-1).mean() < 8
+    # The hair is the person's: each hair pixel of the crop is in the matte.
+    is_hair = np.abs(avatar.image.astype(np.float32) - hair).max(-1) < 12
+    assert is_hair.sum() > 2000
+    assert avatar.person_alpha[is_hair].min() > 0.5

@@ -143,12 +143,31 @@ def square_transform(
     )
 
 
-def warp_square(rgb: RGBImage, transform: Affine, out_px: int) -> RGBImage:
+PLAIN_STEP = 12  # a backdrop pixel: within this of the backdrop's colour, per channel
+PLAIN_SHARE = 0.6  # a plain backdrop: this share of the top row and side columns is its colour
+
+
+def plain_backdrop(rgb: RGBImage) -> NDArray[np.float32] | None:
+    """The colour of a plain backdrop (clip art, anime avatars, studio photos), or None.
+
+    Judged on the picture's top row and side columns (the bottom is usually the body): plain
+    where PLAIN_SHARE of them lie within PLAIN_STEP of their median colour."""
+    edge = np.concatenate([rgb[0], rgb[:, 0], rgb[:, -1]]).astype(np.float32)
+    colour = np.median(edge, axis=0)
+    share = float((np.abs(edge - colour).max(axis=1) <= PLAIN_STEP).mean())
+    return colour.astype(np.float32) if share >= PLAIN_SHARE else None
+
+
+def warp_square(
+    rgb: RGBImage, transform: Affine, out_px: int, backdrop: NDArray[np.float32] | None = None
+) -> RGBImage:
     """Resample the square `transform` maps to (out_px, out_px).
 
     Where the square leaves the image, edge pixels are repeated and then blurred: mirroring would
-    duplicate hair and chins, plain repetition leaves streaks. Shrinking first averages the
-    covered region down (INTER_AREA): warpAffine alone would alias.
+    duplicate hair and chins, plain repetition leaves streaks. Above a picture on a plain
+    `backdrop` the square is that colour: hair cut by the top edge had become a smeared column
+    of its colour above the head. Shrinking first averages the covered region down
+    (INTER_AREA): warpAffine alone would alias.
     """
     scale = float(np.hypot(transform[0, 0], transform[0, 1]))
     if scale < 0.75:
@@ -160,6 +179,14 @@ def warp_square(rgb: RGBImage, transform: Affine, out_px: int) -> RGBImage:
     )
     ones = np.ones(rgb.shape[:2], np.float32)
     inside = np.asarray(cv2.warpAffine(ones, transform, size, flags=cv2.INTER_LINEAR), np.float32)
+    if backdrop is not None:
+        inverse = cv2.invertAffineTransform(transform)
+        rows, cols = np.mgrid[0:out_px, 0:out_px].astype(np.float32)
+        source_y = inverse[1, 0] * cols + inverse[1, 1] * rows + inverse[1, 2]
+        above = np.clip(-source_y, 0.0, 1.0)[..., None]  # 1 above the top row's upper edge
+        mixed = warped * (1.0 - above) + backdrop * above
+        warped = np.asarray(np.clip(np.round(mixed), 0, 255), np.uint8)
+        inside = np.maximum(inside, above[..., 0])
     if inside.min() > 0.999:
         return warped
     return _blur_outside(warped, inside, sigma_px=out_px / 40)

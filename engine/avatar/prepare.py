@@ -17,11 +17,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.avatar.image_io import (
+    PLAIN_STEP,
     Affine,
     Float32Array,
     RGBImage,
     apply_transform,
     load_image_checked,
+    plain_backdrop,
     read_source,
     square_transform,
     warp_square,
@@ -75,10 +77,13 @@ def prepare_avatar(
     rgb = load_image_checked(data)
     source_landmarks = single_face_landmarks(models, rgb)
     crop = fit_inside(crop_square(source_landmarks), rgb, source_landmarks)
-    image = warp_square(extend_below(rgb, crop, source_landmarks), crop.transform(), CROP_SIZE_PX)
+    backdrop = plain_backdrop(rgb)
+    image = warp_square(
+        extend_below(rgb, crop, source_landmarks), crop.transform(), CROP_SIZE_PX, backdrop
+    )
     landmarks = crop_landmarks(models, image, apply_transform(crop.transform(), source_landmarks))
     landmarks = drawn_mouth.fit_drawn_mouth(image, landmarks)  # flat art: onto its drawn mouth
-    alpha = person_alpha(models, image, landmarks)
+    alpha = person_alpha(models, image, landmarks, backdrop)
     shapes = face_rig.eye_shapes(image, landmarks)
     source_motion = np.asarray(
         face_rig.with_drawn_gaze(face_rig.estimate_motion(landmarks), shapes), np.float32
@@ -189,16 +194,37 @@ def crop_landmarks(models: FaceModels, image: RGBImage, expected_px: Float32Arra
     return min(meshes, key=lambda m: float(np.linalg.norm(m[:, :2].mean(axis=0) - centre)))
 
 
-def person_alpha(models: FaceModels, image: RGBImage, landmarks_px: Float32Array) -> Float32Array:
+def person_alpha(
+    models: FaceModels,
+    image: RGBImage,
+    landmarks_px: Float32Array,
+    backdrop: NDArray[np.float32] | None = None,
+) -> Float32Array:
     """(512, 512) float32 person matte: segmentation, always covering the head with its hair.
 
     Segmentation fails on some paintings and cartoons, so a generous head shape is unioned in.
+    On a plain `backdrop` (image_io.plain_backdrop) everything joined to the head that is not
+    the backdrop's colour is the person too: segmentation missed a cartoon's blue hair, which
+    stayed behind in the background as the head turned, and was smeared into it as blue blots.
     """
     mask = cv2.GaussianBlur(models.person_mask(image), (0, 0), 1.5)
     head = np.zeros(image.shape[:2], np.uint8)
     cv2.fillPoly(head, [np.round(_head_outline(landmarks_px)).astype(np.int32)], (255,))
     head_soft = cv2.GaussianBlur(head.astype(np.float32) / 255.0, (0, 0), 4.0)
-    return np.clip(np.maximum(mask, head_soft), 0.0, 1.0).astype(np.float32)
+    alpha = np.maximum(mask, head_soft)
+    if backdrop is not None:
+        alpha = np.maximum(alpha, _off_backdrop(image, backdrop, head > 0))
+    return np.clip(alpha, 0.0, 1.0).astype(np.float32)
+
+
+def _off_backdrop(image: RGBImage, backdrop: NDArray[np.float32], head: NDArray[np.bool_]) -> Any:
+    """(H, W) float32: 1 where the picture differs from its plain backdrop's colour and is
+    joined to the head, softened by a pixel."""
+    differs = np.abs(image.astype(np.float32) - backdrop).max(axis=-1) > 2 * PLAIN_STEP
+    count, labels = cv2.connectedComponents(differs.astype(np.uint8), connectivity=4)
+    touching = np.unique(labels[head & differs])
+    joined = np.isin(labels, touching[touching > 0])
+    return cv2.GaussianBlur(joined.astype(np.float32), (0, 0), 1.0)
 
 
 def remove_person(image: RGBImage, alpha: Float32Array, work_px: int = 128) -> RGBImage:
