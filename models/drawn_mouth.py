@@ -5,7 +5,8 @@ above or wider than the mouth the artist drew (a short line, a small open shape)
 opened a cavity half outside the drawn mouth, and the drawn one stayed on the face beside it.
 Here the mesh's lip points are moved onto the drawn mouth's extent (the marks that differ from
 the skin round the mesh's mouth, not joined to the face's outline or the nose): across they
-span it, and the lip seam moves only where it lies outside it (fit_drawn_mouth).
+span it, and the lip seam moves only where it lies outside it, or onto the line drawn
+between two outlined lips where there is one (fit_drawn_mouth).
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ SEARCH_BESIDE, SEARCH_BELOW = 0.5, 0.6
 # its lip seam up or down from the drawn mouth's extent.
 MIN_MISFIT, MIN_SEAM_MISFIT = 0.12, 0.05
 MIN_HEIGHT = 0.06  # of the drawn mouth's width: the lower lip a mouth drawn as a line gets
+# A line drawn between the lips: darker than this much of the skin's luma, at most LINE_THICK of
+# the mouth's width thick, inside the mark (ink above and below it) in LINE_SHARE of the
+# columns across its middle third, which agree on its height to LINE_SPREAD of the width.
+LINE_DARK, LINE_THICK, LINE_SHARE, LINE_SPREAD = 0.3, 0.08, 0.6, 0.06
+LINE_LIP_PX = 3  # ... with this many px of lip (drawn, not dark) above and below it
 LIP_IDS = sorted(
     set(ft.LIPS_OUTER_UPPER + ft.LIPS_OUTER_LOWER + ft.LIPS_INNER_UPPER + ft.LIPS_INNER_LOWER)
 )
@@ -36,12 +42,14 @@ OUTER = list(ft.LIPS_OUTER_UPPER + ft.LIPS_OUTER_LOWER[::-1])
 @dataclass(frozen=True)
 class DrawnMouth:
     """Where flat art drew its mouth, px: from x0 to x1, from its top over its middle third
-    (the line where its lips meet, or the top of the open shape it drew) down to bottom."""
+    (the line where its lips meet, or the top of the open shape it drew) down to bottom, and
+    the height of a line drawn between its lips inside it (None where there is none)."""
 
     x0: float
     x1: float
     top: float
     bottom: float
+    line: float | None = None
 
 
 def find_drawn_mouth(image: np.ndarray, landmarks_px: np.ndarray) -> DrawnMouth | None:
@@ -78,12 +86,44 @@ def find_drawn_mouth(image: np.ndarray, landmarks_px: np.ndarray) -> DrawnMouth 
     third = max((right - left) // 3, 1)
     middle = (columns >= left + third) & (columns < right - third)
     top = rows[middle].min() if middle.any() else rows.min()
+    luma = box @ np.array([0.299, 0.587, 0.114], np.float32)
+    dark = drawn & (luma < LINE_DARK * float(skin @ np.array([0.299, 0.587, 0.114])))
+    line = _lip_line(drawn, dark, left + third, right - third, right - left)
     return DrawnMouth(
         x0=float(bx0 + left),
         x1=float(bx0 + right),
         top=float(by0 + top),
         bottom=float(by0 + rows.max() + 1),
+        line=None if line is None else float(by0 + line),
     )
+
+
+def _lip_line(
+    drawn: np.ndarray, dark: np.ndarray, first: int, last: int, width: int
+) -> float | None:
+    """The row of a thin dark line drawn between two lips (lip colour above and below it in
+    the same column; an outline round them has it on one side only), over the columns
+    first..last, or None: closed lips drawn as two shapes with a line
+    between them, whose mesh seam sat on the upper lip's top edge, opened above both lips."""
+    found = []
+    for column in range(first, last):
+        ink, line = drawn[:, column], dark[:, column]
+        runs = np.split(np.flatnonzero(line), np.flatnonzero(np.diff(np.flatnonzero(line)) > 1) + 1)
+        lip = ink & ~line  # drawn, and not the dark line: the lips' own colour
+        inside = [
+            r
+            for r in runs
+            if 0 < len(r) <= LINE_THICK * width
+            and lip[: r[0]].sum() >= LINE_LIP_PX
+            and lip[r[-1] + 1 :].sum() >= LINE_LIP_PX
+        ]
+        if len(inside) == 1:
+            found.append(0.5 * (inside[0][0] + inside[0][-1]) + 0.5)
+    if len(found) < LINE_SHARE * max(last - first, 1):
+        return None
+    if np.ptp(found) > LINE_SPREAD * width * 3 or np.std(found) > LINE_SPREAD * width:
+        return None
+    return float(np.median(found))
 
 
 def fit_drawn_mouth(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
@@ -92,7 +132,8 @@ def fit_drawn_mouth(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
 
     Across, the mesh's mouth spans the drawn one. Up and down, the mesh's lip seam stays where
     it lies inside the drawn mouth (drawn lips' seam line, or an open shape's top), and moves
-    to the nearer end of it where it lies outside; the lips above and below it reach the
+    to the nearer end of it where it lies outside, or onto the line between two drawn lips
+    where there is one (_lip_line); the lips above and below it reach the
     drawn mouth's top and bottom (a mouth drawn as a line gets thin lips)."""
     if flatness(image, landmarks_px) < FLAT_ART:
         return landmarks_px
@@ -106,6 +147,8 @@ def fit_drawn_mouth(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     width, drawn_width = mx1 - mx0, drawn.x1 - drawn.x0
     thin = MIN_HEIGHT * drawn_width
     new_seam_y = float(np.clip(seam_y, drawn.top, max(drawn.bottom - thin, drawn.top)))
+    if drawn.line is not None:  # the lips' own line: the seam goes onto it
+        new_seam_y = drawn.line
     misfit = max(abs(drawn.x0 - mx0), abs(drawn.x1 - mx1)) / MIN_MISFIT
     misfit = max(misfit, abs(new_seam_y - seam_y) / MIN_SEAM_MISFIT)
     if misfit < width:

@@ -57,3 +57,30 @@ def test_the_jaw_opens_the_mouth_as_drawn(anime: PreparedAvatar) -> None:
     assert c_left > left - 0.25 * width and c_right < right + 0.25 * width, (
         f"the opening spans x {c_left:.0f}-{c_right:.0f}, the drawn mouth {left:.0f}-{right:.0f}"
     )
+
+
+def test_lips_drawn_with_a_line_between_them_part_at_the_line(anime: PreparedAvatar) -> None:
+    """Bug: on clip art that draws closed lips as two outlined shapes with a line between them,
+    the mesh's lip seam sat on the upper lip's top edge, inside the drawn mouth, and stayed:
+    the jaw opened the mouth above both lips, teeth on the bare skin over them."""
+    from models import face_topology as ft
+    from models.drawn_mouth import fit_drawn_mouth
+
+    image = anime.image.copy()
+    landmarks = anime.landmarks_px
+    seam_y = float(landmarks[[ft.INNER_LIP_UPPER_MID, ft.INNER_LIP_LOWER_MID], 1].mean())
+    outer = landmarks[list(ft.LIPS_OUTER_UPPER + ft.LIPS_OUTER_LOWER), :2]
+    x0, x1 = int(outer[:, 0].min()), int(outer[:, 0].max())
+    skin = np.median(image[int(seam_y) - 40 : int(seam_y) - 25, x0:x1].reshape(-1, 3), axis=0)
+    image[int(seam_y) - 12 : int(seam_y) + 30, x0 - 10 : x1 + 10] = skin  # the old mouth off
+    # Two orange lips with a black outline and a black line between them, the upper lip's top
+    # edge on the mesh's seam.
+    top, line, bottom = round(seam_y), round(seam_y) + 8, round(seam_y) + 16
+    image[top : bottom + 1, x0:x1] = (0, 0, 0)
+    image[top + 2 : line - 1, x0 + 2 : x1 - 2] = (250, 80, 25)
+    image[line + 2 : bottom - 1, x0 + 2 : x1 - 2] = (250, 80, 25)
+    fitted = fit_drawn_mouth(image, landmarks)
+    new_seam = float(fitted[[ft.INNER_LIP_UPPER_MID, ft.INNER_LIP_LOWER_MID], 1].mean())
+    assert abs(new_seam - (line + 0.5)) <= 1.5, (
+        f"the seam is at y {new_seam:.1f}, the line between the lips at {line + 0.5:.1f}"
+    )
