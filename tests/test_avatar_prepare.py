@@ -282,12 +282,13 @@ def test_a_cartoon_on_a_plain_backdrop_keeps_its_hair_and_a_clean_backdrop(
     tmp_path: Path,
 ) -> None:
     """Bug: on a clip-art portrait on a plain backdrop whose hair the top edge cuts, the crop
-    repeated the hair's top row upwards into a smeared column of its colour above the head, and
+    repeated the hair's top row upwards into a smeared column of its colour above the head (and
+    beside it where a side edge cut it), and
     person segmentation missed cartoon hair, which then stayed in the background plate (inpainted
     into blots of its colour) while the head turned."""
     from tests.drawn_portrait import draw_anime_portrait
 
-    drawn = np.asarray(draw_anime_portrait())[150:]  # the top edge cuts through the hair
+    drawn = np.asarray(draw_anime_portrait())[150:, 170:]  # top and left edges cut the hair
     backdrop = drawn[0, 0].astype(np.float32)
     path = tmp_path / "cut.png"
     Image.fromarray(drawn).save(path)
@@ -298,6 +299,10 @@ def test_a_cartoon_on_a_plain_backdrop_keeps_its_hair_and_a_clean_backdrop(
     # Above the picture's top the crop is the backdrop, not the hair smeared up.
     top_rows = avatar.image[:8].astype(np.float32)
     assert np.abs(top_rows - backdrop).max(-1).mean() < 8
+    # ... and beside it down to the chin.
+    chin_y = int(avatar.landmarks_px[topo.CHIN, 1])
+    left_columns = avatar.image[:chin_y, :6].astype(np.float32)
+    assert np.abs(left_columns - backdrop).max(-1).mean() < 8
     # The hair is the person's: each hair pixel of the crop is in the matte.
     is_hair = np.abs(avatar.image.astype(np.float32) - hair).max(-1) < 12
     assert is_hair.sum() > 2000

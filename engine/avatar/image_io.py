@@ -159,16 +159,22 @@ def plain_backdrop(rgb: RGBImage) -> NDArray[np.float32] | None:
 
 
 def warp_square(
-    rgb: RGBImage, transform: Affine, out_px: int, backdrop: NDArray[np.float32] | None = None
+    rgb: RGBImage,
+    transform: Affine,
+    out_px: int,
+    backdrop: NDArray[np.float32] | None = None,
+    backdrop_down_to_px: float = 0.0,
 ) -> RGBImage:
     """Resample the square `transform` maps to (out_px, out_px).
 
     Where the square leaves the image, edge pixels are repeated and then blurred: mirroring would
     duplicate hair and chins, plain repetition leaves streaks. Above a picture on a plain
-    `backdrop` the square is that colour: hair cut by the top edge had become a smeared column
-    of its colour above the head. Shrinking first averages the covered region down
+    `backdrop`, and beside it down to its row `backdrop_down_to_px` (the chin: the shoulders
+    below run on), the square is that colour: hair cut by the top or a side edge had become a
+    smeared column of its colour. Shrinking first averages the covered region down
     (INTER_AREA): warpAffine alone would alias.
     """
+    picture_width, picture_transform = rgb.shape[1], transform  # before any shrinking
     scale = float(np.hypot(transform[0, 0], transform[0, 1]))
     if scale < 0.75:
         rgb, transform = _shrink_covered_region(rgb, transform, out_px, scale)
@@ -180,10 +186,13 @@ def warp_square(
     ones = np.ones(rgb.shape[:2], np.float32)
     inside = np.asarray(cv2.warpAffine(ones, transform, size, flags=cv2.INTER_LINEAR), np.float32)
     if backdrop is not None:
-        inverse = cv2.invertAffineTransform(transform)
+        inverse = cv2.invertAffineTransform(picture_transform)
         rows, cols = np.mgrid[0:out_px, 0:out_px].astype(np.float32)
+        source_x = inverse[0, 0] * cols + inverse[0, 1] * rows + inverse[0, 2]
         source_y = inverse[1, 0] * cols + inverse[1, 1] * rows + inverse[1, 2]
-        above = np.clip(-source_y, 0.0, 1.0)[..., None]  # 1 above the top row's upper edge
+        beside = np.maximum(-source_x, source_x - (picture_width - 1))
+        beside = np.clip(beside, 0.0, 1.0) * (source_y <= backdrop_down_to_px)
+        above = np.maximum(np.clip(-source_y, 0.0, 1.0), beside)[..., None]  # 1 off the picture
         mixed = warped * (1.0 - above) + backdrop * above
         warped = np.asarray(np.clip(np.round(mixed), 0, 255), np.uint8)
         inside = np.maximum(inside, above[..., 0])

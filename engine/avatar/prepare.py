@@ -78,8 +78,9 @@ def prepare_avatar(
     source_landmarks = single_face_landmarks(models, rgb)
     crop = fit_inside(crop_square(source_landmarks), rgb, source_landmarks)
     backdrop = plain_backdrop(rgb)
+    chin_y = float(source_landmarks[topo.CHIN, 1])
     image = warp_square(
-        extend_below(rgb, crop, source_landmarks), crop.transform(), CROP_SIZE_PX, backdrop
+        extend_below(rgb, crop, source_landmarks), crop.transform(), CROP_SIZE_PX, backdrop, chin_y
     )
     landmarks = crop_landmarks(models, image, apply_transform(crop.transform(), source_landmarks))
     landmarks = drawn_mouth.fit_drawn_mouth(image, landmarks)  # flat art: onto its drawn mouth
