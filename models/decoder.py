@@ -914,16 +914,15 @@ class FaceDecoder(nn.Module):
         # smoother than the band that slid down, so its texture fades to the lid's colour.
         # It turns away from the light as it curves down over the eyeball to its lash line: a
         # closed lid lit evenly to its margin read as a pale eyeball, the eye half open.
-        # A drawn eye's closed lid is flat skin over all of the eyeball.
+        # A drawn eye's closed lid is flat skin over all of the eyeball, and so is the skin its
+        # risen lower lid brings up from inside the drawn opening (the sclera between the lid's
+        # curve and the drawn outline).
         flat = torch.clamp(4.0 * over_eye, 0.0, 1.0)
+        flat = torch.maximum(flat, torch.relu(lid[:, 4] * sign[:, 0]))
         smoothing = torch.lerp(LID_SMOOTHING * over_eye, flat, geo[..., 16])
         lid_rgb = torch.lerp(lid[:, :3], lid_colour, smoothing[:, None])
         shade = LID_SHADE * (1.0 - geo[..., 16]) * over_eye * over_eye  # drawn art is flat
         lid_rgb = lid_rgb * (1.0 - shade[:, None])
-        # A drawn eye's lower lid rises over its outline: where the skin it compresses up was
-        # the opening (the sclera between the lid's curve and the drawn outline), it is skin.
-        in_opening = torch.relu(lid[:, 4:] * sign) * geo[..., 16][:, None]
-        lid_rgb = torch.lerp(lid_rgb, lid_colour, in_opening)
         colour = torch.lerp(colour, lid_rgb, lid_cover[:, None])
         # A closed lid's margin is a dark line of lashes where the lids meet. A painting's
         # lash line is no darker than its lid, so its closed eye showed a pale band over the
