@@ -73,6 +73,7 @@ SEAM_POINTS = len(ft.LIPS_INNER_UPPER)
 _IMAGE_INPUTS = ("source_planes", "background")
 LID_SMOOTHING = 0.6  # how far a closed lid's texture over the eyeball fades to its mean colour
 IRIS_CLEAR_PX = 2.0  # the uncovered disc's margin beyond the iris radius (its limbal ring)
+DRAWN_IRIS_TUCK = 0.5  # of its radius a drawn iris may pass under its eye's corner looking aside
 LID_RAISE_LOOKING_UP = 1.0  # of the iris's rise the upper lid follows it up
 LID_FOLLOWS_GAZE = 0.45  # of the opening the upper lid comes down at eyeLookY = +1
 LASH_DARKNESS = 0.25  # a closed lid's lash line: this much of the lid's colour
@@ -935,7 +936,8 @@ class FaceDecoder(nn.Module):
         (B, 2), and the radius of the disc it clears.
 
         Across, the iris moves the calibrated shift but stays inside the opening (its centre no
-        nearer a corner than its radius). Up and down it moves the full calibrated shift and
+        nearer a corner than its radius; a drawn iris, often most of its eye's width, may tuck
+        DRAWN_IRIS_TUCK of its radius under the corner, as art draws a sideways look). Up and down it moves the full calibrated shift and
         the upper lid follows it (_raise_lid, _lid: moved 0.3 of it under still lids, the gaze
         barely showed); as the calibration measures the iris against the middle of its lids
         (face_rig._eyes), it moves half the lid's travel further against the eye's corners,
@@ -951,8 +953,9 @@ class FaceDecoder(nn.Module):
         u = (centre_x - x0) / width
         opening = torch.relu(_quartic(geo[..., 7:12], u) - _quartic(geo[..., 2:7], u))
         shift = look[:, None, :] * self._gaze_px * width[..., None]  # (B, 2, 2)
+        tuck = radius * (1.0 - DRAWN_IRIS_TUCK * geo[..., 16])  # a drawn iris may tuck under
         shift_x = torch.minimum(
-            torch.maximum(shift[..., 0], x0 + radius - centre_x), x1 - radius - centre_x
+            torch.maximum(shift[..., 0], x0 + tuck - centre_x), x1 - tuck - centre_x
         )
         look_y = look[:, 1:2]  # (B, 1)
         lid_down = LID_FOLLOWS_GAZE * torch.relu(look_y) * opening

@@ -178,3 +178,25 @@ def test_the_eye_windows_hold_a_big_drawn_eye(
     for shape in shapes:
         left = int(blue[shape.opening].sum())
         assert left == 0, f"{left} px of iris show under the closed lid"
+
+
+def test_a_big_drawn_iris_looks_aside_its_full_travel(
+    anime: tuple[PreparedAvatar, list[EyeShape]],
+) -> None:
+    """Bug: a drawn iris stopped a whole radius short of its eye's corner, so an anime iris
+    that fills most of its eye moved 0.7 of the calibrated gaze travel at eyeLookX=+-1
+    (re-detected 0.017 IOD on a round-eyed cartoon). Art draws a sideways look with the iris
+    cut by the corner: it may now tuck under it, and moves the full travel (its visible part's
+    middle at least 0.8 of it: the part under the corner does not show)."""
+    from models.rig_calibration import GAZE_X_PER_UNIT
+
+    avatar, shapes = anime
+    renderer = AvatarRenderer(avatar)
+    own = avatar.source_motion
+    still = renderer.render(ms.with_fields(own, eyeLookX=0.0, eyeLookY=0.0))[0]
+    for look in (1.0, -1.0):
+        moved = renderer.render(ms.with_fields(own, eyeLookX=look, eyeLookY=0.0))[0]
+        for shape in shapes:
+            travel = GAZE_X_PER_UNIT * float(shape.upper[-1, 0] - shape.upper[0, 0])
+            shift = abs(_iris_x(moved, shape) - _iris_x(still, shape))
+            assert shift >= 0.8 * travel, f"eyeLookX={look}: {shift:.1f} of {travel:.1f} px"
