@@ -937,8 +937,9 @@ class FaceDecoder(nn.Module):
 
         Across, the iris moves the calibrated shift but stays inside the opening (its centre no
         nearer a corner than its radius; a drawn iris, often most of its eye's width, may tuck
-        DRAWN_IRIS_TUCK of its radius under the corner, as art draws a sideways look). Up and down it moves the full calibrated shift and
-        the upper lid follows it (_raise_lid, _lid: moved 0.3 of it under still lids, the gaze
+        DRAWN_IRIS_TUCK of its radius under the corner, as art draws a sideways look). Up and
+        down it moves the full calibrated shift and the upper lid follows it (_raise_lid,
+        _lid: moved 0.3 of it under still lids, the gaze
         barely showed); as the calibration measures the iris against the middle of its lids
         (face_rig._eyes), it moves half the lid's travel further against the eye's corners,
         or it lagged behind its own lids. A drawn eye's lids stay.
