@@ -35,6 +35,8 @@ FLAT_SHARE = 0.3  # flat art: three exact colours cover this much of the box (ph
 STROKE_OF_BRIGHT = 0.25  # a stroke (outline, lashes): darker than this much of the bright level
 STROKE_CHROMA = 48  # ... and about grey (an iris drawn dark is coloured)
 PIECE_GAP_PX = 4  # the eye's pieces: at most this far apart (a stroke round the iris between)
+SKIN_SHADE_STEP = 16  # skin in light or shadow: within this of a multiple of the face's colour
+SKIN_SHADE_RANGE = (0.55, 1.15)  # ... of that multiple
 
 
 @dataclass(frozen=True)
@@ -53,10 +55,14 @@ def _luma(image: np.ndarray) -> np.ndarray:
 
 
 def find_drawn_eye(
-    image: np.ndarray, mesh_opening: np.ndarray, mesh_iris: np.ndarray
+    image: np.ndarray,
+    mesh_opening: np.ndarray,
+    mesh_iris: np.ndarray,
+    skin: np.ndarray | None = None,
 ) -> DrawnEye | None:
     """The drawn eye around a mesh eye (its opening polygon (M, 2), iris points (5, 2), centre
-    first), or None where no outlined eye much larger than the mesh's is there."""
+    first), or None where no outlined eye much larger than the mesh's is there. `skin` (3,),
+    the face's colour 0..255, keeps flat art's skin and its shades out of the eye."""
     size = image.shape[0]
     x0, x1 = float(mesh_opening[:, 0].min()), float(mesh_opening[:, 0].max())
     width = max(x1 - x0, 4.0)
@@ -85,7 +91,7 @@ def find_drawn_eye(
     if _is_flat(box):
         # Cartoon eyes drawn as flat colour shapes: a dark iris that splits the sclera into
         # small pieces, or a white rim against the skin with no outline below it.
-        pieces = _flat_eye_pieces(box, luma, mesh_opening - [bx0, by0])
+        pieces = _flat_eye_pieces(box, luma, mesh_opening - [bx0, by0], skin)
         opening_box = _hull_mask(pieces) if pieces.sum() >= 8 else pieces
         if not fits(opening_box, MAX_FLAT_AREA_PER_WIDTH2 * width * width, FLAT_MIN_GROWTH):
             return None
@@ -120,7 +126,19 @@ def _is_flat(box: np.ndarray) -> bool:
     return bool(np.sort(counts)[-3:].sum() >= FLAT_SHARE * len(keys))
 
 
-def _flat_eye_pieces(box: np.ndarray, luma: np.ndarray, mesh_opening: np.ndarray) -> np.ndarray:
+def _skin_shade(rgb: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels that are the skin's colour in light or shadow (a multiple of it)."""
+    skin = skin.astype(np.float32)
+    k = (rgb.astype(np.float32) @ skin) / float(skin @ skin)
+    off = np.abs(rgb - k[..., None] * skin).max(-1)
+    return np.asarray(
+        (off < SKIN_SHADE_STEP) & (k > SKIN_SHADE_RANGE[0]) & (k < SKIN_SHADE_RANGE[1])
+    )
+
+
+def _flat_eye_pieces(
+    box: np.ndarray, luma: np.ndarray, mesh_opening: np.ndarray, skin: np.ndarray | None = None
+) -> np.ndarray:
     """The parts of a flat-coloured eye around the mesh's eye in a box of the image: (H, W) bool.
 
     Flat art is areas of one colour meeting at sharp edges. The areas of the colours common
@@ -140,6 +158,9 @@ def _flat_eye_pieces(box: np.ndarray, luma: np.ndarray, mesh_opening: np.ndarray
         colour = np.median(rim[keys == key], axis=0)
         alike = np.abs(rgb - colour).max(-1) < FLAT_STEP
         outside |= flood(edge & alike, alike)
+    if skin is not None:  # the skin between a drawn eye and a crease or lash line above it
+        # (areas of it, not the thin rim where a line's edge blends into the skin)
+        outside |= _dilate(_erode(_skin_shade(rgb, skin), 1), 1)
     chroma = rgb.max(-1) - rgb.min(-1)
     stroke = (luma < STROKE_OF_BRIGHT * float(np.percentile(luma, 95))) & (chroma < STROKE_CHROMA)
     rest = _dilate(_erode(~outside & ~stroke, 1), 1) & ~outside & ~stroke

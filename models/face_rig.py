@@ -221,6 +221,7 @@ class EyeShape:
 def eye_shapes(image: np.ndarray, landmarks_px: np.ndarray) -> list[EyeShape]:
     """The left and right eye's shapes."""
     shapes = []
+    skin = _face_skin(image, landmarks_px)
     for upper_ids, lower_ids, iris_ids in (
         (ft.EYE_LEFT_UPPER, ft.EYE_LEFT_LOWER, ft.IRIS_LEFT),
         (ft.EYE_RIGHT_UPPER, ft.EYE_RIGHT_LOWER, ft.IRIS_RIGHT),
@@ -229,7 +230,7 @@ def eye_shapes(image: np.ndarray, landmarks_px: np.ndarray) -> list[EyeShape]:
         lower = landmarks_px[list(lower_ids), :2].astype(np.float64)
         iris = landmarks_px[list(iris_ids), :2].astype(np.float64)
         contour = np.concatenate([upper, lower[::-1]])
-        drawn = find_drawn_eye(image, contour, iris)
+        drawn = find_drawn_eye(image, contour, iris, skin)
         if drawn is not None:
             shapes.append(
                 EyeShape(
