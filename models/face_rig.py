@@ -218,10 +218,13 @@ class EyeShape:
     drawn: bool
 
 
-def eye_shapes(image: np.ndarray, landmarks_px: np.ndarray) -> list[EyeShape]:
-    """The left and right eye's shapes."""
+def eye_shapes(
+    image: np.ndarray, landmarks_px: np.ndarray, skin: np.ndarray | None = None
+) -> list[EyeShape]:
+    """The left and right eye's shapes. `skin`: face_skin(image, landmarks_px), where the
+    caller has it already."""
     shapes = []
-    skin = _face_skin(image, landmarks_px)
+    skin = skin if skin is not None else face_skin(image, landmarks_px)
     for upper_ids, lower_ids, iris_ids in (
         (ft.EYE_LEFT_UPPER, ft.EYE_LEFT_LOWER, ft.IRIS_LEFT),
         (ft.EYE_RIGHT_UPPER, ft.EYE_RIGHT_LOWER, ft.IRIS_RIGHT),
@@ -344,7 +347,7 @@ def eye_geometry(
 
     The lid zone is the skin between the lash line and the brow that a closing lid drags
     down: LID_ZONE_PER_BROW of the lid-to-brow distance at the eye's middle, and below
-    anything covering the lid (_covers, against the face's `skin`, _face_skin)."""
+    anything covering the lid (_covers, against the face's `skin`, face_skin)."""
     rows = []
     for shape, brow_ids in zip(shapes, (ft.BROW_LEFT_LOWER, ft.BROW_RIGHT_LOWER), strict=True):
         upper, lower = shape.upper, shape.lower
@@ -393,7 +396,7 @@ def _eye_colours(image: np.ndarray, shapes: list[EyeShape]) -> np.ndarray:
     return np.asarray(sclera + irises, np.float32)
 
 
-def _face_skin(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
+def face_skin(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     """(3,) the face's skin colour, 0..255: the median inside the face oval."""
     face = polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], CROP_PX)
     pixels = image[face] if face.any() else image.reshape(-1, 3)
@@ -520,10 +523,12 @@ def build_rig(
     source_motion: np.ndarray,
     grid_size: int = GRID_SIZE,
     shapes: list[EyeShape] | None = None,
+    skin: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Everything the decoder precomputes for one avatar (arrays only, saved with the avatar).
 
-    `shapes`: eye_shapes(image, landmarks_px), where the caller has them already.
+    `shapes` and `skin`: eye_shapes(image, landmarks_px) and face_skin(image, landmarks_px),
+    where the caller has them already.
     """
     m = measure(landmarks_px)
     grid_xy = _grid_points(grid_size)
@@ -549,9 +554,9 @@ def build_rig(
     basis = np.stack(
         [fields[name] for name in (*ms.NONRIGID_NAMES, JAW_CLOSE_FIELD)]
     )  # (K+1, N, 3)
-    shapes = shapes if shapes is not None else eye_shapes(image, landmarks_px)
+    skin = skin if skin is not None else face_skin(image, landmarks_px)
+    shapes = shapes if shapes is not None else eye_shapes(image, landmarks_px, skin)
     eyes = _eye_interiors(shapes)
-    skin = _face_skin(image, landmarks_px)
     planes = np.concatenate(
         [
             image.astype(np.float32).transpose(2, 0, 1) + 0.5,

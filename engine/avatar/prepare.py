@@ -85,7 +85,8 @@ def prepare_avatar(
     landmarks = crop_landmarks(models, image, apply_transform(crop.transform(), source_landmarks))
     landmarks = drawn_mouth.fit_drawn_mouth(image, landmarks)  # flat art: onto its drawn mouth
     alpha = person_alpha(models, image, landmarks, backdrop)
-    shapes = face_rig.eye_shapes(image, landmarks)
+    skin = face_rig.face_skin(image, landmarks)  # the eye shapes and the rig both need it
+    shapes = face_rig.eye_shapes(image, landmarks, skin)
     source_motion = np.asarray(
         face_rig.with_drawn_gaze(face_rig.estimate_motion(landmarks), shapes), np.float32
     )
@@ -95,7 +96,7 @@ def prepare_avatar(
         source_motion=source_motion,
         person_alpha=alpha,
         background=remove_person(image, alpha),
-        rig=face_rig.build_rig(image, landmarks, alpha, source_motion, shapes=shapes),
+        rig=face_rig.build_rig(image, landmarks, alpha, source_motion, shapes=shapes, skin=skin),
         meta=_meta(source, name, data, rgb, crop, face_width_px(source_landmarks)),
     )
 
@@ -218,14 +219,16 @@ def person_alpha(
     return np.clip(alpha, 0.0, 1.0).astype(np.float32)
 
 
-def _off_backdrop(image: RGBImage, backdrop: NDArray[np.float32], head: NDArray[np.bool_]) -> Any:
+def _off_backdrop(
+    image: RGBImage, backdrop: NDArray[np.float32], head: NDArray[np.bool_]
+) -> Float32Array:
     """(H, W) float32: 1 where the picture differs from its plain backdrop's colour and is
     joined to the head, softened by a pixel."""
     differs = np.abs(image.astype(np.float32) - backdrop).max(axis=-1) > 2 * PLAIN_STEP
-    count, labels = cv2.connectedComponents(differs.astype(np.uint8), connectivity=4)
+    _, labels = cv2.connectedComponents(differs.astype(np.uint8), connectivity=4)
     touching = np.unique(labels[head & differs])
     joined = np.isin(labels, touching[touching > 0])
-    return cv2.GaussianBlur(joined.astype(np.float32), (0, 0), 1.0)
+    return np.asarray(cv2.GaussianBlur(joined.astype(np.float32), (0, 0), 1.0), np.float32)
 
 
 def remove_person(image: RGBImage, alpha: Float32Array, work_px: int = 128) -> RGBImage:
