@@ -248,17 +248,19 @@ def _quartic(coefficients: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     return (((c[..., 4] * u + c[..., 3]) * u + c[..., 2]) * u + c[..., 1]) * u + c[..., 0]
 
 
-def _lid_curves(
-    x: torch.Tensor, geo: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+_LidCurves = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def _lid_curves(x: torch.Tensor, geo: torch.Tensor) -> _LidCurves:
     """At columns x (B, Pe) of an eye (geo (A, Pe, 16)): upper and lower lid y, the eye's
-    corner-to-corner width, and 1 between its corners fading to 0 over a pixel beyond them."""
+    corner-to-corner width, 1 between its corners fading to 0 over a pixel beyond them, and u,
+    how far across the eye each column lies (0 at one corner, 1 at the other)."""
     width = geo[..., 1] - geo[..., 0]
     u = (x - geo[..., 0]) / width
     up = _quartic(geo[..., 2:7], u)
     low = _quartic(geo[..., 7:12], u)
     within = torch.clamp(u * width, 0.0, 1.0) * torch.clamp((1.0 - u) * width, 0.0, 1.0)
-    return up, low, width, within
+    return up, low, width, within, u
 
 
 # Powers of u = 0.5, (5, 1): a lid quartic's coefficients @ this = the lid at the eye's middle.
@@ -868,7 +870,7 @@ class FaceDecoder(nn.Module):
         lids = _lid_curves(x, geo)
         y, raised = self._raise_lid(y, geo, lids, look[:, 1:2])
         lid_y, lid_cover, over_eye, lash = self._lid(
-            x, y, geo, eye_geometry, lids, motion, source_motion, is_left
+            y, geo, eye_geometry, lids, motion, source_motion, is_left
         )
         cx, cy, radius = geo[..., 13], geo[..., 14], geo[..., 15] + 0.5  # (A, Pe)
         # Per eye, then to its pixels: (B, Pe, 3) the iris's shift x, y and the disc it clears.
@@ -938,11 +940,11 @@ class FaceDecoder(nn.Module):
         Across, the iris moves the calibrated shift but stays inside the opening (its centre no
         nearer a corner than its radius; a drawn iris, often most of its eye's width, may tuck
         DRAWN_IRIS_TUCK of its radius under the corner, as art draws a sideways look). Up and
-        down it moves the full calibrated shift and the upper lid follows it (_raise_lid,
-        _lid: moved 0.3 of it under still lids, the gaze
-        barely showed); as the calibration measures the iris against the middle of its lids
-        (face_rig._eyes), it moves half the lid's travel further against the eye's corners,
-        or it lagged behind its own lids. A drawn eye's lids stay.
+        down it moves the full calibrated shift and the upper lid follows it (_raise_lid, _lid:
+        moved 0.3 of it under still lids, the gaze barely showed); as the calibration measures
+        the iris against the middle of its lids (face_rig._eyes), it moves half the lid's
+        travel further against the eye's corners, or it lagged behind its own lids. A drawn
+        eye's lids stay.
 
         The disc a moved iris uncovers reaches past the segmented radius, by up to
         IRIS_CLEAR_PX as the iris moves away: a disc of just the radius left the dark limbal
@@ -971,7 +973,7 @@ class FaceDecoder(nn.Module):
     def _raise_lid(
         y: torch.Tensor,
         geo: torch.Tensor,
-        lids: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+        lids: _LidCurves,
         look_y: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Portrait rows to show at (x, y) with the upper lid raised for an upward gaze, and
@@ -979,7 +981,7 @@ class FaceDecoder(nn.Module):
 
         The lash line rises by LID_RAISE_LOOKING_UP of the iris's rise (at most 0.8 of the
         lid zone): the opening stretches up to it and the lid zone above compresses."""
-        up, low, width, within = lids
+        up, low, width, within, _ = lids
         opening = torch.relu(low - up)
         zone = geo[..., 12]
         # Most over the middle of the eye, none at its corners (as the opening tapers): a lid
@@ -999,11 +1001,10 @@ class FaceDecoder(nn.Module):
 
     def _lid(
         self,
-        x: torch.Tensor,
         y: torch.Tensor,
         geo: torch.Tensor,
         eye_geometry: torch.Tensor,
-        lids: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+        lids: _LidCurves,
         motion: torch.Tensor,
         source_motion: torch.Tensor,
         is_left: torch.Tensor,
@@ -1017,7 +1018,7 @@ class FaceDecoder(nn.Module):
         the portrait's own pixels, where the inverted warp smeared an eye collapsing to zero
         height over its coarse grid (and on a turned head left the far eye half open).
         """
-        up, low, width, within = lids
+        up, low, width, within, u = lids
         own = source_motion[:, self.blink_indices]  # (A, 2)
         closing = torch.clamp(
             (motion[:, self.blink_indices] - own) / torch.clamp(1.0 - own, min=0.05), 0.0, 1.0
@@ -1039,7 +1040,7 @@ class FaceDecoder(nn.Module):
         opening = torch.relu(low - up)
         low_0 = geo[..., 7]  # the lower lid at the corners, u = 0 and 1
         low_1 = geo[..., 7:12].sum(-1)
-        chord = low_0 + (low_1 - low_0) * (x - geo[..., 0]) / width
+        chord = low_0 + (low_1 - low_0) * u
         sag = torch.minimum(torch.relu(low - chord), opening)
         rise = (lower * opening + drawn * sag) * within  # (B, Pe) px the lower lid rises
         travel = torch.relu(closing * (opening + 0.5) - rise) * within  # px the lash line moves
