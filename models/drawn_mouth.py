@@ -133,8 +133,8 @@ def fit_drawn_mouth(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     Across, the mesh's mouth spans the drawn one. Up and down, the mesh's lip seam stays where
     it lies inside the drawn mouth (drawn lips' seam line, or an open shape's top), and moves
     to the nearer end of it where it lies outside, or onto the line between two drawn lips
-    where there is one (_lip_line); the lips above and below it reach the
-    drawn mouth's top and bottom (a mouth drawn as a line gets thin lips)."""
+    where there is one (_lip_line); the lips above and below it reach the drawn mouth's top
+    and bottom (a mouth drawn as a line gets thin lips)."""
     if flatness(image, landmarks_px) < FLAT_ART:
         return landmarks_px
     drawn = find_drawn_mouth(image, landmarks_px)
@@ -146,9 +146,10 @@ def fit_drawn_mouth(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     seam_y = float(landmarks_px[[ft.INNER_LIP_UPPER_MID, ft.INNER_LIP_LOWER_MID], 1].mean())
     width, drawn_width = mx1 - mx0, drawn.x1 - drawn.x0
     thin = MIN_HEIGHT * drawn_width
-    new_seam_y = float(np.clip(seam_y, drawn.top, max(drawn.bottom - thin, drawn.top)))
     if drawn.line is not None:  # the lips' own line: the seam goes onto it
         new_seam_y = drawn.line
+    else:
+        new_seam_y = float(np.clip(seam_y, drawn.top, max(drawn.bottom - thin, drawn.top)))
     misfit = max(abs(drawn.x0 - mx0), abs(drawn.x1 - mx1)) / MIN_MISFIT
     misfit = max(misfit, abs(new_seam_y - seam_y) / MIN_SEAM_MISFIT)
     if misfit < width:
