@@ -43,13 +43,16 @@ OUTER = list(ft.LIPS_OUTER_UPPER + ft.LIPS_OUTER_LOWER[::-1])
 class DrawnMouth:
     """Where flat art drew its mouth, px: from x0 to x1, from its top over its middle third
     (the line where its lips meet, or the top of the open shape it drew) down to bottom, and
-    the height of a line drawn between its lips inside it (None where there is none)."""
+    the height of a line drawn between its lips inside it (None where there is none); and how
+    far its middle lies below the middle third's in each column x0.. (a smile's rise to its
+    corners, a slant)."""
 
     x0: float
     x1: float
     top: float
     bottom: float
     line: float | None = None
+    bend: np.ndarray | None = None  # (columns,) px
 
 
 def find_drawn_mouth(image: np.ndarray, landmarks_px: np.ndarray) -> DrawnMouth | None:
@@ -79,6 +82,9 @@ def find_drawn_mouth(image: np.ndarray, landmarks_px: np.ndarray) -> DrawnMouth 
     edge[[0, -1], :], edge[:, [0, -1]] = True, True
     ink &= ~flood(ink & edge, ink)  # not the face's outline, hair or clothes running through
     drawn = flood(ink & lips[by0:by1, bx0:bx1], ink)  # the marks on the mesh's lips
+    if not drawn.any():  # the mesh's lips lie off the drawn mouth: the mark nearest them
+        seam = landmarks_px[[ft.INNER_LIP_UPPER_MID, ft.INNER_LIP_LOWER_MID], :2].mean(0)
+        drawn = _nearest_mark(ink, seam - (bx0, by0), (mx0 - bx0, mx1 - bx0))
     if not drawn.any():
         return None
     rows, columns = np.nonzero(drawn)
@@ -89,13 +95,33 @@ def find_drawn_mouth(image: np.ndarray, landmarks_px: np.ndarray) -> DrawnMouth 
     luma = box @ np.array([0.299, 0.587, 0.114], np.float32)
     dark = drawn & (luma < LINE_DARK * float(skin @ np.array([0.299, 0.587, 0.114])))
     line = _lip_line(drawn, dark, left + third, right - third, right - left)
+    spans = drawn[:, left:right]
+    row_ids = np.arange(drawn.shape[0], dtype=np.float32)[:, None]
+    column_middle = (spans * row_ids).sum(0) / np.maximum(spans.sum(0), 1)
+    bend = column_middle - np.median(column_middle[third : right - left - third])
     return DrawnMouth(
         x0=float(bx0 + left),
         x1=float(bx0 + right),
         top=float(by0 + top),
         bottom=float(by0 + rows.max() + 1),
         line=None if line is None else float(by0 + line),
+        bend=bend.astype(np.float32),
     )
+
+
+def _nearest_mark(ink: np.ndarray, seam: np.ndarray, across: tuple[float, float]) -> np.ndarray:
+    """The mark of `ink` (H, W) with a pixel nearest the mesh's lip seam (x, y px in the box)
+    among those across the mesh's mouth (columns across[0]..across[1]), or none: clip art
+    whose mesh lips sat wholly above its drawn mouth kept them, and opened a cavity in the
+    skin over a drawn mouth that stayed shut."""
+    rows, columns = np.nonzero(ink)
+    under = (columns >= across[0]) & (columns <= across[1])
+    seed = np.zeros_like(ink)
+    if under.any():
+        rows, columns = rows[under], columns[under]
+        nearest = int(np.argmin(np.hypot(columns - seam[0], rows - seam[1])))
+        seed[rows[nearest], columns[nearest]] = True
+    return flood(seed, ink)
 
 
 def _lip_line(
@@ -163,5 +189,8 @@ def fit_drawn_mouth(image: np.ndarray, landmarks_px: np.ndarray) -> np.ndarray:
     points[:, 0] = drawn.x0 + (points[:, 0] - mx0) * drawn_width / width
     offset = points[:, 1] - seam_y
     points[:, 1] = new_seam_y + offset * np.where(offset < 0.0, up, down)
+    if drawn.bend is not None:  # the lips follow the drawn mouth's curve and slant
+        columns = drawn.x0 + 0.5 + np.arange(len(drawn.bend))
+        points[:, 1] += np.interp(points[:, 0], columns, drawn.bend)
     out[LIP_IDS, :2] = points
     return out

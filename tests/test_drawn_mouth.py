@@ -84,3 +84,43 @@ def test_lips_drawn_with_a_line_between_them_part_at_the_line(anime: PreparedAva
     assert abs(new_seam - (line + 0.5)) <= 1.5, (
         f"the seam is at y {new_seam:.1f}, the line between the lips at {line + 0.5:.1f}"
     )
+
+
+def test_lips_drawn_below_the_mesh_mouth_are_found_and_their_slant_followed(
+    anime: PreparedAvatar,
+) -> None:
+    """Bug: on clip art whose mesh lips lay wholly above the drawn mouth (no drawn mark on
+    them), the mesh's mouth stayed: the jaw opened a cavity in the bare skin over a drawn mouth
+    that stayed shut. And the fitted lips kept the mesh's level shape on a slanted smile."""
+    from models import face_topology as ft
+    from models.drawn_mouth import fit_drawn_mouth
+
+    image = anime.image.copy()
+    landmarks = anime.landmarks_px
+    outer = landmarks[list(ft.LIPS_OUTER_UPPER + ft.LIPS_OUTER_LOWER), :2]
+    x0, x1 = int(outer[:, 0].min()), int(outer[:, 0].max())
+    y0, y1 = int(outer[:, 1].min()), int(outer[:, 1].max())
+    skin = np.median(image[y0 - 40 : y0 - 25, x0:x1].reshape(-1, 3), axis=0)
+    image[y0 - 12 : y1 + 40, x0 - 10 : x1 + 10] = skin  # the old mouth off
+    # Two orange lips with a black outline and a line between them, wholly below the mesh's
+    # lips, rising 6 px from the left end to the right.
+    rise_px = 6.0
+    top0 = y1 + 3
+    for x in range(x0, x1):
+        top = top0 + round(rise_px * (x1 - x) / (x1 - x0))
+        image[top : top + 13, x] = (0, 0, 0)
+        if x0 + 2 <= x < x1 - 2:
+            image[top + 2 : top + 6, x] = (250, 80, 25)
+            image[top + 8 : top + 12, x] = (250, 80, 25)
+    fitted = fit_drawn_mouth(image, landmarks)
+    seam = fitted[[ft.INNER_LIP_UPPER_MID, ft.INNER_LIP_LOWER_MID]].mean(0)
+    line_y = top0 + rise_px * (x1 - seam[0]) / (x1 - x0) + 7.0
+    assert abs(seam[1] - line_y) <= 2.0, (
+        f"the seam is at y {seam[1]:.1f}, the line between the drawn lips at {line_y:.1f}"
+    )
+    corners = fitted[[ft.MOUTH_CORNER_LEFT, ft.MOUTH_CORNER_RIGHT], :2]
+    left, right = corners[np.argsort(corners[:, 0])]
+    assert left[1] - right[1] > 0.5 * rise_px, (
+        f"the fitted corners are level within {left[1] - right[1]:.1f} px on lips rising "
+        f"{rise_px:.0f} px"
+    )
