@@ -19,6 +19,7 @@ import numpy as np
 from models import face_topology as ft
 from models import motion_space as ms
 from models.drawn_eye import find_drawn_eye
+from models.eye_opening import raise_upper_lid
 from models.geometry import euler_from_matrix
 from models.rig_calibration import (
     EYE_OPEN_ASPECT,
@@ -248,6 +249,12 @@ def eye_shapes(
             continue
         radius = float(np.mean(np.linalg.norm(iris[1:] - iris[0], axis=1)))
         opening = polygon_mask(contour, CROP_PX)
+        x0, x1 = float(upper[:, 0].min()), float(upper[:, 0].max())
+        segmented = _iris_radius(image, iris[0], radius, x0, x1)
+        raised = raise_upper_lid(image, upper, opening, iris[0], segmented, skin)
+        if not np.array_equal(raised, upper):  # a wide-open eye: its lid on the white's edge
+            upper = raised
+            opening = polygon_mask(np.concatenate([upper, lower[::-1]]), CROP_PX)
         shapes.append(EyeShape(upper, lower, opening, iris[0], radius, False))
     return shapes
 

@@ -1,0 +1,60 @@
+"""A wide-open rendered eye closes over all of its white (models/eye_opening.py): on 3D
+cartoons the face mesh lays the upper lid across the iris, below the white above it, and a
+blink left that white as a smeared grey lid over an eye that read as open."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.eye_opening import raise_upper_lid
+
+SKIN = np.array([194.0, 151.0, 99.0])
+SCLERA, IRIS, LASH = (250, 244, 230), (90, 110, 70), (30, 25, 20)
+SIZE = 128
+CENTRE = np.array([64.0, 64.0])
+IRIS_RADIUS = 10.0
+
+
+def _eye(lash_px: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An eye 48 px wide whose white shows 14 px above its centre, with `lash_px` rows of dark
+    lashes over it; and the mesh's upper lid 6 px above the centre, across the iris."""
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
+    image = np.empty((SIZE, SIZE, 3), np.uint8)
+    image[:] = SKIN.astype(np.uint8)
+    u = (xs - CENTRE[0]) / 24.0
+    white = (np.abs(u) < 1.0) & (ys > CENTRE[1] - 14.0 * (1.0 - u**2)) & (ys < CENTRE[1] + 8.0)
+    image[white] = SCLERA
+    image[np.hypot(xs - CENTRE[0], ys - CENTRE[1]) <= IRIS_RADIUS] = IRIS
+    lashes = (np.abs(u) < 1.0) & (ys <= CENTRE[1] - 14.0 * (1.0 - u**2))
+    lashes &= ys > CENTRE[1] - 14.0 * (1.0 - u**2) - lash_px
+    image[lashes] = LASH
+    columns = CENTRE[0] + np.linspace(-24.0, 24.0, 9)
+    upper = np.stack([columns, CENTRE[1] - 6.0 * (1.0 - ((columns - 64.0) / 24.0) ** 2)], 1)
+    opening = white & (ys > CENTRE[1] - 6.0 * (1.0 - u**2))
+    return image, upper, opening
+
+
+def test_a_lid_below_the_white_rises_to_its_edge_and_clears_the_iris() -> None:
+    image, upper, opening = _eye(lash_px=2)
+    raised = raise_upper_lid(image, upper, opening, CENTRE, IRIS_RADIUS, SKIN)
+    middle = raised[4]
+    assert middle[1] <= CENTRE[1] - IRIS_RADIUS - 1.0, (
+        f"the lid's middle is at y {middle[1]:.1f}, the iris's top at {CENTRE[1] - IRIS_RADIUS}"
+    )
+    true_top = CENTRE[1] - 14.0 * (1.0 - ((raised[:, 0] - 64.0) / 24.0) ** 2)
+    inner = slice(2, 7)
+    assert np.all(np.abs(raised[inner, 1] - true_top[inner]) <= 2.5), (
+        f"the raised lid {np.round(raised[inner, 1], 1)} is not on the white's top "
+        f"{np.round(true_top[inner], 1)}"
+    )
+
+
+def test_a_lid_on_the_white_s_edge_stays() -> None:
+    """A photo's lid: lashes and skin right above the mesh's lid, no white above it."""
+    image, upper, opening = _eye(lash_px=4)
+    on_edge = upper.copy()
+    on_edge[:, 1] = CENTRE[1] - 14.0 * (1.0 - ((upper[:, 0] - 64.0) / 24.0) ** 2)
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE]
+    full = opening | ((image == SCLERA).all(-1) | (image == IRIS).all(-1))
+    raised = raise_upper_lid(image, on_edge, full, CENTRE, IRIS_RADIUS, SKIN)
+    np.testing.assert_array_equal(raised, on_edge)
