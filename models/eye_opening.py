@@ -43,7 +43,8 @@ def raise_upper_lid(
     size = image.shape[1]
     bx0, bx1 = max(int(np.floor(x0)), 0), min(int(np.ceil(x1)) + 1, size)
     by0 = max(int(upper[:, 1].min() - reach), 0)
-    by1 = min(int(np.ceil(iris_centre[1] + iris_radius)) + 1, image.shape[0])
+    bottom = max(float(upper[:, 1].max()), float(iris_centre[1]) + iris_radius)
+    by1 = min(int(np.ceil(bottom)) + 2, image.shape[0])
     upper = upper.copy()
     if bx1 - bx0 < 4 or by1 - by0 < 4:
         return upper
@@ -89,7 +90,7 @@ def _white_top(
     neither (a shadow, the iris's rim) between, past the iris's disc (`iris`); `lid` where
     there is none."""
     top, since = lid, 0
-    row = int(np.floor(lid))
+    row = min(int(np.floor(lid)), len(white) - 1)
     while row >= 0 and lid - row <= reach:
         if skin[row] and lid - row > 1.0:  # the lid's own row blends it with the white
             break

@@ -58,3 +58,13 @@ def test_a_lid_on_the_white_s_edge_stays() -> None:
     full = opening | ((image == SCLERA).all(-1) | (image == IRIS).all(-1))
     raised = raise_upper_lid(image, on_edge, full, CENTRE, IRIS_RADIUS, SKIN)
     np.testing.assert_array_equal(raised, on_edge)
+
+
+def test_a_lid_below_the_iris_s_disc_is_searched_without_error() -> None:
+    """Bug: the search box ended at the iris's bottom, and a mesh lid lower than that (a
+    small iris over glasses on an anime portrait) indexed past it: prepare failed."""
+    image, upper, opening = _eye(lash_px=2)
+    low = upper.copy()
+    low[:, 1] += 20.0
+    raised = raise_upper_lid(image, low, opening, CENTRE, 3.0, SKIN)
+    assert raised.shape == low.shape and np.all(raised[:, 1] <= low[:, 1])
