@@ -395,8 +395,14 @@ def _eye_colours(image: np.ndarray, shapes: list[EyeShape]) -> np.ndarray:
         skin_mean = skin.reshape(-1, 3).mean(0) if skin.size else rgb.reshape(-1, 3).mean(0)
         # Sclera: the median of what is left of the opening (its corners lie in shadow, and
         # the brighter half, used where the iris left, showed as light patches on paintings).
+        # A drawn eye's big iris leaves little but its outline: there the brightest quarter (the
+        # median filled a clip-art iris's trail with the brown of its outline).
         if white.sum() >= 4:
-            sclera.append(np.median(rgb[white], axis=0))
+            pixels = rgb[white]
+            if shape.drawn:
+                luma = pixels.sum(-1)
+                pixels = pixels[luma >= np.percentile(luma, 75.0)]
+            sclera.append(np.median(pixels, axis=0))
         else:
             sclera.append(0.85 * skin_mean + 0.1)
         irises.append(np.median(rgb[dark], axis=0) if dark.sum() >= 4 else 0.4 * skin_mean)

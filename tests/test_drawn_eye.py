@@ -200,3 +200,29 @@ def test_a_big_drawn_iris_looks_aside_its_full_travel(
             travel = GAZE_X_PER_UNIT * float(shape.upper[-1, 0] - shape.upper[0, 0])
             shift = abs(_iris_x(moved, shape) - _iris_x(still, shape))
             assert shift >= 0.8 * travel, f"eyeLookX={look}: {shift:.1f} of {travel:.1f} px"
+
+
+def test_a_drawn_iris_trail_is_filled_with_the_white_not_the_outline() -> None:
+    """Bug: a clip-art eye whose iris is most of it leaves little of its opening but its thick
+    brown outline, and the sclera colour (the median of what is left) was that brown: an iris
+    looking aside left a brown crescent. A drawn eye's sclera is its brightest quarter."""
+    from models.face_rig import _eye_colours
+
+    size = 512
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    image = np.full((size, size, 3), (214, 184, 150), np.uint8)  # skin
+    d = np.hypot(xs - 256.0, ys - 256.0)
+    opening = d <= 24.0
+    image[opening] = (110, 50, 20)  # the outline ring, inside the found opening
+    image[d <= 20.0] = (255, 255, 255)  # a thin white
+    image[d <= 17.0] = (150, 100, 50)  # the iris
+    shape = EyeShape(
+        upper=np.array([[232.0, 256.0], [256.0, 232.0], [280.0, 256.0]]),
+        lower=np.array([[232.0, 256.0], [256.0, 280.0], [280.0, 256.0]]),
+        opening=opening,
+        iris_centre=np.array([256.0, 256.0]),
+        iris_radius=17.0,
+        drawn=True,
+    )
+    sclera = _eye_colours(image, [shape, shape])[0] * 255.0
+    assert sclera.min() > 230.0, f"the drawn eye's sclera reads {np.round(sclera)}"
