@@ -300,6 +300,7 @@ LID_ZONE_MAX_PX = 22.0  # ... and no taller, so it stays inside the decoder's ey
 LID_COVER_BRIGHTER = 1.3
 LID_COVER_DISTANCE = 0.35
 LID_COVER_MARGIN_PX = 3  # the zone stops this far below the first covered row (its soft edge)
+COVER_RUNS_ON = 0.8  # ... where this share of the rows from it up to the brow are covered too
 
 
 def _curve_fit(contour: np.ndarray, x0: float, x1: float) -> np.ndarray:
@@ -364,7 +365,7 @@ def eye_geometry(
         brow_y = float(np.interp(mid_x, *_sorted(landmarks_px[list(brow_ids), :2])))
         zone = float(np.clip(LID_ZONE_PER_BROW * (lid_y - brow_y), 2.0, LID_ZONE_MAX_PX))
         if not shape.drawn:
-            zone = min(zone, _uncovered_height(image, shape, skin))
+            zone = min(zone, _uncovered_height(image, shape, skin, lid_y - brow_y))
         centre = shape.iris_centre
         if shape.drawn:  # segmented already, as the darker part of the drawn opening
             radius = shape.iris_radius
@@ -425,16 +426,25 @@ def _covers(colours: np.ndarray, skin: np.ndarray) -> np.ndarray:
     return np.asarray(brighter & (distance > LID_COVER_DISTANCE))
 
 
-def _uncovered_height(image: np.ndarray, shape: EyeShape, skin: np.ndarray) -> float:
+def _uncovered_height(
+    image: np.ndarray, shape: EyeShape, skin: np.ndarray, brow_px: float
+) -> float:
     """px above the lash line (2 to LID_ZONE_MAX_PX) before the lid is covered, row by row
-    up over the middle half of the eye (its median colour, _covers)."""
+    up over the middle half of the eye (its median colour, _covers), by a cover that runs on
+    up to the brow (`brow_px` above the lash line at the eye's middle) over COVER_RUNS_ON of
+    its rows: a hat or hair over the lid covers the brow too, where a 3D render's light on
+    the lid is a band under a brow in shade (that band is lid, and closes with it)."""
     x0, x1 = float(shape.upper[:, 0].min()), float(shape.upper[:, 0].max())
     columns = np.arange(round(x0 + 0.25 * (x1 - x0)), round(x0 + 0.75 * (x1 - x0)) + 1)
     columns = np.clip(columns, 0, CROP_PX - 1)
     lash_y = np.interp(columns, *_sorted(shape.upper))
-    for height in range(1, int(LID_ZONE_MAX_PX) + 1):
+    top = int(np.clip(round(brow_px), LID_ZONE_MAX_PX, 2 * LID_ZONE_MAX_PX))
+    covered = []
+    for height in range(1, top + 1):
         rows = np.clip(np.round(lash_y - height), 0, CROP_PX - 1).astype(int)
-        if _covers(np.median(image[rows, columns], axis=0), skin):
+        covered.append(bool(_covers(np.median(image[rows, columns], axis=0), skin)))
+    for height in range(1, int(LID_ZONE_MAX_PX) + 1):
+        if covered[height - 1] and np.mean(covered[height - 1 :]) >= COVER_RUNS_ON:
             return float(max(height - LID_COVER_MARGIN_PX, 2))
     return LID_ZONE_MAX_PX
 

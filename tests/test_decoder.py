@@ -269,6 +269,32 @@ def test_a_closing_lid_does_not_drag_a_hat_brim_down_over_the_eye(
     assert np.mean(distance < 40.0) < 0.01, "the brim is pulled down over the closed eye"
 
 
+def test_light_on_a_lid_under_a_brow_in_shade_is_lid_and_closes_with_it(
+    prepared_avatar: Callable[[str], PreparedAvatar],
+) -> None:
+    """Bug: a 3D render lights the upper lid into a bright band under a brow in shade, which
+    read as a hat over the lid (brighter than the face's skin): the lid zone stopped under it,
+    4 px, and the closed lid was the eye's own content smeared down. A band that stops below
+    the brow is lid: the zone is as without it."""
+    from models import face_rig
+
+    avatar = prepared_avatar("astronaut.png")
+    plain = face_rig.build_rig(
+        avatar.image, avatar.landmarks_px, avatar.person_alpha, avatar.source_motion
+    )
+    image = avatar.image.copy()
+    upper = avatar.landmarks_px[list(ft.EYE_RIGHT_UPPER), :2]
+    x0, x1 = int(upper[:, 0].min()) - 2, int(upper[:, 0].max()) + 2
+    lash_y = int(upper[:, 1].min())
+    image[lash_y - 9 : lash_y - 3, x0:x1] = (255, 250, 220)  # the light on the lid
+    rig = face_rig.build_rig(image, avatar.landmarks_px, avatar.person_alpha, avatar.source_motion)
+    right = 1  # eye_geometry rows: left, right
+    zone, before = float(rig["eye_geometry"][right, 12]), float(plain["eye_geometry"][right, 12])
+    assert zone >= before - 1.0, (
+        f"the lid zone is {zone:.1f} px with the light, {before:.1f} without"
+    )
+
+
 def _grain(plane: np.ndarray) -> np.ndarray:
     """|each pixel - its 3x3 mean| of a 2-D plane (the border rows and columns dropped)."""
     h, w = plane.shape
