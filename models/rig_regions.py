@@ -88,18 +88,48 @@ def vec(
     )
 
 
+NECK_HALF_WIDTH = 0.28  # face widths from the face's middle line: the neck's, which turns
+
+
 def head_weight(m: FaceMeasures, pts: np.ndarray) -> np.ndarray:
     """1 on the head, fading to 0 down the neck: the torso and background do not turn.
 
     Below the chin only the neck follows, fading out before the collar; the shoulders beside
     it stay rigid (they bent with every nod when the fade ran the full width of the frame).
+    Beside the jaw, below the eyes, what lies out from the face's outline is the body's too
+    (_beside_jaw): a space suit's collar ring, risen to the ears, turned with the head.
     """
     chin_y = m.canonical[ft.CHIN, 1]
     fw, fh = m.face_width, m.face_height
     down = smoothstep(chin_y + 0.02 * fh, chin_y + 0.3 * fh, pts[:, 1])
     below_chin = smoothstep(chin_y - 0.1 * fh, chin_y + 0.1 * fh, pts[:, 1])
     beside_neck = smoothstep(0.28 * fw, 0.5 * fw, np.abs(pts[:, 0]))
-    return np.asarray((1.0 - down) * (1.0 - below_chin * beside_neck))
+    return np.asarray((1.0 - down) * (1.0 - below_chin * beside_neck) * (1.0 - _beside_jaw(m, pts)))
+
+
+# Out from the face's outline, in face widths, where the body takes over beside the jaw; from
+# the eyes' height (none) to halfway down to the chin (all).
+BESIDE_JAW_FROM, BESIDE_JAW_TO = 0.06, 0.3
+
+
+def _beside_jaw(m: FaceMeasures, pts: np.ndarray) -> np.ndarray:
+    """0 on the face, the neck and above the eyes, rising to 1 out from the face's outline (or
+    the neck's, where the jaw narrows to the chin) beside the jaw: BESIDE_JAW_FROM to
+    BESIDE_JAW_TO face widths out across."""
+    oval = m.canonical[list(ft.FACE_OVAL), :2]
+    eyes_y = float(m.canonical[list(ft.EYE_LEFT_CORNERS + ft.EYE_RIGHT_CORNERS), 1].mean())
+    chin_y = float(m.canonical[ft.CHIN, 1])
+    x, y = pts[:, 0], pts[:, 1]
+    out = np.zeros(len(pts))
+    for side in (-1.0, 1.0):
+        half = oval[oval[:, 0] * side > 0.0]
+        order = np.argsort(half[:, 1])
+        edge_x = np.interp(y, half[order, 1], half[order, 0]) * side  # px out from the middle
+        edge_x = np.maximum(edge_x, NECK_HALF_WIDTH * m.face_width)  # the neck turns
+        out = np.maximum(out, x * side - edge_x)
+    across = smoothstep(BESIDE_JAW_FROM * m.face_width, BESIDE_JAW_TO * m.face_width, out)
+    down = smoothstep(eyes_y, 0.5 * (eyes_y + chin_y), y)
+    return np.asarray(across * down)
 
 
 # --- mouth -----------------------------------------------------------------------------------

@@ -161,6 +161,38 @@ def test_background_stays_put_when_the_head_moves(rig) -> None:  # type: ignore[
     assert np.percentile(diff, 99) <= 2, "background pixels changed under head motion"
 
 
+def test_the_body_beside_the_jaw_stays_when_the_head_turns(
+    prepared_avatar: Callable[[str], PreparedAvatar],
+) -> None:
+    """Bug: everything above the chin turned with the head across the whole frame, and the
+    astronaut's collar ring, risen beside her jaw to her ears, bent with every tilt and turn.
+    Beside the jaw, well out from the face's outline, the body stays."""
+    from models.face_rig import polygon_mask
+
+    avatar = prepared_avatar("astronaut.png")
+    renderer = AvatarRenderer(avatar)
+    own = avatar.source_motion
+    still = renderer.render(own)[0].astype(np.float32)
+    landmarks = avatar.landmarks_px
+    face = polygon_mask(landmarks[list(ft.FACE_OVAL), :2], still.shape[0])
+    eyes_y = float(landmarks[list(ft.EYE_LEFT_CORNERS + ft.EYE_RIGHT_CORNERS), 1].mean())
+    chin_y = float(landmarks[ft.CHIN, 1])
+    face_width = float(np.ptp(landmarks[list(ft.FACE_OVAL), 0]))
+    beside = np.zeros_like(face)
+    for row in range(round(0.5 * (eyes_y + chin_y)), round(chin_y)):
+        columns = np.flatnonzero(face[row])
+        if len(columns):
+            reach = round(0.4 * face_width)
+            beside[row, : max(columns[0] - reach, 0)] = True
+            beside[row, columns[-1] + reach :] = True
+    beside &= avatar.person_alpha > 0.5
+    assert beside.sum() > 500, "no body beside the jaw in this crop to test"
+    for field, turn in (("yaw", 0.3), ("roll", 0.2)):
+        moved = renderer.render(ms.with_fields(own, **{field: own[ms.INDEX[field]] + turn}))[0]
+        change = float(np.abs(moved.astype(np.float32) - still)[beside].mean())
+        assert change < 4.0, f"{field} +{turn}: the body beside the jaw changed {change:.1f} levels"
+
+
 def test_gaze_moves_the_irises_inside_the_opening(rig) -> None:  # type: ignore[no-untyped-def]
     """Bug: eyeLookX=1 moved the Mona Lisa's irises 0.009 inter-ocular distances: the warp
     stretched the eye around an iris that fills the opening and the painted gaze stayed put."""
