@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 MIN_CONTRAST = 40.0  # RGB distance of the sclera from the skin below which no sclera is found
+WHITER_THAN_SKIN = 1.05  # ... and it is a white: brighter than the skin by this much
 SCLERA_NEAR = 0.5  # a sclera pixel: within this share of the sclera-skin distance of its colour
 SKIN_NEAR = 0.5  # a skin pixel (the search stops): nearer the skin than the sclera, and this near
 IRIS_CLEAR = 1.2  # of the iris's radius: the sclera's colour is measured outside this circle
@@ -58,8 +59,8 @@ def raise_upper_lid(
     brighter = white & (luma >= np.median(luma[white]))  # not its shaded corners
     sclera = np.median(box[brighter], axis=0)
     contrast = float(np.linalg.norm(sclera - skin))
-    if contrast < MIN_CONTRAST:
-        return upper
+    if contrast < MIN_CONTRAST or sclera.sum() < WHITER_THAN_SKIN * float(skin.sum()):
+        return upper  # no white: a small or shaded eye, its opening darker than the skin
     to_sclera = np.linalg.norm(box - sclera, axis=-1)
     to_skin = np.linalg.norm(box - skin, axis=-1)
     like = to_sclera < SCLERA_NEAR * contrast

@@ -15,15 +15,18 @@ CENTRE = np.array([64.0, 64.0])
 IRIS_RADIUS = 10.0
 
 
-def _eye(lash_px: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """An eye 48 px wide whose white shows 14 px above its centre, with `lash_px` rows of dark
-    lashes over it; and the mesh's upper lid 6 px above the centre, across the iris."""
+def _eye(
+    lash_px: int, white_rgb: tuple[int, int, int] = SCLERA
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An eye 48 px wide whose white (`white_rgb`) shows 14 px above its centre, with
+    `lash_px` rows of dark lashes over it; and the mesh's upper lid 6 px above the centre,
+    across the iris."""
     ys, xs = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
     image = np.empty((SIZE, SIZE, 3), np.uint8)
     image[:] = SKIN.astype(np.uint8)
     u = (xs - CENTRE[0]) / 24.0
     white = (np.abs(u) < 1.0) & (ys > CENTRE[1] - 14.0 * (1.0 - u**2)) & (ys < CENTRE[1] + 8.0)
-    image[white] = SCLERA
+    image[white] = white_rgb
     image[np.hypot(xs - CENTRE[0], ys - CENTRE[1]) <= IRIS_RADIUS] = IRIS
     lashes = (np.abs(u) < 1.0) & (ys <= CENTRE[1] - 14.0 * (1.0 - u**2))
     lashes &= ys > CENTRE[1] - 14.0 * (1.0 - u**2) - lash_px
@@ -68,3 +71,13 @@ def test_a_lid_below_the_iris_s_disc_is_searched_without_error() -> None:
     low[:, 1] += 20.0
     raised = raise_upper_lid(image, low, opening, CENTRE, 3.0, SKIN)
     assert raised.shape == low.shape and np.all(raised[:, 1] <= low[:, 1])
+
+
+def test_an_eye_that_shows_no_white_keeps_its_lid() -> None:
+    """Bug: a small painted eye in shadow, its opening darker than the skin, had that shade
+    taken for its white: the lid rose into the skin above it, and the closed lid took that
+    skin's shadow in."""
+    shade = (90, 62, 45)  # darker than the skin: no white to find
+    image, upper, opening = _eye(lash_px=2, white_rgb=shade)
+    raised = raise_upper_lid(image, upper, opening, CENTRE, IRIS_RADIUS, SKIN)
+    np.testing.assert_array_equal(raised, upper)
