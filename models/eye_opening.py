@@ -79,8 +79,26 @@ def raise_upper_lid(
     over = np.sqrt(np.clip(iris_radius**2 - (upper[:, 0] - iris_centre[0]) ** 2, 0.0, None))
     clear = np.where(over > 0.0, iris_centre[1] - over - 1.0, upper[:, 1])
     raised = np.minimum(raised, np.maximum(clear, upper[:, 1] - reach))
-    upper[:, 1] = np.minimum(raised, upper[:, 1])
+    raised = np.minimum(raised, upper[:, 1])
+    # A lid's edge arches: the raised points' upper hull, so that a rise over the iris alone
+    # (its disc) is not a bump that a half-closed lid showed as a notch.
+    upper[:, 1] = _arch(upper[:, 0], raised)
     return upper
+
+
+def _arch(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """y at each x on the upper hull (least y, image rows grow down) of the points (x, y)."""
+    order = np.argsort(x)
+    hull: list[int] = []
+    for i in order:  # Andrew's monotone chain, the chain above the points
+        while len(hull) >= 2:
+            (ax, ay), (bx, by) = (x[hull[-2]], y[hull[-2]]), (x[hull[-1]], y[hull[-1]])
+            if (bx - ax) * (y[i] - ay) - (by - ay) * (x[i] - ax) <= 0.0:
+                hull.pop()  # b lies below the line from a to i: not on the arch
+            else:
+                break
+        hull.append(int(i))
+    return np.asarray(np.interp(x, x[hull], y[hull]), dtype=y.dtype)
 
 
 def _white_top(

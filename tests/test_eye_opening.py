@@ -81,3 +81,18 @@ def test_an_eye_that_shows_no_white_keeps_its_lid() -> None:
     image, upper, opening = _eye(lash_px=2, white_rgb=shade)
     raised = raise_upper_lid(image, upper, opening, CENTRE, IRIS_RADIUS, SKIN)
     np.testing.assert_array_equal(raised, upper)
+
+
+def test_a_raised_lid_arches_without_a_bump_over_the_iris() -> None:
+    """Bug: where the white above the lid showed on one side of the iris only, the lid rose
+    there and over the iris (clearing its disc) but not beyond it: a bump, which a half-closed
+    lid showed as a notch (the caricature). A raised lid arches: its height is convex across
+    the eye."""
+    image, upper, opening = _eye(lash_px=2)
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
+    lid_y = CENTRE[1] - 6.0 * (1.0 - ((xs - CENTRE[0]) / 24.0) ** 2)
+    image[(xs > CENTRE[0] + IRIS_RADIUS + 2.0) & (ys < lid_y)] = SKIN.astype(np.uint8)
+    raised = raise_upper_lid(image, upper, opening, CENTRE, IRIS_RADIUS, SKIN)
+    assert np.any(raised[:, 1] < upper[:, 1] - 2.0), "the lid did not rise"
+    bends = np.diff(raised[:, 1], 2)  # evenly spaced columns
+    assert np.all(bends >= -1e-3), f"the raised lid {np.round(raised[:, 1], 1)} does not arch"
