@@ -449,12 +449,15 @@ def _uncovered_height(
     return LID_ZONE_MAX_PX
 
 
+LID_COLOUR_BIN = 8  # a drawn lid's colour: its band's commonest, in bins this wide per channel
+
+
 def _lid_colours(image: np.ndarray, shapes: list[EyeShape], skin: np.ndarray) -> np.ndarray:
     """(2, 3) skin colour just above each eye (left, right): what a closed lid shows.
 
     The mean over a band above the lid, leaving out what covers it (_covers); over a drawn
-    eye the median of its lighter half, since the band there takes in the thick lash line
-    that a closed lid moves down, not lid skin."""
+    eye the commonest colour of its lighter half, since the band there takes in the thick
+    lash line that a closed lid moves down, not lid skin."""
     colours = []
     for shape in shapes:
         lid = shape.upper
@@ -465,6 +468,12 @@ def _lid_colours(image: np.ndarray, shapes: list[EyeShape], skin: np.ndarray) ->
         if shape.drawn:  # the lighter half: skin, not the lash line or hair over it
             luma = pixels.mean(-1)
             pixels = pixels[luma >= np.median(luma)]
+            # ... and of that its commonest colour: flat art's skin is one colour, and the
+            # median took in the light halo a resize leaves round a dark stroke (a dot eye
+            # closed to a lid lighter than the face).
+            bins = (pixels // LID_COLOUR_BIN).astype(np.int64) @ np.array([1 << 16, 1 << 8, 1])
+            values, counts = np.unique(bins, return_counts=True)
+            pixels = pixels[bins == values[np.argmax(counts)]]
         else:
             uncovered = ~_covers(pixels, skin)
             pixels = pixels[uncovered] if uncovered.sum() >= 4 else pixels

@@ -226,3 +226,23 @@ def test_a_drawn_iris_trail_is_filled_with_the_white_not_the_outline() -> None:
     )
     sclera = _eye_colours(image, [shape, shape])[0] * 255.0
     assert sclera.min() > 230.0, f"the drawn eye's sclera reads {np.round(sclera)}"
+
+
+def test_a_drawn_lid_is_the_skin_not_a_halo_round_the_eye() -> None:
+    """Bug: over a drawn eye the closed lid took the median of the lighter half of the band
+    above it, and on resized clip art that half is mostly the light halo a filter leaves round
+    a dark stroke: a dot eye closed to a lid lighter than the face. Flat skin is one colour:
+    the band's commonest."""
+    from models.face_rig import _lid_colours
+
+    skin = np.array([232, 205, 186], np.uint8)
+    image = np.empty((512, 512, 3), np.uint8)
+    image[:] = skin
+    image[190:192, 190:250] = 30  # a stroke at the band's top
+    for x in range(190, 250):  # a halo under the skin, graded as a resize leaves it
+        image[194:198, x] = np.clip(skin.astype(int) + 8 + (x - 190) // 2, 0, 255)
+    upper = np.stack([np.linspace(200.0, 240.0, 9), np.full(9, 200.0)], 1)
+    shape = EyeShape(upper, upper + [0.0, 6.0], np.zeros((512, 512), bool), upper[4], 5.0, True)
+    lid = _lid_colours(image, [shape, shape], skin.astype(np.float32))[0] * 255.0
+    off = float(np.abs(lid - skin).max())
+    assert off <= 1.0, f"the closed lid is {off:.0f} levels off the skin ({np.round(lid)})"
