@@ -37,6 +37,12 @@ STROKE_CHROMA = 48  # ... and about grey (an iris drawn dark is coloured)
 PIECE_GAP_PX = 4  # the eye's pieces: at most this far apart (a stroke round the iris between)
 SKIN_SHADE_STEP = 16  # skin in light or shadow: within this of a multiple of the face's colour
 SKIN_SHADE_RANGE = (0.55, 1.15)  # ... of that multiple
+# A dot eye (_dot_eye): DOT_SIZE_PER_WIDTH of the mesh eye's width across, filling DOT_FILL of
+# its box (a disc fills 0.79, a stroke far less), within DOT_REACH_PER_WIDTH of the mesh eye.
+DOT_SIZE_PER_WIDTH = (0.12, 0.8)
+DOT_FILL = 0.6
+DOT_REACH_PER_WIDTH = 1.0
+DOT_RIM_PX = 2
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,8 @@ def find_drawn_eye(
         pieces = _flat_eye_pieces(box, luma, mesh_opening - [bx0, by0], skin)
         opening_box = _hull_mask(pieces) if pieces.sum() >= 8 else pieces
         if not fits(opening_box, MAX_FLAT_AREA_PER_WIDTH2 * width * width, FLAT_MIN_GROWTH):
-            return None
+            dot = _dot_eye(luma, mesh_opening - [bx0, by0], width)
+            return None if dot is None else _drawn_dot(dot, bx0, by0, size)
         enclosed = pieces & (luma >= IRIS_OF_SCLERA * float(np.percentile(luma[pieces], 95)))
         if enclosed.sum() < 4:
             return None
@@ -108,6 +115,60 @@ def find_drawn_eye(
     centre, radius = _iris(luma, opening_box, enclosed, bx0, by0)
     if radius <= 0.0:
         return None
+    return DrawnEye(opening, upper, lower, centre, radius)
+
+
+def _dot_eye(luma: np.ndarray, mesh_opening: np.ndarray, width: float) -> np.ndarray | None:
+    """A cartoon's dot eye by the mesh's eye, in a box of flat art: (H, W) bool, or None.
+
+    Clip art often draws each eye as a solid dark dot, which the mesh's eye lies beside (its
+    lids closed on bare skin next to the dot, as two grey lines, and the dot stayed). The dot
+    is the near-black mark nearest the mesh eye's middle that is round (DOT_FILL of its box,
+    about as tall as wide), DOT_SIZE_PER_WIDTH of the mesh eye's width across, and not joined
+    to the box's edge (hair, the face's outline)."""
+    dark = luma < STROKE_OF_BRIGHT * float(np.percentile(luma, 95))
+    edge = np.zeros_like(dark)
+    edge[[0, -1], :], edge[:, [0, -1]] = True, True
+    dark &= ~flood(dark & edge, dark)
+    ys, xs = np.nonzero(dark)
+    if not len(ys):
+        return None
+    cx, cy = mesh_opening.mean(0)
+    distance = np.hypot(xs - cx, ys - cy)
+    seen = np.zeros_like(dark)
+    for k in np.argsort(distance):
+        if distance[k] > DOT_REACH_PER_WIDTH * width:
+            break
+        if seen[ys[k], xs[k]]:
+            continue
+        seed = np.zeros_like(dark)
+        seed[ys[k], xs[k]] = True
+        blob = flood(seed, dark)
+        seen |= blob
+        rows, columns = np.nonzero(blob)
+        tall, wide = np.ptp(rows) + 1, np.ptp(columns) + 1
+        round_ = blob.sum() >= DOT_FILL * tall * wide and 0.5 <= tall / wide <= 2.0
+        if (
+            round_
+            and DOT_SIZE_PER_WIDTH[0] * width <= max(tall, wide) <= DOT_SIZE_PER_WIDTH[1] * width
+        ):
+            return blob
+    return None
+
+
+def _drawn_dot(dot: np.ndarray, bx0: int, by0: int, size: int) -> DrawnEye:
+    """A dot eye as a drawn eye: the dot is its iris, and with its soft rim (DOT_RIM_PX; left
+    out, it stayed as two dark strokes beside the closed lid) its opening."""
+    pad = DOT_RIM_PX  # _dilate would take the box's border in
+    rim = _dilate(np.pad(dot, pad), pad)[pad:-pad, pad:-pad]
+    opening = np.zeros((size, size), bool)
+    opening[by0 : by0 + dot.shape[0], bx0 : bx0 + dot.shape[1]] = rim
+    upper, lower = _lid_contours(rim, bx0, by0)
+    rows, columns = np.nonzero(dot)
+    centre = np.array(
+        [0.5 * (columns.min() + columns.max()) + bx0, 0.5 * (rows.min() + rows.max()) + by0]
+    )
+    radius = 0.5 * float(max(np.ptp(rows), np.ptp(columns)) + 1) + 0.5
     return DrawnEye(opening, upper, lower, centre, radius)
 
 

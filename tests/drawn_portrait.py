@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 def draw_anime_portrait(eyes: str = "outlined") -> Image.Image:
     """The 768 x 768 RGB portrait; `eyes` "outlined" (a white eye closed off by its outline) or
     "dark_iris" (a dark iris as tall as the eye splits its white in two; a thick upper lash line
-    and a thin lower one, which do not meet at the corners)."""
+    and a thin lower one, which do not meet at the corners) or "dots" (each eye a black dot)."""
     W = 768
     im = Image.new("RGB", (W, W), (196, 222, 240))
     d = ImageDraw.Draw(im)
@@ -37,6 +37,8 @@ def draw_anime_portrait(eyes: str = "outlined") -> Image.Image:
             d.ellipse([cx - 16, 375, cx + 16, 420], fill=(25, 30, 60))
             d.ellipse([cx - 20, 362, cx - 6, 378], fill=(255, 255, 255))
             d.arc([cx - 58, 340, cx + 58, 420], 190, 350, fill=K, width=9)  # upper lash line
+        elif eyes == "dots":  # clip art: each eye a solid black dot
+            d.ellipse([cx - 15, 380, cx + 15, 410], fill=(0, 0, 0))
         else:  # clip art: a dark blue iris filling the eye's height, white beside it
             d.ellipse([cx - 56, 362, cx + 56, 432], fill=(255, 255, 255))
             d.ellipse([cx - 30, 364, cx + 30, 430], fill=(20, 20, 140))

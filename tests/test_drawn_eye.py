@@ -228,6 +228,24 @@ def test_a_drawn_iris_trail_is_filled_with_the_white_not_the_outline() -> None:
     assert sclera.min() > 230.0, f"the drawn eye's sclera reads {np.round(sclera)}"
 
 
+def test_a_dot_eye_closes_to_a_line(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Bug: clip art that draws each eye as a black dot had the mesh's eyes beside the dots: a
+    blink drew two grey lines on the bare skin next to them, and the dots stayed. A dot is
+    the eye: it closes under flat skin to a line."""
+    from engine.avatar.prepare import prepare_avatar  # mediapipe
+
+    path = tmp_path_factory.mktemp("drawn") / "dots.png"
+    draw_anime_portrait(eyes="dots").save(path)
+    avatar = prepare_avatar(path)
+    dots = avatar.image.max(-1) < 20  # the dots' black (the outlines are (40, 28, 30))
+    assert dots.sum() > 100, "no dots in the prepared portrait"
+    closed = AvatarRenderer(avatar).render(
+        ms.with_fields(avatar.source_motion, eyeBlinkLeft=1.0, eyeBlinkRight=1.0)
+    )[0]
+    dark = float((closed.max(-1) < 60)[dots].mean())
+    assert dark < 0.3, f"{dark:.0%} of the dots stay dark with both eyes closed"
+
+
 def test_a_drawn_lid_is_the_skin_not_a_halo_round_the_eye() -> None:
     """Bug: over a drawn eye the closed lid took the median of the lighter half of the band
     above it, and on resized clip art that half is mostly the light halo a filter leaves round
