@@ -103,7 +103,7 @@ def head_weight(m: FaceMeasures, pts: np.ndarray) -> np.ndarray:
     fw, fh = m.face_width, m.face_height
     down = smoothstep(chin_y + 0.02 * fh, chin_y + 0.3 * fh, pts[:, 1])
     below_chin = smoothstep(chin_y - 0.1 * fh, chin_y + 0.1 * fh, pts[:, 1])
-    beside_neck = smoothstep(0.28 * fw, 0.5 * fw, np.abs(pts[:, 0]))
+    beside_neck = smoothstep(NECK_HALF_WIDTH * fw, 0.5 * fw, np.abs(pts[:, 0]))
     return np.asarray((1.0 - down) * (1.0 - below_chin * beside_neck) * (1.0 - _beside_jaw(m, pts)))
 
 
