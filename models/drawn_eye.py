@@ -80,9 +80,7 @@ def find_drawn_eye(
     light = luma >= DARK_OF_BRIGHT * float(np.percentile(luma, 95))
     # Light regions that do not reach the box's edge are closed off by a dark outline; of those,
     # the ones that overlap the mesh's opening are this eye's.
-    edge = np.zeros_like(light)
-    edge[[0, -1], :], edge[:, [0, -1]] = True, True
-    enclosed = light & ~flood(light & edge, light)
+    enclosed = off_edge(light)
     mesh_box = _fill_polygon(mesh_opening - [bx0, by0], light.shape)
     enclosed = flood(enclosed & mesh_box, enclosed)
     ix, iy = np.round(mesh_iris[0] - [bx0, by0]).astype(int)
@@ -126,10 +124,7 @@ def _dot_eye(luma: np.ndarray, mesh_opening: np.ndarray, width: float) -> np.nda
     is the near-black mark nearest the mesh eye's middle that is round (DOT_FILL of its box,
     about as tall as wide), DOT_SIZE_PER_WIDTH of the mesh eye's width across, and not joined
     to the box's edge (hair, the face's outline)."""
-    dark = luma < STROKE_OF_BRIGHT * float(np.percentile(luma, 95))
-    edge = np.zeros_like(dark)
-    edge[[0, -1], :], edge[:, [0, -1]] = True, True
-    dark &= ~flood(dark & edge, dark)
+    dark = off_edge(luma < STROKE_OF_BRIGHT * float(np.percentile(luma, 95)))
     ys, xs = np.nonzero(dark)
     if not len(ys):
         return None
@@ -209,8 +204,7 @@ def _flat_eye_pieces(
     eye, and those up to PIECE_GAP_PX beside them, are the eye: sclera, iris, highlights, split
     by the strokes drawn round the iris."""
     rgb = box.astype(np.int16)
-    edge = np.zeros(luma.shape, bool)
-    edge[[0, -1], :], edge[:, [0, -1]] = True, True
+    edge = box_edge(luma.shape)
     rim = rgb[edge]
     keys = (rim // 16) @ np.array([256, 16, 1])
     found, counts = np.unique(keys, return_counts=True)
@@ -281,6 +275,19 @@ def _iris(
     # The decoder moves a disc: one round the whole iris, which art draws taller than wide (a
     # disc of its width left its top and bottom behind as a second iris).
     return centre, float(0.5 * max(right - left, bottom - top) + 0.5)
+
+
+def box_edge(shape: tuple[int, ...]) -> np.ndarray:
+    """(H, W) bool: a box's outermost rows and columns."""
+    edge = np.zeros(shape[:2], bool)
+    edge[[0, -1], :], edge[:, [0, -1]] = True, True
+    return edge
+
+
+def off_edge(mask: np.ndarray) -> np.ndarray:
+    """A box's `mask` (H, W) less what of it is joined to the box's edge (hair, the face's
+    outline, clothes running through it)."""
+    return mask & ~flood(mask & box_edge(mask.shape), mask)
 
 
 def flood(seeds: np.ndarray, allowed: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models import face_topology as ft
-from models.drawn_eye import flood
+from models.drawn_eye import flood, off_edge
 from models.face_rig import flatness, polygon_mask
 
 FLAT_ART = 0.9  # face_rig.flatness at or above which the art is flat (photos 0, manga ~0.8)
@@ -78,9 +78,7 @@ def find_drawn_mouth(image: np.ndarray, landmarks_px: np.ndarray) -> DrawnMouth 
     skin = np.median(skin_pixels.astype(np.float32), axis=0)
     box = image[by0:by1, bx0:bx1].astype(np.float32)
     ink = np.linalg.norm(box - skin, axis=-1) > INK_DISTANCE
-    edge = np.zeros_like(ink)
-    edge[[0, -1], :], edge[:, [0, -1]] = True, True
-    ink &= ~flood(ink & edge, ink)  # not the face's outline, hair or clothes running through
+    ink = off_edge(ink)  # not the face's outline, hair or clothes running through
     drawn = flood(ink & lips[by0:by1, bx0:bx1], ink)  # the marks on the mesh's lips
     if not drawn.any():  # the mesh's lips lie off the drawn mouth: the mark nearest them
         seam = landmarks_px[[ft.INNER_LIP_UPPER_MID, ft.INNER_LIP_LOWER_MID], :2].mean(0)
