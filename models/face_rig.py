@@ -217,6 +217,9 @@ class EyeShape:
     iris_centre: np.ndarray  # (2,)
     iris_radius: float  # px: the mesh's iris circle, or half the drawn iris's width
     drawn: bool
+    # px: the disc the decoder moves as the iris: segmented across the iris's row on a photo
+    # or painting (_iris_radius), the drawn iris's own radius on drawn art
+    disc_radius: float
 
 
 def eye_shapes(
@@ -244,6 +247,7 @@ def eye_shapes(
                     drawn.iris_centre,
                     drawn.iris_radius,
                     True,
+                    drawn.iris_radius,  # segmented already, the darker part of the opening
                 )
             )
             continue
@@ -255,7 +259,7 @@ def eye_shapes(
         if not np.array_equal(raised, upper):  # a wide-open eye: its lid on the white's edge
             upper = raised
             opening = polygon_mask(np.concatenate([upper, lower[::-1]]), CROP_PX)
-        shapes.append(EyeShape(upper, lower, opening, iris[0], radius, False))
+        shapes.append(EyeShape(upper, lower, opening, iris[0], radius, False, segmented))
     return shapes
 
 
@@ -366,11 +370,7 @@ def eye_geometry(
         zone = float(np.clip(LID_ZONE_PER_BROW * (lid_y - brow_y), 2.0, LID_ZONE_MAX_PX))
         if not shape.drawn:
             zone = min(zone, _uncovered_height(image, shape, skin, lid_y - brow_y))
-        centre = shape.iris_centre
-        if shape.drawn:  # segmented already, as the darker part of the drawn opening
-            radius = shape.iris_radius
-        else:
-            radius = _iris_radius(image, centre, shape.iris_radius, x0, x1)
+        centre, radius = shape.iris_centre, shape.disc_radius
         lids = np.concatenate([_curve_fit(upper, x0, x1), _curve_fit(lower, x0, x1)])
         drawn = float(shape.drawn)
         rows.append(np.concatenate([[x0, x1], lids, [zone, centre[0], centre[1], radius, drawn]]))

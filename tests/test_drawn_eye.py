@@ -223,6 +223,7 @@ def test_a_drawn_iris_trail_is_filled_with_the_white_not_the_outline() -> None:
         iris_centre=np.array([256.0, 256.0]),
         iris_radius=17.0,
         drawn=True,
+        disc_radius=17.0,
     )
     sclera = _eye_colours(image, [shape, shape])[0] * 255.0
     assert sclera.min() > 230.0, f"the drawn eye's sclera reads {np.round(sclera)}"
@@ -260,7 +261,8 @@ def test_a_drawn_lid_is_the_skin_not_a_halo_round_the_eye() -> None:
     for x in range(190, 250):  # a halo under the skin, graded as a resize leaves it
         image[194:198, x] = np.clip(skin.astype(int) + 8 + (x - 190) // 2, 0, 255)
     upper = np.stack([np.linspace(200.0, 240.0, 9), np.full(9, 200.0)], 1)
-    shape = EyeShape(upper, upper + [0.0, 6.0], np.zeros((512, 512), bool), upper[4], 5.0, True)
+    no_opening = np.zeros((512, 512), bool)
+    shape = EyeShape(upper, upper + [0.0, 6.0], no_opening, upper[4], 5.0, True, 5.0)
     lid = _lid_colours(image, [shape, shape], skin.astype(np.float32))[0] * 255.0
     off = float(np.abs(lid - skin).max())
     assert off <= 1.0, f"the closed lid is {off:.0f} levels off the skin ({np.round(lid)})"
