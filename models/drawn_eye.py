@@ -56,7 +56,8 @@ class DrawnEye:
     iris_radius: float  # px, half the iris's height or width, whichever is larger
 
 
-def _luma(image: np.ndarray) -> np.ndarray:
+def luma_of(image: np.ndarray) -> np.ndarray:
+    """Luma (Rec. 601) of RGB pixels (..., 3), float32."""
     return np.asarray(image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
 
 
@@ -76,7 +77,7 @@ def find_drawn_eye(
     beside, above, below = (f * width for f in SEARCH_PER_WIDTH)
     bx0, bx1 = max(int(x0 - beside), 0), min(int(x1 + beside) + 1, size)
     by0, by1 = max(int(mid_y - above), 0), min(int(mid_y + below) + 1, size)
-    luma = _luma(image[by0:by1, bx0:bx1])
+    luma = luma_of(image[by0:by1, bx0:bx1])
     light = luma >= DARK_OF_BRIGHT * float(np.percentile(luma, 95))
     # Light regions that do not reach the box's edge are closed off by a dark outline; of those,
     # the ones that overlap the mesh's opening are this eye's.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models import face_topology as ft
-from models.drawn_eye import flood, off_edge
+from models.drawn_eye import flood, luma_of, off_edge
 from models.face_rig import flatness, polygon_mask
 
 FLAT_ART = 0.9  # face_rig.flatness at or above which the art is flat (photos 0, manga ~0.8)
@@ -90,8 +90,7 @@ def find_drawn_mouth(image: np.ndarray, landmarks_px: np.ndarray) -> DrawnMouth 
     third = max((right - left) // 3, 1)
     middle = (columns >= left + third) & (columns < right - third)
     top = rows[middle].min() if middle.any() else rows.min()
-    luma = box @ np.array([0.299, 0.587, 0.114], np.float32)
-    dark = drawn & (luma < LINE_DARK * float(skin @ np.array([0.299, 0.587, 0.114])))
+    dark = drawn & (luma_of(box) < LINE_DARK * float(luma_of(skin)))
     line = _lip_line(drawn, dark, left + third, right - third, right - left)
     spans = drawn[:, left:right]
     row_ids = np.arange(drawn.shape[0], dtype=np.float32)[:, None]
