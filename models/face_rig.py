@@ -18,7 +18,7 @@ import numpy as np
 
 from models import face_topology as ft
 from models import motion_space as ms
-from models.drawn_eye import find_drawn_eye
+from models.drawn_eye import find_drawn_eye, luma_of
 from models.eye_opening import raise_upper_lid
 from models.geometry import euler_from_matrix
 from models.rig_calibration import (
@@ -489,7 +489,7 @@ def _tooth_like(image: np.ndarray, landmarks_px: np.ndarray) -> tuple[np.ndarray
     )
     face = polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], CROP_PX)
     rgb = image.astype(np.float32)
-    luma = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    luma = luma_of(rgb)
     saturation = (rgb.max(-1) - rgb.min(-1)) / np.maximum(rgb.max(-1), 1.0)
     skin_luma = float(np.median(luma[face & ~inner]))
     skin_saturation = float(np.median(saturation[face & ~inner]))
@@ -532,7 +532,7 @@ def _own_teeth_colour(image: np.ndarray, inner: np.ndarray, teeth: np.ndarray) -
     if teeth.sum() < 12 or teeth.sum() < 0.2 * inner.sum():
         return None
     pixels = image[teeth].astype(np.float32) / 255.0
-    luma = pixels @ np.array([0.299, 0.587, 0.114], np.float32)
+    luma = luma_of(pixels)
     return np.asarray(pixels[luma >= np.median(luma)].mean(0), np.float32)
 
 
