@@ -317,24 +317,26 @@ def _erode(mask: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
+def hull_chain(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Of points (x, y) sorted by x, the convex hull's chain on their least-y side (Andrew's
+    monotone chain); of the points in reverse order, the chain on the other side."""
+    chain: list[tuple[float, float]] = []
+    for p in points:
+        while len(chain) >= 2:
+            (ax, ay), (bx, by) = chain[-2], chain[-1]
+            if (bx - ax) * (p[1] - ay) - (by - ay) * (p[0] - ax) > 0:
+                break
+            chain.pop()
+        chain.append(p)
+    return chain
+
+
 def _convex_hull(points: np.ndarray) -> np.ndarray:
     """(K, 2) counter-clockwise hull of (P, 2) points (Andrew's monotone chain)."""
     pts = sorted({(float(x), float(y)) for x, y in points})
     if len(pts) < 3:
         return np.asarray(pts)
-
-    def half(seq: list[tuple[float, float]]) -> list[tuple[float, float]]:
-        chain: list[tuple[float, float]] = []
-        for p in seq:
-            while len(chain) >= 2:
-                (ax, ay), (bx, by) = chain[-2], chain[-1]
-                if (bx - ax) * (p[1] - ay) - (by - ay) * (p[0] - ax) > 0:
-                    break
-                chain.pop()
-            chain.append(p)
-        return chain
-
-    lower, upper = half(pts), half(pts[::-1])
+    lower, upper = hull_chain(pts), hull_chain(pts[::-1])
     return np.asarray(lower[:-1] + upper[:-1])
 
 

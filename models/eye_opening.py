@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from models.drawn_eye import hull_chain
+
 MIN_CONTRAST = 40.0  # RGB distance of the sclera from the skin below which no sclera is found
 WHITER_THAN_SKIN = 1.05  # ... and it is a white: brighter than the skin by this much
 SCLERA_NEAR = 0.5  # a sclera pixel: within this share of the sclera-skin distance of its colour
@@ -88,17 +90,9 @@ def raise_upper_lid(
 
 def _arch(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """y at each x on the upper hull (least y, image rows grow down) of the points (x, y)."""
-    order = np.argsort(x)
-    hull: list[int] = []
-    for i in order:  # Andrew's monotone chain, the chain above the points
-        while len(hull) >= 2:
-            (ax, ay), (bx, by) = (x[hull[-2]], y[hull[-2]]), (x[hull[-1]], y[hull[-1]])
-            if (bx - ax) * (y[i] - ay) - (by - ay) * (x[i] - ax) <= 0.0:
-                hull.pop()  # b lies below the line from a to i: not on the arch
-            else:
-                break
-        hull.append(int(i))
-    return np.asarray(np.interp(x, x[hull], y[hull]), dtype=y.dtype)
+    chain = hull_chain(sorted(zip(x.tolist(), y.tolist(), strict=True)))
+    chain_x, chain_y = zip(*chain, strict=True)
+    return np.asarray(np.interp(x, chain_x, chain_y), dtype=y.dtype)
 
 
 def _white_top(
