@@ -106,7 +106,7 @@ def find_drawn_eye(
             return None
     else:
         opening_box = _hull_mask(enclosed) if enclosed.sum() >= 8 else enclosed
-        if not fits(opening_box):
+        if not fits(opening_box) or not _greyer_than_skin(box[enclosed], skin):
             return None
     opening = np.zeros((size, size), bool)
     opening[by0:by1, bx0:bx1] = opening_box
@@ -166,6 +166,20 @@ def _drawn_dot(dot: np.ndarray, bx0: int, by0: int, size: int) -> DrawnEye:
     )
     radius = 0.5 * float(max(np.ptp(rows), np.ptp(columns)) + 1) + 0.5
     return DrawnEye(opening, upper, lower, centre, radius)
+
+
+def _greyer_than_skin(light: np.ndarray, skin: np.ndarray | None) -> bool:
+    """Whether an outlined eye's light pixels (N, 3) are greyer than the face's `skin` (3,)
+    (none given: taken to be), as an eye's white is: a tinted lens framed by spectacles is
+    light and closed off too, and more saturated than the face."""
+    if skin is None or not len(light):
+        return True
+    white = np.median(light.astype(np.float32), axis=0)
+    return bool(_saturation(white) < _saturation(skin.astype(np.float32)))
+
+
+def _saturation(colour: np.ndarray) -> float:
+    return float(np.ptp(colour) / max(float(colour.max()), 1.0))
 
 
 def _hull_mask(mask: np.ndarray) -> np.ndarray:

@@ -266,3 +266,31 @@ def test_a_drawn_lid_is_the_skin_not_a_halo_round_the_eye() -> None:
     lid = _lid_colours(image, [shape, shape], skin.astype(np.float32))[0] * 255.0
     off = float(np.abs(lid - skin).max())
     assert off <= 1.0, f"the closed lid is {off:.0f} levels off the skin ({np.round(lid)})"
+
+
+def _photo_like(size: int, skin: tuple[int, int, int], seed: int = 0) -> np.ndarray:
+    """(size, size, 3) uint8: the skin with a photo's grain, which no flat art has."""
+    grain = np.random.default_rng(seed).normal(0.0, 6.0, (size, size, 1))
+    return np.clip(np.asarray(skin, np.float32) + grain, 0, 255).astype(np.uint8)
+
+
+def test_a_tinted_lens_is_not_a_drawn_eye() -> None:
+    """Bug: on a photo of a man in pink-tinted glasses (a frame of the shared training video)
+    the lens, light and closed off by the frame, was taken for an outlined drawn eye: his eye
+    closed as a flat brown wedge across the lens. An eye's white is greyer than the skin."""
+    from models.drawn_eye import find_drawn_eye
+
+    skin = (196, 150, 128)
+    image = _photo_like(256, skin)
+    ys, xs = np.mgrid[0:256, 0:256].astype(np.float32)
+    lens = np.hypot((xs - 128.0) / 26.0, (ys - 128.0) / 18.0)
+    image[lens <= 1.1] = (40, 30, 30)  # the frame
+    image[lens <= 1.0] = _photo_like(256, (200, 90, 110), 1)[lens <= 1.0]  # the pink lens
+    image[np.hypot(xs - 128.0, ys - 128.0) <= 5.0] = (90, 50, 50)  # the eye behind it
+    eye = np.array([[112.0, 128.0], [128.0, 123.0], [144.0, 128.0], [128.0, 133.0]])
+    iris = np.array([[128.0, 128.0], [132.0, 128.0], [128.0, 124.0], [124.0, 128.0], [128, 132]])
+    assert find_drawn_eye(image, eye, iris, np.asarray(skin, np.float32)) is None
+    # The same frame round a white, greyer than the skin, is an outlined eye.
+    image[lens <= 1.0] = _photo_like(256, (236, 236, 240), 1)[lens <= 1.0]
+    image[np.hypot(xs - 128.0, ys - 128.0) <= 12.0] = (60, 80, 120)
+    assert find_drawn_eye(image, eye, iris, np.asarray(skin, np.float32)) is not None
