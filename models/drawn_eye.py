@@ -8,6 +8,13 @@ off from the skin by a dark outline: the opening is what that outline encloses a
 eye; its iris is the darker part inside. A photo or a painting has no closed outline, its sclera
 runs into the skin, nothing is found, and the mesh stands.
 
+Shaded anime (visual-novel art) draws the eye in soft gradients under a lash line, its white
+running into the skin where no lower line is drawn: no outline closes it and no flat colours
+split it. There the eye is what is not skin below the mesh's upper lid (the lash line the mesh
+does fit), around the mesh's eye, closed off by skin on every side: a compact shape with white
+in it. A shadow under a photographed eye is ragged and has no white; a photo's own eye is no
+larger than the mesh's.
+
 Flat art (cartoons, clip art, anime drawn in flat fills) also draws eyes no outline closes: a
 filled dark iris that splits the sclera into small pieces under a thick lash line, or a huge
 iris in a white rim against the skin. Where the box round the mesh's eye is flat (a few exact
@@ -43,6 +50,23 @@ DOT_SIZE_PER_WIDTH = (0.12, 0.8)
 DOT_FILL = 0.6
 DOT_REACH_PER_WIDTH = 1.0
 DOT_RIM_PX = 2
+# A shaded eye (_shaded_eye): skin is within SHADED_SKIN_STEP of a multiple of the face's
+# colour (gradients are wider than flat art's); the eye runs from SHADED_LID_MARGIN_PX above
+# the mesh's upper lid, fills SHADED_FILL of its hull, is SHADED_ASPECT times as tall as wide,
+# is SHADED_MIN_GROWTH times the mesh's opening or more, and SHADED_WHITE_SHARE of it is
+# white: lighter than WHITE_OF_BRIGHT of the box's bright level and greyer than
+# WHITE_OF_SKIN_CHROMA of the skin's chroma (pale anime skin in light is within 30 of grey,
+# its white within 10).
+SHADED_SKIN_STEP = 24
+SHADED_LID_MARGIN_PX = 2
+SHADED_FILL = 0.7
+SHADED_MIN_GROWTH = 2.5  # (anime draws it three to eight times the mesh's opening)
+SHADED_ASPECT = (0.6, 1.5)  # tall: a photographed eye's opening is 0.3-0.45 of its width
+SHADED_WHITE_SHARE = 0.05
+SHADED_WING_PER_WIDTH = 0.25  # the lash line's ends it takes in: this far past its corners
+SHADED_WING_GROWTH = 1.3  # ... growing its opening by at most this much
+WHITE_OF_BRIGHT = 0.85
+WHITE_OF_SKIN_CHROMA = 0.5
 
 
 @dataclass(frozen=True)
@@ -87,10 +111,14 @@ def find_drawn_eye(
     ix, iy = np.round(mesh_iris[0] - [bx0, by0]).astype(int)
     most = MAX_AREA_PER_WIDTH2 * width * width
 
-    def fits(opening: np.ndarray, most: float = most, growth: float = MIN_GROWTH) -> bool:
+    def fits(
+        opening: np.ndarray, most: float = most, growth: float = MIN_GROWTH, iris: bool = True
+    ) -> bool:
+        """Whether an opening holds the mesh's iris (where `iris`) and is in size between
+        `growth` times the mesh's opening and `most`."""
         inside = 0 <= iy < opening.shape[0] and 0 <= ix < opening.shape[1] and opening[iy, ix]
         least = growth * max(float(mesh_box.sum()), 1.0)
-        return bool(inside) and least <= float(opening.sum()) <= most
+        return (bool(inside) or not iris) and least <= float(opening.sum()) <= most
 
     box = image[by0:by1, bx0:bx1]
     if _is_flat(box):
@@ -104,14 +132,21 @@ def find_drawn_eye(
         enclosed = pieces & (luma >= IRIS_OF_SCLERA * float(np.percentile(luma[pieces], 95)))
         if enclosed.sum() < 4:
             return None
+        iris_area = opening_box
     else:
         opening_box = _hull_mask(enclosed) if enclosed.sum() >= 8 else enclosed
+        iris_area = opening_box
         if not fits(opening_box) or not _greyer_than_skin(box[enclosed], skin):
-            return None
+            # (below the lash line, which the mesh's iris can sit on: the mesh's eye is grown
+            # from, so it is overlapped)
+            shaded = None if skin is None else _shaded_eye(box, luma, mesh_box, skin)
+            if shaded is None or not fits(shaded[0], growth=SHADED_MIN_GROWTH, iris=False):
+                return None
+            opening_box, enclosed, iris_area = shaded
     opening = np.zeros((size, size), bool)
     opening[by0:by1, bx0:bx1] = opening_box
     upper, lower = _lid_contours(opening_box, bx0, by0)
-    centre, radius = _iris(luma, opening_box, enclosed, bx0, by0)
+    centre, radius = _iris(luma, iris_area, enclosed, bx0, by0)
     if radius <= 0.0:
         return None
     return DrawnEye(opening, upper, lower, centre, radius)
@@ -182,6 +217,55 @@ def _saturation(colour: np.ndarray) -> float:
     return float(np.ptp(colour) / max(float(colour.max()), 1.0))
 
 
+def _shaded_eye(
+    box: np.ndarray, luma: np.ndarray, mesh_box: np.ndarray, skin: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """A shaded anime eye around the mesh's eye (`mesh_box`, its opening filled) in a box of the
+    image: its opening (the hull of what is not skin below the mesh's upper lid, joined to the
+    mesh's eye and not to the box's edge, with the lash line's ends beside it), its white, and
+    where its iris is (the opening less the lash line's ends), all (H, W) bool; or None where
+    that is not eye-shaped (ragged, tall, or with no white in it)."""
+    chroma = box.max(-1).astype(np.float32) - box.min(-1)
+    white = (chroma < WHITE_OF_SKIN_CHROMA * float(np.ptp(skin))) & (
+        luma >= WHITE_OF_BRIGHT * np.percentile(luma, 95)
+    )
+    skin_like = _dilate(_erode(skin_shade(box.astype(np.int16), skin, SHADED_SKIN_STEP), 1), 1)
+    columns = np.flatnonzero(mesh_box.any(0))
+    if not len(columns):
+        return None
+    lid_y = np.interp(np.arange(luma.shape[1]), columns, mesh_box[:, columns].argmax(0))
+    below_lid = np.arange(luma.shape[0])[:, None] >= lid_y[None, :] - SHADED_LID_MARGIN_PX
+    allowed = ~skin_like & below_lid
+    allowed &= _dilate(_erode(allowed, 1), 1)  # not the thin lines that join it to hair
+    eye = off_edge(flood(mesh_box & allowed, allowed))
+    if eye.sum() < 8:
+        return None
+    opening = _hull_mask(eye)
+    rows, cols = np.nonzero(eye)
+    white &= eye
+    if (
+        eye.sum() < SHADED_FILL * opening.sum()
+        or not SHADED_ASPECT[0] * np.ptp(cols) <= np.ptp(rows) <= SHADED_ASPECT[1] * np.ptp(cols)
+        or white.sum() < SHADED_WHITE_SHARE * eye.sum()
+    ):
+        return None
+    # The lash line's ends, drawn on past the eye's corners at its height (a thick wing at the
+    # outer one), close with it: left out, they stayed as dark blobs beside the closed eye.
+    stroke = luma < STROKE_OF_BRIGHT * float(np.percentile(luma, 95))
+    reach = int(SHADED_WING_PER_WIDTH * np.ptp(cols))
+    band = np.zeros_like(eye)  # beside the eye's upper half
+    band[
+        rows.min() : (rows.min() + rows.max()) // 2,
+        max(cols.min() - reach, 0) : cols.max() + reach + 1,
+    ] = True
+    wing = flood(stroke & _dilate(eye, 2) & band, stroke & band)
+    with_wing = _hull_mask(eye | wing)
+    # (unless what it joins runs on: hair, a spectacle frame)
+    if with_wing.sum() > SHADED_WING_GROWTH * opening.sum():
+        with_wing = opening
+    return with_wing, white, opening
+
+
 def _hull_mask(mask: np.ndarray) -> np.ndarray:
     """The convex hull of a mask's pixels (their whole squares), as a mask."""
     corners = (np.argwhere(mask)[:, ::-1, None] + [[0, 1, 0, 1], [0, 0, 1, 1]]) - 0.5
@@ -197,14 +281,13 @@ def _is_flat(box: np.ndarray) -> bool:
     return bool(np.sort(counts)[-3:].sum() >= FLAT_SHARE * len(keys))
 
 
-def _skin_shade(rgb: np.ndarray, skin: np.ndarray) -> np.ndarray:
-    """(H, W) bool: pixels that are the skin's colour in light or shadow (a multiple of it)."""
+def skin_shade(rgb: np.ndarray, skin: np.ndarray, step: float = SKIN_SHADE_STEP) -> np.ndarray:
+    """(...) bool: pixels (..., 3) that are the skin's colour in light or shadow (a multiple
+    of it, within `step` of it per channel)."""
     skin = skin.astype(np.float32)
     k = (rgb.astype(np.float32) @ skin) / float(skin @ skin)
     off = np.abs(rgb - k[..., None] * skin).max(-1)
-    return np.asarray(
-        (off < SKIN_SHADE_STEP) & (k > SKIN_SHADE_RANGE[0]) & (k < SKIN_SHADE_RANGE[1])
-    )
+    return np.asarray((off < step) & (k > SKIN_SHADE_RANGE[0]) & (k < SKIN_SHADE_RANGE[1]))
 
 
 def _flat_eye_pieces(
@@ -230,7 +313,7 @@ def _flat_eye_pieces(
         outside |= flood(edge & alike, alike)
     if skin is not None:  # the skin between a drawn eye and a crease or lash line above it
         # (areas of it, not the thin rim where a line's edge blends into the skin)
-        outside |= _dilate(_erode(_skin_shade(rgb, skin), 1), 1)
+        outside |= _dilate(_erode(skin_shade(rgb, skin), 1), 1)
     chroma = rgb.max(-1) - rgb.min(-1)
     stroke = (luma < STROKE_OF_BRIGHT * float(np.percentile(luma, 95))) & (chroma < STROKE_CHROMA)
     rest = _dilate(_erode(~outside & ~stroke, 1), 1) & ~outside & ~stroke

@@ -5,13 +5,16 @@ whose eyes the face mesh does not fit (models/drawn_eye.py)."""
 
 from __future__ import annotations
 
-from PIL import Image, ImageDraw
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
 
 
 def draw_anime_portrait(eyes: str = "outlined") -> Image.Image:
     """The 768 x 768 RGB portrait; `eyes` "outlined" (a white eye closed off by its outline) or
     "dark_iris" (a dark iris as tall as the eye splits its white in two; a thick upper lash line
-    and a thin lower one, which do not meet at the corners) or "dots" (each eye a black dot)."""
+    and a thin lower one, which do not meet at the corners) or "dots" (each eye a black dot) or
+    "shaded" (visual-novel anime: a tall iris in a gradient, its white running into the skin with
+    no line below it, under a thick lash line; the skin shaded top to bottom, all softened)."""
     W = 768
     im = Image.new("RGB", (W, W), (196, 222, 240))
     d = ImageDraw.Draw(im)
@@ -37,6 +40,10 @@ def draw_anime_portrait(eyes: str = "outlined") -> Image.Image:
             d.ellipse([cx - 16, 375, cx + 16, 420], fill=(25, 30, 60))
             d.ellipse([cx - 20, 362, cx - 6, 378], fill=(255, 255, 255))
             d.arc([cx - 58, 340, cx + 58, 420], 190, 350, fill=K, width=9)  # upper lash line
+        elif eyes == "shaded":  # the iris's gradient is painted below, over this flat blue
+            d.ellipse([cx - 54, 352, cx + 54, 446], fill=(250, 250, 252))
+            d.ellipse([cx - 32, 352, cx + 32, 444], fill=(0, 0, 255))
+            d.arc([cx - 60, 340, cx + 60, 420], 190, 350, fill=K, width=10)  # upper lash line
         elif eyes == "dots":  # clip art: each eye a solid black dot
             d.ellipse([cx - 15, 380, cx + 15, 410], fill=(0, 0, 0))
         else:  # clip art: a dark blue iris filling the eye's height, white beside it
@@ -54,4 +61,23 @@ def draw_anime_portrait(eyes: str = "outlined") -> Image.Image:
     d.line([(352, 520), (416, 520)], fill=K, width=4)
     d.ellipse([232, 470, 282, 492], fill=(255, 200, 200))
     d.ellipse([486, 470, 536, 492], fill=(255, 200, 200))  # blush
-    return im
+    return _shade(im, skin) if eyes == "shaded" else im
+
+
+def _shade(im: Image.Image, skin: tuple[int, int, int]) -> Image.Image:
+    """The "shaded" portrait's gradients: the skin lit from above (darker by 12 % towards the
+    chin), the irises navy at the top to light blue at the bottom with a dark pupil and a
+    highlight, and a slight blur over all, as visual-novel art is painted."""
+    rgb = np.asarray(im).astype(np.float32)
+    ys, xs = np.mgrid[0 : rgb.shape[0], 0 : rgb.shape[1]].astype(np.float32)
+    is_skin = (np.abs(rgb - skin).max(-1) < 1).astype(np.float32)
+    rgb *= 1.0 - is_skin[..., None] * 0.12 * np.clip((ys - 250.0) / 400.0, 0.0, 1.0)[..., None]
+    iris = (rgb[..., 2] == 255) & (rgb[..., 0] == 0)
+    t = np.clip((ys - 352.0) / 92.0, 0.0, 1.0)[..., None]
+    gradient = (1.0 - t) * np.array([28, 34, 92]) + t * np.array([96, 140, 210])
+    rgb = np.where(iris[..., None], gradient, rgb)
+    for cx in (300, 468):
+        rgb[np.hypot((xs - cx) / 14.0, (ys - 400.0) / 22.0) <= 1.0] = (12, 14, 40)  # pupil
+        rgb[np.hypot(xs - cx + 14.0, ys - 372.0) <= 8.0] = (255, 255, 255)  # highlight
+    out = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
+    return out.filter(ImageFilter.GaussianBlur(1.2))

@@ -268,6 +268,48 @@ def test_a_drawn_lid_is_the_skin_not_a_halo_round_the_eye() -> None:
     assert off <= 1.0, f"the closed lid is {off:.0f} levels off the skin ({np.round(lid)})"
 
 
+@pytest.fixture(scope="module")
+def shaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[PreparedAvatar, list[EyeShape]]:
+    from engine.avatar.prepare import prepare_avatar  # mediapipe
+
+    path = tmp_path_factory.mktemp("drawn") / "shaded.png"
+    draw_anime_portrait(eyes="shaded").save(path)
+    avatar = prepare_avatar(path)
+    return avatar, eye_shapes(avatar.image, avatar.landmarks_px)
+
+
+def test_shaded_anime_eyes_are_found_close_and_look_aside(
+    shaded: tuple[PreparedAvatar, list[EyeShape]],
+) -> None:
+    """Bug: visual-novel anime paints its eyes in gradients, the white running into the skin
+    with no line below it: no outline closes them and no flat colours split them, so the eye
+    layer kept the mesh's thin band under the lash line. A blink closed that band only (the
+    Ren'Py portraits' re-detected blinks 0.53-0.96 of open) and gaze moved a sliver of iris."""
+    avatar, shapes = shaded
+    for shape, contour in zip(
+        shapes,
+        (
+            ft.EYE_LEFT_UPPER + ft.EYE_LEFT_LOWER[::-1],
+            ft.EYE_RIGHT_UPPER + ft.EYE_RIGHT_LOWER[::-1],
+        ),
+        strict=True,
+    ):
+        assert shape.drawn
+        mesh_height = float(np.ptp(avatar.landmarks_px[list(contour), 1]))
+        drawn_height = float(shape.lower[:, 1].max() - shape.upper[:, 1].min())
+        assert drawn_height > 2.0 * mesh_height, f"{drawn_height:.0f} px vs {mesh_height:.0f}"
+    _assert_blink_closes(avatar, shapes)
+    renderer = AvatarRenderer(avatar)
+    own = avatar.source_motion
+    iod = float(np.linalg.norm(shapes[0].iris_centre - shapes[1].iris_centre))
+    still = renderer.render(ms.with_fields(own, eyeLookX=0.0, eyeLookY=0.0))[0]
+    for look in (1.0, -1.0):
+        moved = renderer.render(ms.with_fields(own, eyeLookX=look, eyeLookY=0.0))[0]
+        for shape in shapes:
+            shift = (_iris_x(moved, shape) - _iris_x(still, shape)) / iod
+            assert shift * look >= 0.02, f"eyeLookX={look} moved a shaded iris {shift:+.3f} IOD"
+
+
 def _photo_like(size: int, skin: tuple[int, int, int], seed: int = 0) -> np.ndarray:
     """(size, size, 3) uint8: the skin with a photo's grain, which no flat art has."""
     grain = np.random.default_rng(seed).normal(0.0, 6.0, (size, size, 1))
