@@ -18,7 +18,7 @@ import numpy as np
 
 from models import face_topology as ft
 from models import motion_space as ms
-from models.drawn_eye import find_drawn_eye, luma_of
+from models.drawn_eye import find_drawn_eye, luma_of, skin_shade
 from models.eye_opening import raise_upper_lid
 from models.geometry import euler_from_matrix
 from models.rig_calibration import (
@@ -450,6 +450,7 @@ def _uncovered_height(
 
 
 LID_COLOUR_BIN = 8  # a drawn lid's colour: its band's commonest, in bins this wide per channel
+LID_SKIN_LEAST = 8  # ... of its pixels in the skin's shades, where at least this many are
 
 
 def _lid_colours(image: np.ndarray, shapes: list[EyeShape], skin: np.ndarray) -> np.ndarray:
@@ -468,6 +469,10 @@ def _lid_colours(image: np.ndarray, shapes: list[EyeShape], skin: np.ndarray) ->
         if shape.drawn:  # the lighter half: skin, not the lash line or hair over it
             luma = pixels.mean(-1)
             pixels = pixels[luma >= np.median(luma)]
+            # ... and of that the skin in its shades, where there is some: shaded anime's
+            # band takes in a blush or hair in gradients, no one colour of which is common
+            shade = skin_shade(pixels, skin)
+            pixels = pixels[shade] if shade.sum() >= LID_SKIN_LEAST else pixels
             # ... and of that its commonest colour: flat art's skin is one colour, and the
             # median took in the light halo a resize leaves round a dark stroke (a dot eye
             # closed to a lid lighter than the face).

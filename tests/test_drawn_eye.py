@@ -336,3 +336,24 @@ def test_a_tinted_lens_is_not_a_drawn_eye() -> None:
     image[lens <= 1.0] = _photo_like(256, (236, 236, 240), 1)[lens <= 1.0]
     image[np.hypot(xs - 128.0, ys - 128.0) <= 12.0] = (60, 80, 120)
     assert find_drawn_eye(image, eye, iris, np.asarray(skin, np.float32)) is not None
+
+
+def test_a_shaded_lid_is_the_skin_not_a_blush_beside_it() -> None:
+    """Bug: a drawn lid took the commonest colour of the lighter half of the band above the
+    eye; on shaded anime the skin there is a gradient, no one colour of it common, and a flat
+    pink blush (or a strand of hair) in the band won: a closed eye was a pink wedge. Of that
+    half the lid is its pixels in the skin's shades."""
+    from models.face_rig import _lid_colours
+
+    skin = np.array([250, 222, 210], np.float32)
+    image = np.empty((512, 512, 3), np.uint8)
+    ys, xs = np.mgrid[0:512, 0:512].astype(np.float32)
+    light = 1.0 - 0.004 * np.abs(xs - 220.0) - 0.002 * np.abs(ys - 195.0)  # lit at the middle
+    image[:] = np.round(skin * light[..., None])
+    image[170:200, 200:215] = (255, 190, 200)  # the blush, flat and light
+    upper = np.stack([np.linspace(200.0, 240.0, 9), np.full(9, 200.0)], 1)
+    no_opening = np.zeros((512, 512), bool)
+    shape = EyeShape(upper, upper + [0.0, 6.0], no_opening, upper[4], 5.0, True, 5.0)
+    lid = _lid_colours(image, [shape, shape], skin)[0] * 255.0
+    off = float(np.abs(lid - skin).max())
+    assert off <= 12.0, f"the closed lid is {off:.0f} levels off the skin ({np.round(lid)})"
