@@ -65,6 +65,7 @@ SHADED_ASPECT = (0.6, 1.5)  # tall: a photographed eye's opening is 0.3-0.45 of 
 SHADED_WHITE_SHARE = 0.05
 SHADED_WING_PER_WIDTH = 0.25  # the lash line's ends it takes in: this far past its corners
 SHADED_WING_GROWTH = 1.3  # ... growing its opening by at most this much
+SHADED_RIM_PX = 2  # and the soft edge round it
 WHITE_OF_BRIGHT = 0.85
 WHITE_OF_SKIN_CHROMA = 0.5
 
@@ -140,7 +141,7 @@ def find_drawn_eye(
             # (below the lash line, which the mesh's iris can sit on: the mesh's eye is grown
             # from, so it is overlapped)
             shaded = None if skin is None else _shaded_eye(box, luma, mesh_box, skin)
-            if shaded is None or not fits(shaded[0], growth=SHADED_MIN_GROWTH, iris=False):
+            if shaded is None or not fits(shaded[2], growth=SHADED_MIN_GROWTH, iris=False):
                 return None
             opening_box, enclosed, iris_area = shaded
     opening = np.zeros((size, size), bool)
@@ -263,7 +264,11 @@ def _shaded_eye(
     # (unless what it joins runs on: hair, a spectacle frame)
     if with_wing.sum() > SHADED_WING_GROWTH * opening.sum():
         with_wing = opening
-    return with_wing, white, opening
+    # And the soft rim round it, where the eye's edge blends into the skin: left out, a closed
+    # eye kept it as a thin grey outline.
+    pad = SHADED_RIM_PX  # _dilate would take the box's border in
+    rim = _dilate(np.pad(with_wing, pad), pad)[pad:-pad, pad:-pad]
+    return rim, white, opening
 
 
 def _hull_mask(mask: np.ndarray) -> np.ndarray:
