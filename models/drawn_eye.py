@@ -36,6 +36,8 @@ IRIS_OF_SCLERA = 0.75  # iris pixels: darker than this much of the sclera's luma
 LID_COLUMNS = 15  # lid contour samples across the drawn opening
 FLAT_MIN_GROWTH = 1.0  # ... in flat art: at least the mesh's (the outline is the eye there)
 MAX_FLAT_AREA_PER_WIDTH2 = 3.0  # ... or for a flat-coloured eye (whose round iris can be huge)
+MAX_SHADED_AREA_PER_WIDTH2 = 3.0  # ... or a shaded one (the far eye of a turned head: the mesh
+# foreshortens its width more than the drawn eye's)
 FLAT_STEP = 24  # flat art: an area of one colour is within this of it per channel
 EDGE_COLOUR_SHARE = 0.05  # a colour common on the search box's edge: this share of it
 FLAT_SHARE = 0.3  # flat art: three exact colours cover this much of the box (photos: < 0.1)
@@ -66,6 +68,8 @@ SHADED_WHITE_SHARE = 0.05
 SHADED_WING_PER_WIDTH = 0.25  # the lash line's ends it takes in: this far past its corners
 SHADED_WING_GROWTH = 1.3  # ... growing its opening by at most this much
 SHADED_RIM_PX = 2  # and the soft edge round it
+SHADED_WHITE_ABOVE = 0.5  # most of what lies ABOVE_PX above its top may be white (a lid across)
+ABOVE_PX = 4
 WHITE_OF_BRIGHT = 0.85
 WHITE_OF_SKIN_CHROMA = 0.5
 
@@ -141,7 +145,8 @@ def find_drawn_eye(
             # (below the lash line, which the mesh's iris can sit on: the mesh's eye is grown
             # from, so it is overlapped)
             shaded = None if skin is None else _shaded_eye(box, luma, mesh_box, skin)
-            if shaded is None or not fits(shaded[2], growth=SHADED_MIN_GROWTH, iris=False):
+            shaded_most = MAX_SHADED_AREA_PER_WIDTH2 * width * width
+            if shaded is None or not fits(shaded[2], shaded_most, SHADED_MIN_GROWTH, iris=False):
                 return None
             opening_box, enclosed, iris_area = shaded
     opening = np.zeros((size, size), bool)
@@ -240,6 +245,14 @@ def _shaded_eye(
     allowed &= _dilate(_erode(allowed, 1), 1)  # not the thin lines that join it to hair
     eye = off_edge(flood(mesh_box & allowed, allowed))
     if eye.sum() < 8:
+        return None
+    # Under a lash line, what lies just above the eye is the line, or skin: where the white
+    # runs on up over most of its width, the mesh's lid crosses an eye it does not fit (a
+    # round cartoon eye), and what is below it is only part of that eye.
+    columns = np.flatnonzero(eye.any(0))
+    tops = eye[:, columns].argmax(0)
+    above = white[np.clip(tops[:, None] - np.arange(1, ABOVE_PX + 1), 0, None), columns[:, None]]
+    if float(above.mean()) > SHADED_WHITE_ABOVE:
         return None
     opening = _hull_mask(eye)
     rows, cols = np.nonzero(eye)

@@ -360,3 +360,65 @@ def test_a_shaded_lid_is_the_skin_not_a_blush_beside_it() -> None:
     lid = _lid_colours(image, [shape, shape], skin)[0] * 255.0
     off = float(np.abs(lid - skin).max())
     assert off <= 12.0, f"the closed lid is {off:.0f} levels off the skin ({np.round(lid)})"
+
+
+def _painted_eye(lash_line: bool) -> np.ndarray:
+    """(256, 256, 3) a painted eye at (128, 128) on skin lit from above, softened: a white
+    34 x 30 px ellipse, its iris a gradient, and a thick lash line over it; or (no lash line)
+    a round cartoon eye, a white disc in a dark outline open at the bottom."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    skin = np.array([250, 222, 206], np.float32)
+    ys = np.mgrid[0:256, 0:256][0].astype(np.float32)
+    image = Image.fromarray(np.round(skin * (1.0 - 0.0004 * ys[..., None])).astype(np.uint8))
+    d = ImageDraw.Draw(image)
+    if lash_line:
+        d.ellipse([94, 98, 162, 158], fill=(250, 250, 252))
+        d.ellipse([110, 99, 146, 156], fill=(60, 80, 160))
+        d.ellipse([120, 112, 136, 140], fill=(15, 15, 40))
+        d.arc([88, 90, 168, 150], 195, 345, fill=(40, 28, 30), width=8)
+    else:
+        d.ellipse([98, 98, 158, 158], fill=(252, 252, 252))
+        d.arc([98, 98, 158, 158], 150, 100, fill=(40, 28, 30), width=4)  # open below
+        d.ellipse([132, 132, 144, 144], fill=(20, 20, 20))
+    return np.asarray(image.filter(ImageFilter.GaussianBlur(1.0)))
+
+
+def _mesh_eye(x0: float, x1: float, y: float) -> tuple[np.ndarray, np.ndarray]:
+    """A mesh eye as the face mesh lays it on big drawn eyes: a thin lens from x0 to x1 whose
+    upper lid is at y, and its iris points (centre first)."""
+    xs = np.linspace(x0, x1, 9)
+    sag = 4.0 * np.sin(np.linspace(0.0, np.pi, 9))
+    contour = np.concatenate([np.stack([xs, y - sag], 1), np.stack([xs, y + 2 * sag], 1)[::-1]])
+    centre = [0.5 * (x0 + x1), y + 2.0]
+    iris = np.array([centre, [centre[0] + 3, centre[1]], [centre[0], centre[1] - 3]] * 2)[:5]
+    return contour, iris
+
+
+def test_a_shaded_far_eye_is_found_though_the_mesh_foreshortens_it() -> None:
+    """Bug: a turned head's far eye is narrower in the mesh than as drawn, and its shaded eye
+    came to more than twice the squared mesh width, the bound for an outlined one, so it was
+    left to the mesh's band while the near eye closed as drawn (Sylvie turned)."""
+    from models.drawn_eye import find_drawn_eye
+
+    image = _painted_eye(lash_line=True)
+    skin = np.array([250, 222, 206], np.float32) * (1.0 - 0.0004 * 128.0)
+    for x0, x1 in ((96.0, 160.0), (108.0, 148.0)):  # facing, and foreshortened to 40 px
+        contour, iris = _mesh_eye(x0, x1, 106.0)
+        drawn = find_drawn_eye(image, contour, iris, skin)
+        assert drawn is not None, f"mesh eye {x1 - x0:.0f} px wide: no drawn eye"
+        height = float(drawn.lower[:, 1].max() - drawn.upper[:, 1].min())
+        assert height >= 45.0, f"the drawn eye found is {height:.0f} px tall of 60"
+
+
+def test_a_mesh_lid_across_a_round_eye_finds_no_shaded_eye() -> None:
+    """Bug: on a hand-drawn comic (art4apps' girl) the mesh's upper lid lay across the middle of
+    a round cartoon eye with no lash line, and the lower half of its white was taken for a
+    shaded eye: a blink closed half the eye to a white blob. Under a lash line what lies just
+    above the eye is the line or skin, not more of its white."""
+    from models.drawn_eye import find_drawn_eye
+
+    image = _painted_eye(lash_line=False)
+    skin = np.array([250, 222, 206], np.float32) * (1.0 - 0.0004 * 128.0)
+    contour, iris = _mesh_eye(100.0, 156.0, 116.0)
+    assert find_drawn_eye(image, contour, iris, skin) is None
