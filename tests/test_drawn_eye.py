@@ -19,24 +19,26 @@ from models.face_rig import EyeShape, eye_shapes
 from tests.drawn_portrait import draw_anime_portrait
 
 
-@pytest.fixture(scope="module")
-def anime(tmp_path_factory: pytest.TempPathFactory) -> tuple[PreparedAvatar, list[EyeShape]]:
+def _prepared(
+    tmp_path_factory: pytest.TempPathFactory, eyes: str
+) -> tuple[PreparedAvatar, list[EyeShape]]:
+    """The anime test portrait with `eyes` (draw_anime_portrait), prepared, and its eyes."""
     from engine.avatar.prepare import prepare_avatar  # mediapipe
 
-    path = tmp_path_factory.mktemp("drawn") / "anime.png"
-    draw_anime_portrait().save(path)
+    path = tmp_path_factory.mktemp("drawn") / f"{eyes}.png"
+    draw_anime_portrait(eyes=eyes).save(path)
     avatar = prepare_avatar(path)
     return avatar, eye_shapes(avatar.image, avatar.landmarks_px)
+
+
+@pytest.fixture(scope="module")
+def anime(tmp_path_factory: pytest.TempPathFactory) -> tuple[PreparedAvatar, list[EyeShape]]:
+    return _prepared(tmp_path_factory, "outlined")
 
 
 @pytest.fixture(scope="module")
 def dark_iris(tmp_path_factory: pytest.TempPathFactory) -> tuple[PreparedAvatar, list[EyeShape]]:
-    from engine.avatar.prepare import prepare_avatar  # mediapipe
-
-    path = tmp_path_factory.mktemp("drawn") / "dark_iris.png"
-    draw_anime_portrait(eyes="dark_iris").save(path)
-    avatar = prepare_avatar(path)
-    return avatar, eye_shapes(avatar.image, avatar.landmarks_px)
+    return _prepared(tmp_path_factory, "dark_iris")
 
 
 def _eye_share(frame: np.ndarray, shape: EyeShape, lid_rgb: np.ndarray) -> float:
@@ -60,6 +62,14 @@ def test_outlined_eyes_are_found_and_photos_keep_the_mesh(
     a third as tall as the drawn eye: blinks smeared that band and gaze moved a sliver of the
     iris the wrong way."""
     avatar, shapes = anime
+    _assert_drawn_and_taller_than_the_mesh(avatar, shapes)
+    for name in ("astronaut.png", "mona_lisa.jpg", "mona_lisa_197px.jpg"):  # photo, paintings
+        other = prepared_avatar(name)
+        assert not any(s.drawn for s in eye_shapes(other.image, other.landmarks_px)), name
+
+
+def _assert_drawn_and_taller_than_the_mesh(avatar: PreparedAvatar, shapes: list[EyeShape]) -> None:
+    """Both eyes found as drawn, each more than twice as tall as the mesh's band for it."""
     for shape, contour in zip(
         shapes,
         (
@@ -69,13 +79,22 @@ def test_outlined_eyes_are_found_and_photos_keep_the_mesh(
         strict=True,
     ):
         assert shape.drawn
-        mesh = avatar.landmarks_px[list(contour), :2]
-        mesh_height = float(np.ptp(mesh[:, 1]))
+        mesh_height = float(np.ptp(avatar.landmarks_px[list(contour), 1]))
         drawn_height = float(shape.lower[:, 1].max() - shape.upper[:, 1].min())
         assert drawn_height > 2.0 * mesh_height, f"{drawn_height:.0f} px vs {mesh_height:.0f}"
-    for name in ("astronaut.png", "mona_lisa.jpg", "mona_lisa_197px.jpg"):  # photo, paintings
-        other = prepared_avatar(name)
-        assert not any(s.drawn for s in eye_shapes(other.image, other.landmarks_px)), name
+
+
+def _assert_gaze_moves_the_irises(avatar: PreparedAvatar, shapes: list[EyeShape]) -> None:
+    """eyeLookX = +-1 moves each drawn iris at least 0.02 IOD the right way."""
+    renderer = AvatarRenderer(avatar)
+    own = avatar.source_motion
+    iod = float(np.linalg.norm(shapes[0].iris_centre - shapes[1].iris_centre))
+    still = renderer.render(ms.with_fields(own, eyeLookX=0.0, eyeLookY=0.0))[0]
+    for look in (1.0, -1.0):
+        moved = renderer.render(ms.with_fields(own, eyeLookX=look, eyeLookY=0.0))[0]
+        for shape in shapes:
+            shift = (_iris_x(moved, shape) - _iris_x(still, shape)) / iod
+            assert shift * look >= 0.02, f"eyeLookX={look} moved a drawn iris {shift:+.3f} IOD"
 
 
 def _assert_blink_closes(
@@ -102,16 +121,7 @@ def test_blink_closes_the_drawn_eye(anime: tuple[PreparedAvatar, list[EyeShape]]
 def test_gaze_moves_the_drawn_iris_the_right_way(
     anime: tuple[PreparedAvatar, list[EyeShape]],
 ) -> None:
-    avatar, shapes = anime
-    renderer = AvatarRenderer(avatar)
-    own = avatar.source_motion
-    iod = float(np.linalg.norm(shapes[0].iris_centre - shapes[1].iris_centre))
-    still = renderer.render(ms.with_fields(own, eyeLookX=0.0, eyeLookY=0.0))[0]
-    for look in (1.0, -1.0):
-        moved = renderer.render(ms.with_fields(own, eyeLookX=look, eyeLookY=0.0))[0]
-        for shape in shapes:
-            shift = (_iris_x(moved, shape) - _iris_x(still, shape)) / iod
-            assert shift * look >= 0.02, f"eyeLookX={look} moved a drawn iris {shift:+.3f} IOD"
+    _assert_gaze_moves_the_irises(*anime)
 
 
 def test_drawn_eyes_looking_at_the_viewer_read_as_looking_at_the_viewer(
@@ -273,12 +283,7 @@ def test_a_drawn_lid_is_the_skin_not_a_halo_round_the_eye() -> None:
 
 @pytest.fixture(scope="module")
 def shaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[PreparedAvatar, list[EyeShape]]:
-    from engine.avatar.prepare import prepare_avatar  # mediapipe
-
-    path = tmp_path_factory.mktemp("drawn") / "shaded.png"
-    draw_anime_portrait(eyes="shaded").save(path)
-    avatar = prepare_avatar(path)
-    return avatar, eye_shapes(avatar.image, avatar.landmarks_px)
+    return _prepared(tmp_path_factory, "shaded")
 
 
 def test_shaded_anime_eyes_are_found_close_and_look_aside(
@@ -289,28 +294,9 @@ def test_shaded_anime_eyes_are_found_close_and_look_aside(
     layer kept the mesh's thin band under the lash line. A blink closed that band only (the
     Ren'Py portraits' re-detected blinks 0.53-0.96 of open) and gaze moved a sliver of iris."""
     avatar, shapes = shaded
-    for shape, contour in zip(
-        shapes,
-        (
-            ft.EYE_LEFT_UPPER + ft.EYE_LEFT_LOWER[::-1],
-            ft.EYE_RIGHT_UPPER + ft.EYE_RIGHT_LOWER[::-1],
-        ),
-        strict=True,
-    ):
-        assert shape.drawn
-        mesh_height = float(np.ptp(avatar.landmarks_px[list(contour), 1]))
-        drawn_height = float(shape.lower[:, 1].max() - shape.upper[:, 1].min())
-        assert drawn_height > 2.0 * mesh_height, f"{drawn_height:.0f} px vs {mesh_height:.0f}"
+    _assert_drawn_and_taller_than_the_mesh(avatar, shapes)
     _assert_blink_closes(avatar, shapes, least_open=0.75)  # its opening takes in a soft rim
-    renderer = AvatarRenderer(avatar)
-    own = avatar.source_motion
-    iod = float(np.linalg.norm(shapes[0].iris_centre - shapes[1].iris_centre))
-    still = renderer.render(ms.with_fields(own, eyeLookX=0.0, eyeLookY=0.0))[0]
-    for look in (1.0, -1.0):
-        moved = renderer.render(ms.with_fields(own, eyeLookX=look, eyeLookY=0.0))[0]
-        for shape in shapes:
-            shift = (_iris_x(moved, shape) - _iris_x(still, shape)) / iod
-            assert shift * look >= 0.02, f"eyeLookX={look} moved a shaded iris {shift:+.3f} IOD"
+    _assert_gaze_moves_the_irises(avatar, shapes)
 
 
 def _photo_like(size: int, skin: tuple[int, int, int], seed: int = 0) -> np.ndarray:
