@@ -142,8 +142,8 @@ def find_drawn_eye(
         opening_box = _hull_mask(enclosed) if enclosed.sum() >= 8 else enclosed
         iris_area = opening_box
         if not fits(opening_box) or not _greyer_than_skin(box[enclosed], skin):
-            # (below the lash line, which the mesh's iris can sit on: the mesh's eye is grown
-            # from, so it is overlapped)
+            # Else a shaded eye: grown from the mesh's eye, so overlapping it, but below the
+            # lash line the mesh's iris may sit on.
             shaded = None if skin is None else _shaded_eye(box, luma, mesh_box, skin)
             shaded_most = MAX_SHADED_AREA_PER_WIDTH2 * width * width
             if shaded is None or not fits(shaded[2], shaded_most, SHADED_MIN_GROWTH, iris=False):
@@ -196,8 +196,7 @@ def _dot_eye(luma: np.ndarray, mesh_opening: np.ndarray, width: float) -> np.nda
 def _drawn_dot(dot: np.ndarray, bx0: int, by0: int, size: int) -> DrawnEye:
     """A dot eye as a drawn eye: the dot is its iris, and with its soft rim (DOT_RIM_PX; left
     out, it stayed as two dark strokes beside the closed lid) its opening."""
-    pad = DOT_RIM_PX  # _dilate would take the box's border in
-    rim = _dilate(np.pad(dot, pad), pad)[pad:-pad, pad:-pad]
+    rim = _grown(dot, DOT_RIM_PX)
     opening = np.zeros((size, size), bool)
     opening[by0 : by0 + dot.shape[0], bx0 : bx0 + dot.shape[1]] = rim
     upper, lower = _lid_contours(rim, bx0, by0)
@@ -279,9 +278,7 @@ def _shaded_eye(
         with_wing = opening
     # And the soft rim round it, where the eye's edge blends into the skin: left out, a closed
     # eye kept it as a thin grey outline.
-    pad = SHADED_RIM_PX  # _dilate would take the box's border in
-    rim = _dilate(np.pad(with_wing, pad), pad)[pad:-pad, pad:-pad]
-    return rim, white, opening
+    return _grown(with_wing, SHADED_RIM_PX), white, opening
 
 
 def _hull_mask(mask: np.ndarray) -> np.ndarray:
@@ -357,6 +354,11 @@ def _flat_eye_pieces(
 
 def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     return ~_erode(~mask, radius)
+
+
+def _grown(mask: np.ndarray, px: int) -> np.ndarray:
+    """A box's mask grown by `px` all round, to the box's border (which _dilate takes in)."""
+    return _dilate(np.pad(mask, px), px)[px:-px, px:-px]
 
 
 def _lid_contours(opening: np.ndarray, bx0: int, by0: int) -> tuple[np.ndarray, np.ndarray]:
