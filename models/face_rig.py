@@ -457,8 +457,9 @@ def _lid_colours(image: np.ndarray, shapes: list[EyeShape], skin: np.ndarray) ->
     """(2, 3) skin colour just above each eye (left, right): what a closed lid shows.
 
     The mean over a band above the lid, leaving out what covers it (_covers); over a drawn
-    eye the commonest colour of its lighter half, since the band there takes in the thick
-    lash line that a closed lid moves down, not lid skin."""
+    eye the commonest colour of its lighter half's skin (or of that half, where none of it is
+    in the skin's shades), since the band there takes in the thick lash line that a closed
+    lid moves down, not lid skin."""
     colours = []
     for shape in shapes:
         lid = shape.upper
@@ -469,8 +470,9 @@ def _lid_colours(image: np.ndarray, shapes: list[EyeShape], skin: np.ndarray) ->
         if shape.drawn:  # the lighter half: skin, not the lash line or hair over it
             luma = pixels.mean(-1)
             pixels = pixels[luma >= np.median(luma)]
-            # ... and of that the skin in its shades, where there is some: shaded anime's
-            # band takes in a blush or hair in gradients, no one colour of which is common
+            # ... and of that the skin in its shades, where there is some: on shaded anime the
+            # skin there is a gradient, no one colour of it common, and a flat blush or a
+            # strand of hair in the band won
             shade = skin_shade(pixels, skin)
             pixels = pixels[shade] if shade.sum() >= LID_SKIN_LEAST else pixels
             # ... and of that its commonest colour: flat art's skin is one colour, and the
