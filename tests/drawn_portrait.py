@@ -1,7 +1,8 @@
-"""Flat-shaded portraits drawn in code (issue 12): anime-style with big outlined eyes and
-highlights, and a clip-art cartoon whose filled dark iris splits the white of each eye in two
-under a thick lash line. Made here, so no licence question; test portraits for stylised art
-whose eyes the face mesh does not fit (models/drawn_eye.py)."""
+"""Portraits drawn in code (issue 12): anime-style with big outlined eyes and highlights, a
+clip-art cartoon whose filled dark iris splits the white of each eye in two under a thick lash
+line, one with dot eyes, all flat-shaded; and visual-novel anime painted in gradients, its eyes
+closed by no line. Made here, so no licence question; test portraits for stylised art whose
+eyes the face mesh does not fit (models/drawn_eye.py)."""
 
 from __future__ import annotations
 
