@@ -90,6 +90,23 @@ def luma_of(image: np.ndarray) -> np.ndarray:
     return np.asarray(image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
 
 
+def saturation_of(colours: np.ndarray) -> np.ndarray:
+    """Saturation (HSV's: chroma over the largest channel) of RGB colours (..., 3)."""
+    top = colours.max(-1)
+    return np.asarray((top - colours.min(-1)) / np.maximum(top, 1.0))
+
+
+def _bright(luma: np.ndarray) -> float:
+    """A box's bright level: its luma's 95th percentile (the darker marks are measured by it)."""
+    return float(np.percentile(luma, 95))
+
+
+def _strokes(luma: np.ndarray) -> np.ndarray:
+    """(H, W) bool: a box's strokes (outline, lashes, dots), STROKE_OF_BRIGHT of its bright
+    level or darker."""
+    return np.asarray(luma < STROKE_OF_BRIGHT * _bright(luma))
+
+
 def find_drawn_eye(
     image: np.ndarray,
     mesh_opening: np.ndarray,
@@ -107,7 +124,7 @@ def find_drawn_eye(
     bx0, bx1 = max(int(x0 - beside), 0), min(int(x1 + beside) + 1, size)
     by0, by1 = max(int(mid_y - above), 0), min(int(mid_y + below) + 1, size)
     luma = luma_of(image[by0:by1, bx0:bx1])
-    light = luma >= DARK_OF_BRIGHT * float(np.percentile(luma, 95))
+    light = luma >= DARK_OF_BRIGHT * _bright(luma)
     # Light regions that do not reach the box's edge are closed off by a dark outline; of those,
     # the ones that overlap the mesh's opening are this eye's.
     enclosed = off_edge(light)
@@ -166,7 +183,7 @@ def _dot_eye(luma: np.ndarray, mesh_opening: np.ndarray, width: float) -> np.nda
     is the near-black mark nearest the mesh eye's middle that is round (DOT_FILL of its box,
     about as tall as wide), DOT_SIZE_PER_WIDTH of the mesh eye's width across, and not joined
     to the box's edge (hair, the face's outline)."""
-    dark = off_edge(luma < STROKE_OF_BRIGHT * float(np.percentile(luma, 95)))
+    dark = off_edge(_strokes(luma))
     ys, xs = np.nonzero(dark)
     if not len(ys):
         return None
@@ -215,11 +232,7 @@ def _greyer_than_skin(light: np.ndarray, skin: np.ndarray | None) -> bool:
     if skin is None or not len(light):
         return True
     white = np.median(light.astype(np.float32), axis=0)
-    return bool(_saturation(white) < _saturation(skin.astype(np.float32)))
-
-
-def _saturation(colour: np.ndarray) -> float:
-    return float(np.ptp(colour) / max(float(colour.max()), 1.0))
+    return bool(saturation_of(white) < saturation_of(skin.astype(np.float32)))
 
 
 def _shaded_eye(
@@ -232,7 +245,7 @@ def _shaded_eye(
     that is not eye-shaped (ragged, tall, or with no white in it)."""
     chroma = box.max(-1).astype(np.float32) - box.min(-1)
     white = (chroma < WHITE_OF_SKIN_CHROMA * float(np.ptp(skin))) & (
-        luma >= WHITE_OF_BRIGHT * np.percentile(luma, 95)
+        luma >= WHITE_OF_BRIGHT * _bright(luma)
     )
     skin_like = _dilate(_erode(skin_shade(box.astype(np.int16), skin, SHADED_SKIN_STEP), 1), 1)
     columns = np.flatnonzero(mesh_box.any(0))
@@ -248,9 +261,10 @@ def _shaded_eye(
     # Under a lash line, what lies just above the eye is the line, or skin: where the white
     # runs on up over most of its width, the mesh's lid crosses an eye it does not fit (a
     # round cartoon eye), and what is below it is only part of that eye.
-    columns = np.flatnonzero(eye.any(0))
-    tops = eye[:, columns].argmax(0)
-    above = white[np.clip(tops[:, None] - np.arange(1, ABOVE_PX + 1), 0, None), columns[:, None]]
+    eye_columns = np.flatnonzero(eye.any(0))
+    tops = eye[:, eye_columns].argmax(0)
+    above_rows = np.clip(tops[:, None] - np.arange(1, ABOVE_PX + 1), 0, None)
+    above = white[above_rows, eye_columns[:, None]]
     if float(above.mean()) > SHADED_WHITE_ABOVE:
         return None
     opening = _hull_mask(eye)
@@ -264,7 +278,7 @@ def _shaded_eye(
         return None
     # The lash line's ends, drawn on past the eye's corners at its height (a thick wing at the
     # outer one), close with it: left out, they stayed as dark blobs beside the closed eye.
-    stroke = luma < STROKE_OF_BRIGHT * float(np.percentile(luma, 95))
+    stroke = _strokes(luma)
     reach = int(SHADED_WING_PER_WIDTH * np.ptp(cols))
     band = np.zeros_like(eye)  # beside the eye's upper half
     band[
@@ -330,7 +344,7 @@ def _flat_eye_pieces(
         # (areas of it, not the thin rim where a line's edge blends into the skin)
         outside |= _dilate(_erode(skin_shade(rgb, skin), 1), 1)
     chroma = rgb.max(-1) - rgb.min(-1)
-    stroke = (luma < STROKE_OF_BRIGHT * float(np.percentile(luma, 95))) & (chroma < STROKE_CHROMA)
+    stroke = _strokes(luma) & (chroma < STROKE_CHROMA)
     rest = _dilate(_erode(~outside & ~stroke, 1), 1) & ~outside & ~stroke
     x0, x1 = mesh_opening[:, 0].min(), mesh_opening[:, 0].max()
     y0, y1 = mesh_opening[:, 1].min(), mesh_opening[:, 1].max()
@@ -348,7 +362,7 @@ def _flat_eye_pieces(
     pieces = flood(rest & beside, rest)
     # Their thin ends too (the white tapering into an eye's corners), where light: the rims
     # along the strokes are mid-grey.
-    light = ~outside & ~stroke & (luma >= IRIS_OF_SCLERA * float(np.percentile(luma, 95)))
+    light = ~outside & ~stroke & (luma >= IRIS_OF_SCLERA * _bright(luma))
     return pieces | flood(pieces & light, light)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from models import face_topology as ft
 from models import motion_space as ms
-from models.drawn_eye import find_drawn_eye, luma_of, skin_shade
+from models.drawn_eye import find_drawn_eye, luma_of, saturation_of, skin_shade
 from models.eye_opening import raise_upper_lid
 from models.geometry import euler_from_matrix
 from models.rig_calibration import (
@@ -497,7 +497,7 @@ def _tooth_like(image: np.ndarray, landmarks_px: np.ndarray) -> tuple[np.ndarray
     face = polygon_mask(landmarks_px[list(ft.FACE_OVAL), :2], CROP_PX)
     rgb = image.astype(np.float32)
     luma = luma_of(rgb)
-    saturation = (rgb.max(-1) - rgb.min(-1)) / np.maximum(rgb.max(-1), 1.0)
+    saturation = saturation_of(rgb)
     skin_luma = float(np.median(luma[face & ~inner]))
     skin_saturation = float(np.median(saturation[face & ~inner]))
     teeth = (luma >= 0.7 * skin_luma) & (saturation <= max(0.75 * skin_saturation, 0.12))
