@@ -55,13 +55,18 @@ def render(names: list[str], out: Path) -> None:
         np.savez(out / f"{name}.npz", image=avatar.image, landmarks=avatar.landmarks_px, **frames)
 
 
-def measure(frames: dict[str, np.ndarray], image: np.ndarray, landmarks: np.ndarray) -> str:
+def this_trees_eyes(image: np.ndarray, landmarks: np.ndarray) -> tuple[list, np.ndarray]:
+    """The portrait's eye shapes as this tree finds them, and each closed lid's colour."""
     from models import face_rig
-    from models.drawn_eye import luma_of
 
     skin = face_rig.face_skin(image, landmarks)
     shapes = face_rig.eye_shapes(image, landmarks, skin)
-    lids = face_rig._lid_colours(image, shapes, skin) * 255.0
+    return shapes, face_rig._lid_colours(image, shapes, skin) * 255.0
+
+
+def measure(frames: dict[str, np.ndarray], shapes: list, lids: np.ndarray) -> str:
+    from models.drawn_eye import luma_of
+
     iod = float(np.linalg.norm(shapes[0].iris_centre - shapes[1].iris_centre))
 
     def iris_x(frame: np.ndarray, opening: np.ndarray) -> float:
@@ -105,11 +110,12 @@ def main() -> None:
             env = {**os.environ, "PYTHONPATH": str(tree)}
             subprocess.run(command, check=True, cwd=tree, env=env)
         for name in args.portraits:
+            now = np.load(trees["now"][1] / f"{name}.npz")
+            shapes, lids = this_trees_eyes(now["image"], now["landmarks"])  # for both trees
             for label, (_, out) in trees.items():
                 saved = np.load(out / f"{name}.npz")
                 frames = {pose: saved[pose] for pose in POSES}
-                now = np.load(trees["now"][1] / f"{name}.npz")  # this tree's eyes
-                print(f"{name:28s} {label:6s} {measure(frames, now['image'], now['landmarks'])}")
+                print(f"{name:28s} {label:6s} {measure(frames, shapes, lids)}")
 
 
 if __name__ == "__main__":
