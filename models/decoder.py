@@ -31,7 +31,7 @@ import math
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -155,6 +155,17 @@ def eye_window_for(eye_geometry: np.ndarray) -> tuple[int, int]:
     )
     low, high = EYE_WINDOW_MIN_PX, EYE_WINDOW_MAX_PX
     return (min(max(need[0], low[0]), high[0]), min(max(need[1], low[1]), high[1]))
+
+
+class _MouthTable(NamedTuple):
+    """The mouth interior's profiles along the mouth (K, B, L) (_mouth_profiles) and its axes:
+    the left inner corner (B, 2) px, unit vectors along and down (B, 2), the length (B, 1) px."""
+
+    profiles: torch.Tensor
+    left: torch.Tensor
+    along: torch.Tensor
+    down: torch.Tensor
+    length: torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -806,11 +817,29 @@ class FaceDecoder(nn.Module):
         frame = eyes_at.put(frame, colour)  # frame is ours: in place
 
         colour = mouth_at.take(frame)  # (B, Pm, 3)
+        level = self._grain_level(colour[..., 1], mouth)  # (B, 1, 1), from the whole window
+        pattern = self.mouth_grain  # (1, 1, Pm)
         with _full_precision(motion.device):
-            weights, inside = self._mouth_layer(mouth_px, seams_xy, mouth, seam_fit)
+            table = self._mouth_table(seams_xy, mouth, seam_fit)
+            if corners:
+                # Painted only over the rows and columns of the window the interior can
+                # reach (the rest it leaves as it is): at a mid opening a fifth of the window.
+                part = self._mouth_part(table, [frame_corners[0] for frame_corners in corners])
+                if part is None:  # lips shut in every frame: nothing to paint
+                    return frame
+                rows, cols = c.mouth_window_px
+                r0, r1, c0, c1 = part
+                mouth_at = _WindowAt(
+                    mouth_px.reshape(batch, rows, cols, 2)[:, r0:r1, c0:c1].reshape(batch, -1, 2),
+                    (r1 - r0, c1 - c0),
+                    [[(x + c0, y + r0)] for (x, y), *_ in corners],
+                )
+                colour = mouth_at.take(frame)
+                pattern = pattern.reshape(rows, cols)[r0:r1, c0:c1].reshape(1, 1, -1)
+            weights, inside = self._mouth_layer(mouth_at.pixels, table, mouth)
         # Channel-major (B, 3, Pm), the frame's own layout: the blend broadcasting a (B, Pm, 1)
         # weight over (B, Pm, 3) and the (Pm, 3) x (3, 3) product cost several times as much.
-        grain = self._grain(colour[..., 1], mouth) * inside[:, None]  # (B, 1, Pm)
+        grain = (level * pattern) * inside[:, None]  # (B, 1, Pm)
         colour = torch.addcmul(
             palette[:, :3].transpose(1, 2) @ weights.transpose(1, 2) + grain,
             colour.transpose(1, 2),
@@ -818,8 +847,9 @@ class FaceDecoder(nn.Module):
         )
         return mouth_at.put(frame, colour.transpose(1, 2))
 
-    def _grain(self, green: torch.Tensor, mouth: torch.Tensor) -> torch.Tensor:
-        """(B, 1, Pm) the portrait's grain for the mouth window, from its green channel there
+    def _grain_level(self, green: torch.Tensor, mouth: torch.Tensor) -> torch.Tensor:
+        """(B, 1, 1) how strong the portrait's grain is in the mouth window (times the fixed
+        noise pattern mouth_grain, the grain painted there), from its green channel there
         (B, Pm) before the interior is painted (MOUTH_GRAIN_PER_DEVIATION): on every fourth row,
         each pixel's deviation from the mean of its left and right neighbours."""
         rows, cols = self.config.mouth_window_px
@@ -829,7 +859,7 @@ class FaceDecoder(nn.Module):
         # Once more capped at twice that mean: the lips' and teeth's edges count for less still.
         typical = 2.0 * deviation.mean(dim=(1, 2), keepdim=True)
         level = torch.minimum(deviation, typical).mean(dim=(1, 2))[:, None, None]
-        return (MOUTH_GRAIN_PER_DEVIATION * level) * (1.0 - mouth[:, 3:4, None]) * self.mouth_grain
+        return (MOUTH_GRAIN_PER_DEVIATION * level) * (1.0 - mouth[:, 3:4, None])
 
     def _eye_layer(
         self,
@@ -1074,15 +1104,11 @@ class FaceDecoder(nn.Module):
         lash = lash * torch.clamp(2.0 * closing - 1.0, 0.0, 1.0) * within
         return lid_y, cover, over_eye * torch.clamp(up + travel - 1.5 - y, 0.0, 1.0), lash
 
-    def _mouth_layer(
-        self,
-        pixels: torch.Tensor,
-        seams_xy: torch.Tensor,
-        mouth: torch.Tensor,
-        seam_fit: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """At pixels (B, P, 2): interior palette weights (B, P, 3) already scaled by the
-        coverage, and the coverage (B, P). Colour = weights @ (teeth, cavity, tongue).
+    def _mouth_table(
+        self, seams_xy: torch.Tensor, mouth: torch.Tensor, seam_fit: torch.Tensor
+    ) -> _MouthTable:
+        """The mouth's profiles along its length (_mouth_profiles) and its axes, from the moved
+        lip seams (B, 2S, 2): what the interior needs beyond each pixel's own position.
 
         Everything that depends only on the position along the mouth (the seams, the teeth
         rows, the shading across) is worked out once per MOUTH_PROFILE_SAMPLES steps from
@@ -1107,6 +1133,40 @@ class FaceDecoder(nn.Module):
         profiles = self._mouth_profiles(
             seam_depth(upper_seam), seam_depth(lower_seam), length, mouth, self.teeth_profile, grid
         )  # (K, B, L): channel-major, so each profile comes out of the lookup contiguous
+        return _MouthTable(profiles, left, along, down, length)
+
+    def _mouth_part(
+        self, table: _MouthTable, origins: list[tuple[int, int]]
+    ) -> tuple[int, int, int, int] | None:
+        """Rows r0:r1 and columns c0:c1 of the mouth window (the same for every frame of the
+        batch, relative to each frame's window, whose top-left pixels are `origins`) outside
+        which no frame's interior reaches, or None where every frame's lips are shut. The
+        interior lies between the corners, below the upper seam's highest point and above the
+        lower seam's lowest (_mouth_layer: its coverage is 0 past the corners, where `within`
+        is, and outside the seams)."""
+        profiles, left, along, down, length = table
+        top = profiles[0].amin(-1, keepdim=True)  # (B, 1) px below the corners' line
+        bottom = profiles[1].amax(-1, keepdim=True)
+        shown = (bottom > top)[:, 0].tolist()
+        ends = [left, left + along * length]  # (B, 2) each
+        corners = torch.stack([end + down * depth for end in ends for depth in (top, bottom)], 1)
+        low, high = corners.amin(1).tolist(), corners.amax(1).tolist()  # (B, 2) x, y each
+        rows, cols = self.config.mouth_window_px
+        r0, r1, c0, c1 = rows, 0, cols, 0
+        for (x, y), (lx, ly), (hx, hy), open_ in zip(origins, low, high, shown, strict=True):
+            if open_:  # a pixel's margin round the box, and the one its centre may round to
+                c0, c1 = min(c0, math.floor(lx) - 1 - x), max(c1, math.ceil(hx) + 2 - x)
+                r0, r1 = min(r0, math.floor(ly) - 1 - y), max(r1, math.ceil(hy) + 2 - y)
+        r0, r1, c0, c1 = max(r0, 0), min(r1, rows), max(c0, 0), min(c1, cols)
+        return (r0, r1, c0, c1) if r1 > r0 and c1 > c0 else None
+
+    def _mouth_layer(
+        self, pixels: torch.Tensor, table: _MouthTable, mouth: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """At pixels (B, P, 2): interior palette weights (B, P, 3) already scaled by the
+        coverage, and the coverage (B, P). Colour = weights @ (teeth, cavity, tongue).
+        """
+        profiles, left, along, down, length = table
         channels, batch, samples = profiles.shape
         # Each pixel's table column (u from corner to corner in table steps, rounded) and its
         # depth below the corner line, each as two fused multiply-adds of its x and y.
@@ -1118,14 +1178,14 @@ class FaceDecoder(nn.Module):
         index = index + torch.arange(batch, device=u.device)[:, None] * samples  # (B, P)
         top = -(left * down).sum(-1, keepdim=True)  # (B, 1)
         d = torch.addcmul(torch.addcmul(top, x, down[:, 0:1]), y, down[:, 1:2])  # px below
-        table = profiles.reshape(channels, batch * samples)
+        lookup = profiles.reshape(channels, batch * samples)
         if torch.onnx.is_in_onnx_export():
             # onnxruntime gathers whole rows fast and single elements slowly (a gather along
             # the table's second axis took half the layer's time there): rows, then transpose.
-            rows = table.t().index_select(0, index.reshape(-1))  # (B * P, K)
+            rows = lookup.t().index_select(0, index.reshape(-1))  # (B * P, K)
             at = rows.t().reshape(channels, batch, -1)  # (K, B, P)
         else:  # torch: contiguous profiles, each op on a strided one cost twice as much
-            at = table.index_select(1, index.reshape(-1)).reshape(channels, batch, -1)
+            at = lookup.index_select(1, index.reshape(-1)).reshape(channels, batch, -1)
         below_upper, above_lower = d - at[0], at[1] - d
         # Drawn art's lips end in a hard line; a photo's or a painting's blend over a few px
         # (a 1.5 px edge cut the interior out like a sticker on the Mona Lisa's soft paint).
