@@ -73,6 +73,7 @@ SEAM_POINTS = len(ft.LIPS_INNER_UPPER)
 _IMAGE_INPUTS = ("source_planes", "background")
 LID_SMOOTHING = 0.6  # how far a closed lid's texture over the eyeball fades to its mean colour
 IRIS_CLEAR_PX = 2.0  # the uncovered disc's margin beyond the iris radius (its limbal ring)
+DRAWN_WHITE_LEVELS = 64.0  # a drawn eye's white shows what lies beside it only this near its colour
 DRAWN_IRIS_TUCK = 0.5  # of its radius a drawn iris may pass under its eye's corner looking aside
 LID_RAISE_LOOKING_UP = 1.0  # of the iris's rise the upper lid follows it up
 LID_FOLLOWS_GAZE = 0.45  # of the opening the upper lid comes down at eyeLookY = +1
@@ -935,7 +936,12 @@ class FaceDecoder(nn.Module):
         # The sclera beside it through the disc's middle rows, its own colour towards the top
         # and bottom rows: beside those lie the lid margins, and an iris moved up or down left
         # streaks filled from them.
-        beside = torch.relu(sclera[:, 4:] * sign) * (half_chord / clear)[:, None]
+        # A drawn eye's sample counts only as far as it is the white's colour: near its corner
+        # it fell on the outline round the opening, and mirrored drew a grey arc in the white.
+        off_white = (sclera[:, :3] - sclera_colour).abs().amax(1, keepdim=True)  # (B, 1, Pe)
+        white_there = torch.clamp(1.0 - off_white / DRAWN_WHITE_LEVELS, 0.0, 1.0)
+        white_there = torch.lerp(torch.ones_like(white_there), white_there, geo[..., 16][:, None])
+        beside = torch.relu(sclera[:, 4:] * sign) * white_there * (half_chord / clear)[:, None]
         sclera_rgb = torch.lerp(sclera_colour, sclera[:, :3], beside)
 
         colour = colour.transpose(1, 2)  # (B, 3, Pe)

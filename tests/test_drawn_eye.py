@@ -408,3 +408,31 @@ def test_a_mesh_lid_across_a_round_eye_finds_no_shaded_eye() -> None:
     skin = np.array([250, 222, 206], np.float32) * (1.0 - 0.0004 * 128.0)
     contour, iris = _mesh_eye(100.0, 156.0, 116.0)
     assert find_drawn_eye(image, contour, iris, skin) is None
+
+
+def test_a_drawn_iris_leaves_white_not_grey_arcs_where_it_was(
+    anime: tuple[PreparedAvatar, list[EyeShape]],
+) -> None:
+    """Bug: the white a drawn iris uncovers looking aside is sampled from beside it, mirrored
+    across its edge; near the corner that sample fell on the opening's soft rim, the outline,
+    and drew thin grey arcs in the white (the iris's old edge, and the outline's mirror image).
+    Where the iris was and is no longer, well inside the opening, the eye is now white."""
+    import cv2
+
+    avatar, shapes = anime
+    renderer = AvatarRenderer(avatar)
+    own = avatar.source_motion
+    still = renderer.render(ms.with_fields(own, eyeLookX=0.0, eyeLookY=0.0))[0].astype(np.float32)
+    was_iris = still[..., 2] > still[..., 0] + 40.0
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (11, 11))
+    for look in (1.0, -1.0):
+        moved = renderer.render(ms.with_fields(own, eyeLookX=look, eyeLookY=0.0))[0]
+        moved = moved.astype(np.float32)
+        iris_or_pupil = (moved[..., 2] > moved[..., 0] + 40.0) | (moved.max(-1) < 100.0)
+        is_iris = cv2.dilate(iris_or_pupil.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+        for shape in shapes:
+            inner = cv2.erode(shape.opening.astype(np.uint8), disc) > 0  # its outline left out
+            trail = inner & was_iris & ~is_iris
+            assert trail.sum() > 150, f"eyeLookX={look}: only {trail.sum()} trail pixels"
+            grey = (moved[trail].min(-1) < 200.0).mean()
+            assert grey < 0.01, f"eyeLookX={look}: {grey:.1%} of the iris's trail is not white"
