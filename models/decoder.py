@@ -817,8 +817,12 @@ class FaceDecoder(nn.Module):
             )
         frame = eyes_at.put(frame, colour)  # frame is ours: in place
 
-        colour = mouth_at.take(frame)  # (B, Pm, 3)
-        level = self._grain_level(colour[..., 1], mouth)  # (B, 1, 1), from the whole window
+        # The grain's strength comes from the whole window's green, before it is painted.
+        if corners:  # the colours are taken below, of the part that is painted
+            level = self._grain_level(mouth_at.take(frame[:, 1:2])[..., 0], mouth)  # (B, 1, 1)
+        else:
+            colour = mouth_at.take(frame)  # (B, Pm, 3)
+            level = self._grain_level(colour[..., 1], mouth)
         pattern = self.mouth_grain  # (1, 1, Pm)
         with _full_precision(motion.device):
             table = self._mouth_table(seams_xy, mouth, seam_fit)
@@ -1155,8 +1159,9 @@ class FaceDecoder(nn.Module):
         bottom = profiles[1].amax(-1, keepdim=True)
         shown = (bottom > top)[:, 0].tolist()
         ends = [left, left + along * length]  # (B, 2) each
-        corners = torch.stack([end + down * depth for end in ends for depth in (top, bottom)], 1)
-        low, high = corners.amin(1).tolist(), corners.amax(1).tolist()  # (B, 2) x, y each
+        # The four corners of the box between the inner corners and the seams' extremes.
+        quad = torch.stack([end + down * depth for end in ends for depth in (top, bottom)], 1)
+        low, high = quad.amin(1).tolist(), quad.amax(1).tolist()  # (B, 2) x, y each
         rows, cols = self.config.mouth_window_px
         r0, r1, c0, c1 = rows, 0, cols, 0
         for (x, y), (lx, ly), (hx, hy), open_ in zip(origins, low, high, shown, strict=True):
