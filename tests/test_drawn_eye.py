@@ -47,11 +47,15 @@ def _eye_share(frame: np.ndarray, shape: EyeShape, lid_rgb: np.ndarray) -> float
     return float((np.abs(pixels - lid_rgb).max(-1) > 40.0).mean())
 
 
+def _blue(frame: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the test portraits' blue iris (the skin, lines and white are not)."""
+    pixels = frame.astype(np.float32)
+    return np.asarray(pixels[..., 2] > pixels[..., 0] + 40.0)
+
+
 def _iris_x(frame: np.ndarray, shape: EyeShape) -> float:
     """Mean x of the opening's dark-blue (iris and pupil) pixels."""
-    pixels = frame.astype(np.float32)
-    blue = shape.opening & (pixels[..., 2] > pixels[..., 0] + 40.0)
-    return float(np.nonzero(blue)[1].mean())
+    return float(np.nonzero(shape.opening & _blue(frame))[1].mean())
 
 
 def test_outlined_eyes_are_found_and_photos_keep_the_mesh(
@@ -186,8 +190,7 @@ def test_the_eye_windows_hold_a_big_drawn_eye(
     renderer = AvatarRenderer(avatar)
     own = avatar.source_motion
     closed = renderer.render(ms.with_fields(own, eyeBlinkLeft=1.0, eyeBlinkRight=1.0))[0]
-    pixels = closed.astype(np.float32)
-    blue = pixels[..., 2] > pixels[..., 0] + 40.0  # the iris (the skin and lines are not)
+    blue = _blue(closed)
     for shape in shapes:
         left = int(blue[shape.opening].sum())
         assert left == 0, f"{left} px of iris show under the closed lid"
@@ -422,13 +425,12 @@ def test_a_drawn_iris_leaves_white_not_grey_arcs_where_it_was(
     avatar, shapes = anime
     renderer = AvatarRenderer(avatar)
     own = avatar.source_motion
-    still = renderer.render(ms.with_fields(own, eyeLookX=0.0, eyeLookY=0.0))[0].astype(np.float32)
-    was_iris = still[..., 2] > still[..., 0] + 40.0
+    was_iris = _blue(renderer.render(ms.with_fields(own, eyeLookX=0.0, eyeLookY=0.0))[0])
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (11, 11))
     for look in (1.0, -1.0):
         moved = renderer.render(ms.with_fields(own, eyeLookX=look, eyeLookY=0.0))[0]
         moved = moved.astype(np.float32)
-        iris_or_pupil = (moved[..., 2] > moved[..., 0] + 40.0) | (moved.max(-1) < 100.0)
+        iris_or_pupil = _blue(moved) | (moved.max(-1) < 100.0)
         is_iris = cv2.dilate(iris_or_pupil.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
         for shape in shapes:
             inner = cv2.erode(shape.opening.astype(np.uint8), disc) > 0  # its outline left out
